@@ -1,0 +1,66 @@
+"""Money is Decimal, quantized to cents with banker's rounding; never float."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+LIMIT = Decimal(10) ** 15  # |balance| < 10^15 (SPEC §3)
+
+
+class MoneyError(ValueError):
+    pass
+
+
+def to_money(value: object) -> Decimal:
+    """Parse a user or API value into cents. Accepts Decimal, int, str ("$1,234.5", "-3").
+
+    Floats are refused: a float has already lost the exact value.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"not an exact amount: {value!r}")
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(",", "").replace("$", "").replace(" ", "")
+        if text.startswith("(") and text.endswith(")"):
+            text = "-" + text[1:-1]
+        if not text:
+            raise MoneyError("an amount is required")
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise MoneyError(f"not an amount: {value.strip()[:40]!r}") from None
+    else:
+        raise MoneyError(f"not an amount: {type(value).__name__}")
+    if not d.is_finite():
+        raise MoneyError(f"not an amount: {value!r}")
+    q = d.quantize(CENT, rounding=ROUND_HALF_EVEN) if abs(d) < LIMIT else d
+    if abs(q) >= LIMIT:
+        raise MoneyError("amount out of range (must be less than 10^15 in size)")
+    return q
+
+
+def to_money_or_none(value: object) -> Decimal | None:
+    """Like `to_money`, but None (or an empty string) is an unknown balance."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return to_money(value)
+
+
+def money_str(value: Decimal | None) -> str | None:
+    """The JSON/CSV form: a plain decimal with two places ("1234.50")."""
+    if value is None:
+        return None
+    return f"{value.quantize(CENT, rounding=ROUND_HALF_EVEN):f}"
+
+
+def money_display(value: Decimal | None, unknown: str = "unknown") -> str:
+    """The TUI form: $1,234.50 (negative as -$1,234.50)."""
+    if value is None:
+        return unknown
+    q = value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    sign = "-" if q < 0 else ""
+    return f"{sign}${abs(q):,.2f}"
