@@ -1,0 +1,48 @@
+"""Shared fixtures: every test runs with its own HOME, config, data dir and keyring."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", deadline=None, max_examples=200, derandomize=False)
+settings.register_profile("dev", deadline=None, max_examples=60)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def need_tool(name: str) -> None:
+    """Skip when a system tool is missing, but fail under CI (SPEC §10)."""
+    import shutil
+
+    if shutil.which(name) is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required under CI but is not installed")
+        pytest.skip(f"{name} is not installed")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for var in list(os.environ):
+        if var.startswith("PLANTECH_"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    # keyring: never the machine's own; the in-memory backend lives in tests/keyring_memory.py
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_memory.MemoryKeyring")
+    return home
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "plantech.db"
