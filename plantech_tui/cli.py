@@ -1,0 +1,462 @@
+"""`plantech`: the command line of SPEC §5. Parses, then calls the workspace or the sync layer.
+
+Every failure is one line on stderr (`plantech: error: …`) and exit 2 (usage) or 1
+(operation); never a traceback. Heavy modules (Textual, httpx, the engine) load lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .domain.errors import PlantechError, UsageError
+
+log = logging.getLogger("plantech.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _common() -> argparse.ArgumentParser:
+    """--db, --user and --json, accepted before and after the subcommand."""
+    common = _Parser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH",
+                        help="database file (env PLANTECH_DB)")
+    common.add_argument("--user", default=argparse.SUPPRESS, metavar="NAME",
+                        help="act as this user (env PLANTECH_USER)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print exactly one JSON document on stdout")
+    return common
+
+
+def _ids(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an id: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not an id: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    p = _Parser(prog="plantech", parents=[common],
+                description="PlanTechHub ⇄ Redtail CRM accounts, in the terminal.")
+    p.add_argument("--version", action="version", version=f"plantech {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def cmd(parent: Any, name: str, help_: str) -> argparse.ArgumentParser:
+        return parent.add_parser(name, parents=[common], help=help_, description=help_)  # type: ignore[no-any-return]
+
+    demo = cmd(sub, "demo", "fake Redtail + demo database + the TUI")
+    demo.add_argument("--as", dest="as_user", metavar="USER")
+
+    fake = cmd(sub, "fake-redtail", "run the fake Redtail server on 127.0.0.1")
+    try:
+        from .sync.fake import configure_parser
+        configure_parser(fake)
+    except ImportError:  # pragma: no cover - while the fake is being built
+        pass
+
+    serve = cmd(sub, "serve", "the TUI in a browser (textual-serve)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--allow-remote", action="store_true")
+
+    sync = cmd(sub, "sync", "pull Redtail accounts into plans (headless)")
+    target = sync.add_mutually_exclusive_group(required=True)
+    target.add_argument("--plan", type=_ids, nargs="+", action="extend", metavar="ID")
+    target.add_argument("--all", action="store_true")
+    sync.add_argument("--dry-run", action="store_true")
+    sync.add_argument("--max-in-flight", type=_ids, default=8, metavar="N")
+
+    cmd(sub, "doctor", "check this machine's set-up")
+
+    integ = cmd(sub, "integration", "Redtail integrations").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ia = cmd(integ, "add", "connect a Redtail login (validates it first)")
+    ia.add_argument("--base-url", required=True)
+    ia.add_argument("--username", required=True)
+    ia.add_argument("--password-stdin", action="store_true", required=True)
+    ia.add_argument("--api-key")
+    ia.add_argument("--environment", default=None, help="Production, Sandbox or Custom")
+    cmd(integ, "list", "list integrations")
+
+    plan = cmd(sub, "plan", "plans").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    pc = cmd(plan, "create", "create a plan")
+    pc.add_argument("name")
+    pc.add_argument("--clients", default="", help='"Client;Co-client"')
+    cmd(plan, "list", "list plans")
+    ps = cmd(plan, "show", "show a plan")
+    ps.add_argument("plan", type=_ids)
+    sc = cmd(plan, "search-contacts", "search Redtail contacts")
+    sc.add_argument("plan", type=_ids)
+    sc.add_argument("--integration", type=_ids, required=True)
+    for crit in ("name", "first-name", "last-name", "email", "account-number"):
+        sc.add_argument(f"--{crit}")
+    for verb in ("link-contact", "unlink-contact"):
+        lc = cmd(plan, verb, f"{verb.split('-')[0]} a Redtail contact")
+        lc.add_argument("plan", type=_ids)
+        lc.add_argument("--integration", type=_ids, required=True)
+        lc.add_argument("--contact", type=_ids, required=True)
+
+    acct = cmd(sub, "account", "plan accounts").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    aa = cmd(acct, "add", "add a manual account")
+    aa.add_argument("plan", type=_ids)
+    aa.add_argument("--description", required=True)
+    aa.add_argument("--type", required=True)
+    aa.add_argument("--balance", required=True)
+    aa.add_argument("--owner", default="Client")
+    for verb in ("pause", "play", "stop", "delete"):
+        av = cmd(acct, verb, f"{verb} an account")
+        av.add_argument("plan", type=_ids)
+        av.add_argument("account", type=_ids)
+
+    tri = cmd(sub, "triage", "Pending / Ignored actions")
+    tri.add_argument("plan", type=_ids)
+    tsub = tri.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ti = cmd(tsub, "ignore", "Ignore")
+    ti.add_argument("staged", type=_ids, nargs="+")
+    ti.add_argument("--reason")
+    cmd(tsub, "stop-ignoring", "Stop Ignoring").add_argument("staged", type=_ids, nargs="+")
+    tl = cmd(tsub, "link", "Link to Existing Item")
+    tl.add_argument("staged", type=_ids)
+    tl.add_argument("account", type=_ids)
+    tad = cmd(tsub, "add", "Add to Plan")
+    tad.add_argument("staged", type=_ids)
+    tad.add_argument("--description")
+    tad.add_argument("--type")
+    tad.add_argument("--owner")
+    tad.add_argument("--balance")
+
+    ex = cmd(sub, "export", "export a plan as CSV")
+    ex.add_argument("plan", type=_ids)
+    ex.add_argument("--csv", nargs="?", const="-", required=True, metavar="FILE")
+    ex.add_argument("--force", action="store_true")
+
+    users = cmd(sub, "users", "users and roles").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ua = cmd(users, "add", "add (or change) a user")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["advisor", "professional", "client"])
+    ua.add_argument("--can-edit", action="store_true")
+    ua.add_argument("--plan", type=_ids, nargs="+", action="extend", default=[], metavar="ID")
+    cmd(users, "list", "list users")
+    return p
+
+
+# ---------------------------------------------------------------------- output
+
+
+class Out:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def emit(self, doc: Any, text: str | Callable[[], str]) -> None:
+        if self.as_json:
+            sys.stdout.write(json.dumps(doc, indent=2, default=_json_default) + "\n")
+        else:
+            sys.stdout.write((text() if callable(text) else text).rstrip("\n") + "\n")
+        sys.stdout.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    raise TypeError(type(value).__name__)
+
+
+def notice(message: str) -> None:
+    print(f"plantech: {message}", file=sys.stderr)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    from .paths import default_db_path
+
+    return Path(args.db) if getattr(args, "db", None) else default_db_path()
+
+
+def _workspace(args: argparse.Namespace) -> Any:
+    from .service.workspace import Workspace
+
+    return Workspace.open(_db_path(args), getattr(args, "user", None))
+
+
+def run_plan(args: argparse.Namespace, out: Out) -> int:
+    from .domain.money import money_display
+
+    ws = _workspace(args)
+    if args.action == "create":
+        plan = ws.create_plan(args.name, [c for c in args.clients.split(";")])
+        doc = {"id": plan.id, "name": plan.name, "clients": plan.clients, "accounts": 0,
+               "pending": 0, "ignored": 0, "last_pull": None}
+        out.emit(doc, f"created plan {plan.id}: {plan.name}")
+    elif args.action == "list":
+        plans = ws.list_plans()
+        out.emit({"plans": [p.as_json() for p in plans]}, lambda: _table(
+            ["ID", "PLAN", "CLIENTS", "ACCOUNTS", "PENDING", "LAST PULL"],
+            [[p.plan.id, p.plan.name, "; ".join(p.plan.clients), p.accounts, p.pending,
+              p.last_pull or "never"] for p in plans]) if plans else "No plans yet — create one "
+            "with: plantech plan create NAME")
+    elif args.action == "show":
+        detail = ws.plan_detail(args.plan)
+
+        def text() -> str:
+            parts = [f"Plan {detail.plan.id}: {detail.plan.name} "
+                     f"({'; '.join(detail.plan.clients) or 'no clients'})"]
+            if detail.contacts:
+                parts.append("\nLinked Redtail contacts:\n" + _table(
+                    ["INTEGRATION", "CONTACT", "NAME"],
+                    [[c.integration_id, c.redtail_contact_id, c.name] for c in detail.contacts]))
+            parts.append("\nInvestment Assets:\n" + (_table(
+                ["ID", "DESCRIPTION", "TYPE", "OWNER", "BALANCE", "LINK"],
+                [[a.id, a.description, a.investment_type, a.owner, money_display(a.balance),
+                  f"Redtail {a.link.redtail_account_id} ({a.link.state.value})" if a.link else ""]
+                 for a in detail.accounts]) if detail.accounts else "  none"))
+            for title, rows in (("Pending Data", detail.pending), ("Ignored Data", detail.ignored)):
+                if ws.can(_action("PLAN_INTEGRATION")):
+                    parts.append(f"\n{title}:\n" + (_table(
+                        ["ID", "REDTAIL", "DESCRIPTION", "REDTAIL TYPE", "DEFAULT TYPE", "BALANCE"],
+                        [[s.id, s.redtail_account_id, s.description, s.account_type or "",
+                          s.default_investment_type + (" (review)" if s.review_type else ""),
+                          money_display(s.balance)] for s in rows]) if rows else "  none"))
+            return "\n".join(parts)
+
+        out.emit(detail.as_json(), text)
+    elif args.action in ("search-contacts", "link-contact"):
+        from .sync import actions
+
+        if args.action == "search-contacts":
+            criteria = {k: getattr(args, k) for k in
+                        ("name", "first_name", "last_name", "email", "account_number")
+                        if getattr(args, k)}
+            found = actions.search_contacts(ws, args.plan, args.integration, criteria)
+            out.emit(found, lambda: (_table(
+                ["CONTACT", "NAME", "LINKED"],
+                [[c["redtail_contact_id"], c["name"], "yes" if c["linked"] else ""]
+                 for c in found["contacts"]]) or "no contacts match")
+                + ("\n(more than 200 matches: narrow the search)" if found["truncated"] else ""))
+        else:
+            contact = actions.link_contact(ws, args.plan, args.integration, args.contact)
+            out.emit(contact.as_json(), f"linked contact {contact.redtail_contact_id} "
+                     f"({contact.name}) to plan {args.plan}")
+    elif args.action == "unlink-contact":
+        ws.unlink_contact(args.plan, args.integration, args.contact)
+        out.emit({"plan_id": args.plan, "integration_id": args.integration,
+                  "redtail_contact_id": args.contact, "linked": False},
+                 f"unlinked contact {args.contact} from plan {args.plan}")
+    return 0
+
+
+def _action(name: str) -> Any:
+    from .domain.permissions import Action
+
+    return Action[name]
+
+
+def run_account(args: argparse.Namespace, out: Out) -> int:
+    from .domain.money import money_display
+
+    ws = _workspace(args)
+    if args.action == "add":
+        account = ws.add_account(args.plan, {
+            "description": args.description, "investment_type": args.type,
+            "balance": args.balance, "owner": args.owner})
+        out.emit(account.as_json(), f"added account {account.id}: {account.description} "
+                 f"{money_display(account.balance)}")
+        return 0
+    if args.action == "delete":
+        ws.delete_account(args.plan, args.account)
+        out.emit({"id": args.account, "deleted": True}, f"deleted account {args.account}")
+        return 0
+    account = getattr(ws, args.action)(args.plan, args.account)
+    out.emit(account.as_json(), f"account {account.id} ({account.description}): " + (
+        f"link {account.link.state.value}" if account.link else "no longer linked; its Redtail "
+        "account is back in Pending"))
+    return 0
+
+
+def run_triage(args: argparse.Namespace, out: Out) -> int:
+    from .domain.money import money_display
+
+    ws = _workspace(args)
+    if args.action in ("ignore", "stop-ignoring"):
+        if args.action == "ignore":
+            changed = ws.ignore(args.plan, args.staged, args.reason)
+        else:
+            changed = ws.stop_ignoring(args.plan, args.staged)
+        detail = ws.plan_detail(args.plan)
+        target = detail.ignored if args.action == "ignore" else detail.pending
+        wanted = set(args.staged)
+        out.emit({"changed": sorted(changed),
+                  ("ignored" if args.action == "ignore" else "pending"):
+                  [s.as_json() for s in target if s.id in wanted]},
+                 f"{args.action}: {len(changed)} changed, {len(wanted) - len(changed)} already so")
+    elif args.action == "link":
+        account = ws.link_to_existing(args.plan, args.staged, args.account)
+        out.emit(account.as_json(), f"linked staged {args.staged} to account {account.id} "
+                 f"({account.description}), balance {money_display(account.balance)}")
+    else:
+        values = {"description": args.description, "investment_type": args.type,
+                  "owner": args.owner, "balance": args.balance}
+        account = ws.add_to_plan(args.plan, args.staged, values)
+        out.emit(account.as_json(), f"added account {account.id}: {account.description} "
+                 f"({account.investment_type}, {account.owner}) {money_display(account.balance)}")
+    return 0
+
+
+CSV_COLUMNS = ["state", "id", "description", "investment_type", "owner", "balance", "link",
+               "redtail_account_id", "last_updated"]
+
+
+def _csv_safe(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def run_export(args: argparse.Namespace, out: Out) -> int:
+    ws = _workspace(args)
+    rows = ws.export_rows(args.plan)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([r[c] if c == "balance" and isinstance(r[c], Decimal) and r[c] < 0
+                         else _csv_safe(r[c]) for c in CSV_COLUMNS])
+    data = buf.getvalue()
+    if args.csv == "-":
+        if out.as_json:
+            out.emit({"plan_id": args.plan, "rows": len(rows), "csv": data}, "")
+        else:
+            sys.stdout.write(data)
+        return 0
+    path = Path(args.csv)
+    if path.exists() and not args.force:
+        raise UsageError(f"{path} exists: add --force to overwrite it")
+    try:
+        path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise PlantechError(f"cannot write {path}: {exc.strerror}") from None
+    out.emit({"plan_id": args.plan, "rows": len(rows), "file": str(path)},
+             f"wrote {len(rows)} rows to {path}")
+    return 0
+
+
+def run_users(args: argparse.Namespace, out: Out) -> int:
+    ws = _workspace(args)
+    if args.action == "add":
+        user = ws.add_user(args.name, args.role, args.can_edit, args.plan)
+        out.emit({"id": user.id, "name": user.name, "role": user.role.value,
+                  "can_edit": user.can_edit, "plans": sorted(set(args.plan))},
+                 f"user {user.name}: {user.role.value}"
+                 + (", can edit" if user.can_edit else "")
+                 + (f", plans {', '.join(map(str, sorted(set(args.plan))))}" if args.plan else ""))
+    else:
+        users = ws.list_users()
+        out.emit({"users": [{"id": u.id, "name": u.name, "role": u.role.value,
+                             "can_edit": u.can_edit} for u in users]},
+                 lambda: _table(["ID", "NAME", "ROLE", "CAN EDIT"],
+                                [[u.id, u.name, u.role.value, "yes" if u.can_edit else ""]
+                                 for u in users]))
+    return 0
+
+
+def _require_tty() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("not a terminal: the TUI needs an interactive terminal "
+                         "(use the subcommands for scripts; see plantech --help)")
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    out = Out(bool(getattr(args, "json", False)))
+    command = args.command
+    if command is None:
+        _require_tty()
+        from .app import run_app
+
+        return run_app(_db_path(args), getattr(args, "user", None))
+    if command == "demo":
+        _require_tty()
+        from .demo import run_demo
+
+        return run_demo(as_user=args.as_user)
+    if command == "fake-redtail":
+        from .sync.fake import run_from_args
+
+        return int(run_from_args(args))
+    if command == "serve":
+        from .serve import run_serve
+
+        return run_serve(args)
+    if command == "doctor":
+        from .doctor import run_doctor
+
+        return run_doctor(args, out)
+    if command == "sync":
+        from .sync.actions import run_sync_command
+
+        return run_sync_command(_workspace(args), args, out)
+    if command == "integration":
+        from .sync.actions import run_integration_command
+
+        return run_integration_command(_workspace(args), args, out)
+    runners = {"plan": run_plan, "account": run_account, "triage": run_triage,
+               "export": run_export, "users": run_users}
+    return runners[command](args, out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .logs import setup_logging
+
+    setup_logging()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return dispatch(args)
+    except PlantechError as exc:
+        print(f"plantech: error: {exc.message.splitlines()[0] if exc.message else exc}",
+              file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("plantech: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # the promise: one line, never a traceback
+        log.exception("internal error")
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"plantech: error: internal error ({type(exc).__name__}{': ' + text if text else ''})",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The things an advisor works with, in the seed article's words."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .money import money_str
+
+
+class Role(StrEnum):
+    ADVISOR = "advisor"
+    PROFESSIONAL = "professional"
+    CLIENT = "client"
+
+
+class StagedState(StrEnum):
+    PENDING = "pending"
+    IGNORED = "ignored"
+    LINKED = "linked"
+
+
+class LinkState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    SOURCE_UNLINKED = "source_unlinked"
+
+
+OWNERS: tuple[str, ...] = ("Client", "Co-client", "Joint")
+Owner = Literal["Client", "Co-client", "Joint"]
+PARTNER = "Redtail CRM"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class User(_Model):
+    id: int
+    name: str
+    role: Role
+    can_edit: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.role.value}{', can edit' if self.can_edit else ''})"
+
+
+class Plan(_Model):
+    id: int
+    name: str
+    client: str = ""
+    co_client: str | None = None
+    owner_user_id: int
+
+    @property
+    def clients(self) -> list[str]:
+        return [c for c in (self.client, self.co_client) if c]
+
+
+class PlanSummary(_Model):
+    plan: Plan
+    accounts: int
+    pending: int
+    ignored: int
+    total_linked: Decimal
+    total_manual: Decimal
+    total_pending: Decimal
+    last_pull: str | None  # UTC time of the last successful pull
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.plan.id,
+            "name": self.plan.name,
+            "clients": self.plan.clients,
+            "accounts": self.accounts,
+            "pending": self.pending,
+            "ignored": self.ignored,
+            "last_pull": self.last_pull,
+        }
+
+
+class Integration(_Model):
+    id: int
+    owner_user_id: int
+    partner: str = PARTNER
+    environment: str
+    base_url: str
+    username: str
+    secret_ref: str
+    status: str
+    status_message: str | None = None
+    created_at: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "partner": self.partner,
+            "environment": self.environment,
+            "base_url": self.base_url,
+            "username": self.username,
+            "status": self.status,
+            "created_at": self.created_at,
+        }
+
+
+class PlanContact(_Model):
+    id: int
+    plan_id: int
+    integration_id: int
+    redtail_contact_id: int
+    name: str
+    party: Literal["client", "co_client"] = "client"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "integration_id": self.integration_id,
+            "redtail_contact_id": self.redtail_contact_id,
+            "name": self.name,
+        }
+
+
+class AccountLink(_Model):
+    staged_id: int
+    integration: str = PARTNER
+    redtail_account_id: int
+    state: LinkState
+    last_updated: str | None
+    redtail_updated_at: str | None = None
+    missing_at_source: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "integration": self.integration,
+            "redtail_account_id": self.redtail_account_id,
+            "state": self.state.value,
+            "last_updated": self.last_updated,
+            "missing_at_source": self.missing_at_source,
+        }
+
+
+class PlanAccount(_Model):
+    id: int
+    plan_id: int
+    description: str
+    investment_type: str
+    owner: str
+    balance: Decimal
+    equity_pct: Decimal | None = None
+    fixed_income_pct: Decimal | None = None
+    cash_pct: Decimal | None = None
+    annual_contribution: Decimal | None = None
+    notes: str = ""
+    number_last4: str | None = None
+    version: int = 1
+    link: AccountLink | None = None
+
+    @property
+    def is_linked(self) -> bool:
+        return self.link is not None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "description": self.description,
+            "investment_type": self.investment_type,
+            "balance": money_str(self.balance),
+            "owner": self.owner,
+            "link": self.link.as_json() if self.link else None,
+        }
+
+
+class StagedAccount(_Model):
+    """A Redtail account the plan knows: pending, ignored, or linked to a plan account."""
+
+    id: int
+    plan_id: int
+    integration_id: int
+    redtail_account_id: int
+    state: StagedState
+    ignore_reason: str | None = None
+    linked_account_id: int | None = None
+    link_state: LinkState | None = None
+    description: str
+    description_edited: bool = False
+    company: str | None = None
+    number_last4: str | None = None
+    account_type: str | None = None
+    default_investment_type: str
+    review_type: bool = False
+    type_note: str = ""
+    type_included: bool = True
+    balance: Decimal | None = None
+    redtail_updated_at: str | None = None
+    last_updated: str | None = None
+    missing_at_source: bool = False
+    version: int = 1
+    contact_ids: tuple[int, ...] = ()
+    suggested_account_id: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "redtail_account_id": self.redtail_account_id,
+            "description": self.description,
+            "company": self.company,
+            "number_last4": self.number_last4,
+            "account_type": self.account_type,
+            "default_investment_type": self.default_investment_type,
+            "review_type": self.review_type,
+            "balance": money_str(self.balance),
+            "missing_at_source": self.missing_at_source,
+            "suggested_account_id": self.suggested_account_id,
+        }
+
+
+class PlanDetail(_Model):
+    """Everything `plan show` prints; Plan Integration parts are empty for non-advisors."""
+
+    plan: Plan
+    contacts: tuple[PlanContact, ...]
+    pending: tuple[StagedAccount, ...]
+    ignored: tuple[StagedAccount, ...]
+    accounts: tuple[PlanAccount, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "plan": {"id": self.plan.id, "name": self.plan.name, "clients": self.plan.clients},
+            "contacts": [c.as_json() for c in self.contacts],
+            "pending": [s.as_json() for s in self.pending],
+            "ignored": [s.as_json() | {"ignore_reason": s.ignore_reason} for s in self.ignored],
+            "accounts": [a.as_json() for a in self.accounts],
+        }
+
+
+class AuditEntry(_Model):
+    id: int
+    at: str
+    user_name: str
+    plan_id: int | None
+    action: str
+    object_type: str
+    object_id: int | None
+    before: str | None
+    after: str | None
+    detail: str = ""

@@ -1,0 +1,115 @@
+"""The refresh report: what a pull did (or, for a dry run, would do)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .money import money_str
+
+
+class BalanceChange(BaseModel):
+    redtail_account_id: int
+    description: str
+    old: Decimal | None
+    new: Decimal | None
+    where: Literal["pending", "linked"] = "pending"
+    fields: list[str] = Field(default_factory=list)  # what else changed (company, type, ...)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "redtail_account_id": self.redtail_account_id,
+            "old": money_str(self.old),
+            "new": money_str(self.new),
+            "description": self.description,
+            "where": self.where,
+            "fields": self.fields,
+        }
+
+
+class PullError(BaseModel):
+    redtail_contact_id: int | None
+    kind: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class NewAccount(BaseModel):
+    redtail_account_id: int
+    description: str
+    account_type: str | None
+    default_investment_type: str
+    balance: Decimal | None
+    review_type: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json") | {"balance": money_str(self.balance)}
+
+
+class RefreshReport(BaseModel):
+    plan_id: int
+    status: Literal["ok", "partial", "failed"] = "ok"
+    dry_run: bool = False
+    new: list[NewAccount] = Field(default_factory=list)
+    changes: list[BalanceChange] = Field(default_factory=list)
+    unchanged: int = 0
+    skipped_by_type: list[str] = Field(default_factory=list)  # "Whole Life (Redtail 5009)"
+    paused: int = 0
+    ignored: int = 0  # returned by Redtail but ignored: untouched
+    balance_unknown: int = 0
+    missing_at_source: list[int] = Field(default_factory=list)  # Redtail ids flagged now
+    type_flags: list[str] = Field(default_factory=list)  # known accounts whose type is excluded
+    errors: list[PullError] = Field(default_factory=list)
+    requests: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def comparable(self) -> dict[str, Any]:
+        """The report without timings: a dry run's equals the real pull's that follows."""
+        doc = self.as_json()
+        for key in ("dry_run", "requests", "started_at", "finished_at"):
+            doc.pop(key, None)
+        return doc
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "plan_id": self.plan_id,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "new": len(self.new),
+            "changed": len(self.changes),
+            "unchanged": self.unchanged,
+            "skipped_by_type": len(self.skipped_by_type),
+            "paused": self.paused,
+            "ignored": self.ignored,
+            "balance_unknown": self.balance_unknown,
+            "missing_at_source": len(self.missing_at_source),
+            "changes": [c.as_json() for c in self.changes],
+            "errors": [e.as_json() for e in self.errors],
+            "new_accounts": [n.as_json() for n in self.new],
+            "skipped": list(self.skipped_by_type),
+            "missing": list(self.missing_at_source),
+            "type_flags": list(self.type_flags),
+            "requests": self.requests,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+    def summary(self) -> str:
+        parts = [f"{len(self.new)} new", f"{len(self.changes)} changed",
+                 f"{self.unchanged} unchanged"]
+        if self.skipped_by_type:
+            parts.append(f"{len(self.skipped_by_type)} skipped by type")
+        if self.paused:
+            parts.append(f"{self.paused} paused")
+        if self.balance_unknown:
+            parts.append(f"{self.balance_unknown} balance unknown")
+        if self.missing_at_source:
+            parts.append(f"{len(self.missing_at_source)} missing at source")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s)")
+        return ", ".join(parts)

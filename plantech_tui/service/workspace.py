@@ -1,0 +1,856 @@
+"""The Python API every front end uses (CLI, TUI, tests): one user acting on one database.
+
+Each method is one unit of work: check the role (SPEC §1), open `BEGIN IMMEDIATE`, apply the
+rule, write the audit entry, commit. A refused or invalid action raises before anything is
+written. Triage actions of this session are kept on an undo stack.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..domain import suggest as suggestions
+from ..domain.accounts import FIELDS, AccountFields, validate_fields
+from ..domain.mapping import canonical_owner
+from ..domain.errors import (
+    InvalidState,
+    NotFound,
+    UndoConflict,
+    UnknownUser,
+    UsageError,
+    ValidationFailed,
+)
+from ..domain.models import (
+    AuditEntry,
+    Integration,
+    Plan,
+    PlanAccount,
+    PlanContact,
+    PlanDetail,
+    PlanSummary,
+    Role,
+    StagedAccount,
+    User,
+)
+from ..domain.money import MoneyError, to_money, to_money_or_none
+from ..domain.permissions import Action, allowed, require
+from ..store import rows as R
+from ..store.db import Store, now_utc
+
+UNDO_LEVELS = 50
+
+
+def current_user_name(explicit: str | None = None) -> str:
+    """--user, else PLANTECH_USER, else the OS login name (SPEC §1)."""
+    name = explicit or os.environ.get("PLANTECH_USER") or getpass.getuser()
+    name = " ".join(name.split())
+    if not name:
+        raise UsageError("the user name is empty")
+    return name
+
+
+def resolve_user(store: Store, name: str) -> User:
+    """The named user; on a database with no users yet, that user becomes its first advisor."""
+    with store.write() as db:
+        row = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+        if row is None:
+            if R.one(db, "SELECT 1 AS x FROM users LIMIT 1") is not None:
+                raise UnknownUser(
+                    f"unknown user {name!r}: an advisor must add it first "
+                    f"(plantech users add {name!r} --role …)"
+                )
+            db.execute(
+                "INSERT INTO users (name, role, can_edit, created_at) VALUES (?, 'advisor', 1, ?)",
+                [name, now_utc()],
+            )
+            row = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+            assert row is not None
+            R.audit(
+                db, user_name=name, plan_id=None, action="user add", object_type="user",
+                object_id=row["id"], after=row, detail="first user of a new database: advisor",
+            )
+    return R.user_from(row)
+
+
+@dataclass
+class UndoStep:
+    """What one triage action changed: rows as they were before, and their versions after."""
+
+    label: str
+    plan_id: int
+    staged_before: list[dict[str, Any]] = field(default_factory=list)
+    accounts_before: list[dict[str, Any]] = field(default_factory=list)
+    created_accounts: list[int] = field(default_factory=list)
+    versions_after: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+def _load_mapping() -> Any:
+    from ..domain.mapping import load_mapping
+    from ..paths import config_dir
+
+    return load_mapping(config_dir())
+
+
+class Workspace:
+    def __init__(self, store: Store, user: User, mapping: Any | None = None) -> None:
+        self.store = store
+        self.user = user
+        self._mapping = mapping
+        self._undo: list[UndoStep] = []
+
+    @classmethod
+    def open(cls, db_path: Path | str, user_name: str | None = None) -> Workspace:
+        store = Store(db_path)
+        return cls(store, resolve_user(store, current_user_name(user_name)))
+
+    @property
+    def mapping(self) -> Any:
+        if self._mapping is None:
+            self._mapping = _load_mapping()
+        return self._mapping
+
+    def can(self, action: Action) -> bool:
+        return allowed(self.user, action)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _audit(self, db: Database, plan_id: int | None, action: str, object_type: str,
+               object_id: int | None, before: Mapping[str, Any] | None = None,
+               after: Mapping[str, Any] | None = None, detail: str = "") -> None:
+        R.audit(db, user_name=self.user.name, plan_id=plan_id, action=action,
+                object_type=object_type, object_id=object_id, before=before, after=after,
+                detail=detail)
+
+    def _plan_row(self, db: Database, plan_id: int) -> dict[str, Any]:
+        row = R.one(
+            db,
+            "SELECT p.* FROM plans p WHERE p.id = ? AND (p.owner_user_id = ? OR EXISTS "
+            "(SELECT 1 FROM plan_grants g WHERE g.plan_id = p.id AND g.user_id = ?))",
+            [plan_id, self.user.id, self.user.id],
+        )
+        if row is None:
+            raise NotFound(f"plan {plan_id} not found")
+        return row
+
+    def _staged_row(self, db: Database, plan_id: int, staged_id: int) -> dict[str, Any]:
+        row = R.one(db, "SELECT * FROM staged_accounts WHERE id = ? AND plan_id = ?",
+                    [staged_id, plan_id])
+        if row is None or row["state"] == "linked":
+            raise NotFound(f"staged account {staged_id} not found in plan {plan_id}")
+        return row
+
+    def _account_row(self, db: Database, plan_id: int, account_id: int) -> dict[str, Any]:
+        row = R.one(db, "SELECT * FROM plan_accounts WHERE id = ? AND plan_id = ?",
+                    [account_id, plan_id])
+        if row is None:
+            raise NotFound(f"account {account_id} not found in plan {plan_id}")
+        return row
+
+    def _link_of(self, db: Database, account_id: int) -> dict[str, Any] | None:
+        return R.one(db, "SELECT * FROM staged_accounts WHERE linked_account_id = ?", [account_id])
+
+    def canonical_type(self, text: object) -> str:
+        return str(self.mapping.canonical_investment_type(text))
+
+    # ------------------------------------------------------------------ users
+
+    def add_user(self, name: str, role: str, can_edit: bool = False,
+                 plan_ids: Iterable[int] = ()) -> User:
+        require(self.user, Action.MANAGE_PLANS)
+        name = " ".join(name.split())
+        if not name:
+            raise ValidationFailed("a user name is required", field="name")
+        try:
+            role_ = Role(role.strip().lower())
+        except ValueError:
+            raise ValidationFailed(
+                f"role {role!r} is not one of: advisor, professional, client", field="role"
+            ) from None
+        with self.store.write() as db:
+            plans = [self._plan_row(db, pid)["id"] for pid in plan_ids]
+            before = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+            if before is None:
+                db.execute("INSERT INTO users (name, role, can_edit, created_at) VALUES (?,?,?,?)",
+                           [name, role_.value, int(can_edit), now_utc()])
+            else:
+                db.execute("UPDATE users SET role = ?, can_edit = ? WHERE id = ?",
+                           [role_.value, int(can_edit), before["id"]])
+            after = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+            assert after is not None
+            for pid in plans:
+                db.execute("INSERT OR IGNORE INTO plan_grants (user_id, plan_id) VALUES (?, ?)",
+                           [after["id"], pid])
+            if before != after or plans:
+                self._audit(db, None, "user add" if before is None else "user edit", "user",
+                            after["id"], before, after,
+                            detail=f"plans {', '.join(map(str, plans))}" if plans else "")
+        return R.user_from(after)
+
+    def list_users(self) -> list[User]:
+        require(self.user, Action.MANAGE_PLANS)
+        return [R.user_from(r) for r in R.dict_rows(self.store.db, "SELECT * FROM users ORDER BY id")]
+
+    # ------------------------------------------------------------------ plans
+
+    def list_plans(self) -> list[PlanSummary]:
+        db = self.store.db
+        with self.store.read():
+            plans = R.dict_rows(
+                db,
+                "SELECT p.* FROM plans p WHERE p.owner_user_id = ? OR EXISTS (SELECT 1 FROM "
+                "plan_grants g WHERE g.plan_id = p.id AND g.user_id = ?) ORDER BY p.id",
+                [self.user.id, self.user.id],
+            )
+            out = []
+            see_staged = self.can(Action.PLAN_INTEGRATION)
+            for p in plans:
+                accounts = R.load_accounts(db, p["id"])
+                counts = {r["state"]: (r["n"], r["total"]) for r in R.dict_rows(
+                    db,
+                    "SELECT state, count(*) AS n, sum(CAST(balance AS DECIMAL)) AS total "
+                    "FROM staged_accounts WHERE plan_id = ? GROUP BY state", [p["id"]])}
+                last = R.one(db, "SELECT max(finished_at) AS t FROM sync_runs WHERE plan_id = ? "
+                             "AND status = 'ok' AND dry_run = 0", [p["id"]])
+                pending_total = sum(
+                    (s.balance for s in R.load_staged(db, p["id"], "pending") if s.balance),
+                    Decimal(0),
+                ) if see_staged else Decimal(0)
+                out.append(PlanSummary(
+                    plan=R.plan_from(p),
+                    accounts=len(accounts),
+                    pending=counts.get("pending", (0, 0))[0] if see_staged else 0,
+                    ignored=counts.get("ignored", (0, 0))[0] if see_staged else 0,
+                    total_linked=sum((a.balance for a in accounts if a.link), Decimal(0)),
+                    total_manual=sum((a.balance for a in accounts if not a.link), Decimal(0)),
+                    total_pending=pending_total,
+                    last_pull=last["t"] if last else None,
+                ))
+        return out
+
+    def plan(self, plan_id: int) -> Plan:
+        require(self.user, Action.VIEW_PLAN)
+        return R.plan_from(self._plan_row(self.store.db, plan_id))
+
+    def create_plan(self, name: str, clients: Iterable[str] = ()) -> Plan:
+        require(self.user, Action.MANAGE_PLANS)
+        name = " ".join(name.split())
+        if not name:
+            raise ValidationFailed("a plan name is required", field="name")
+        people = [" ".join(c.split()) for c in clients if c and c.strip()]
+        if len(people) > 2:
+            raise ValidationFailed("a plan has a client and at most one co-client", field="clients")
+        with self.store.write() as db:
+            cur = db.execute(
+                "INSERT INTO plans (name, client, co_client, owner_user_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [name, people[0] if people else "", people[1] if len(people) > 1 else None,
+                 self.user.id, now_utc()])
+            row = R.get_row(db, "plans", int(cur.lastrowid or 0))
+            assert row is not None
+            self._audit(db, row["id"], "plan create", "plan", row["id"], None, row)
+        return R.plan_from(row)
+
+    def rename_plan(self, plan_id: int, name: str, clients: Iterable[str] | None = None) -> Plan:
+        require(self.user, Action.MANAGE_PLANS)
+        name = " ".join(name.split())
+        if not name:
+            raise ValidationFailed("a plan name is required", field="name")
+        with self.store.write() as db:
+            before = self._plan_row(db, plan_id)
+            changes: dict[str, Any] = {"name": name}
+            if clients is not None:
+                people = [" ".join(c.split()) for c in clients if c and c.strip()]
+                if len(people) > 2:
+                    raise ValidationFailed("a plan has a client and at most one co-client",
+                                           field="clients")
+                changes["client"] = people[0] if people else ""
+                changes["co_client"] = people[1] if len(people) > 1 else None
+            db.execute(
+                f"UPDATE plans SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",  # noqa: S608
+                [*changes.values(), plan_id])
+            after = R.get_row(db, "plans", plan_id)
+            self._audit(db, plan_id, "plan rename", "plan", plan_id, before, after)
+        assert after is not None
+        return R.plan_from(after)
+
+    def delete_plan(self, plan_id: int) -> None:
+        require(self.user, Action.MANAGE_PLANS)
+        with self.store.write() as db:
+            before = self._plan_row(db, plan_id)
+            db.execute("UPDATE staged_accounts SET linked_account_id = NULL, link_state = NULL, "
+                       "state = 'pending' WHERE plan_id = ?", [plan_id])
+            db.execute("DELETE FROM plans WHERE id = ?", [plan_id])
+            self._audit(db, plan_id, "plan delete", "plan", plan_id, before, None)
+
+    def plan_detail(self, plan_id: int) -> PlanDetail:
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        with self.store.read():
+            plan = R.plan_from(self._plan_row(db, plan_id))
+            accounts = R.load_accounts(db, plan_id)
+            if self.can(Action.PLAN_INTEGRATION):
+                contacts = [R.contact_from(r) for r in R.dict_rows(
+                    db, "SELECT * FROM plan_contacts WHERE plan_id = ? ORDER BY id", [plan_id])]
+                staged = R.load_staged(db, plan_id)
+            else:
+                contacts, staged = [], []
+        unlinked = [a for a in accounts if a.link is None]
+        pending = [s.model_copy(update={"suggested_account_id": suggestions.suggest(s, unlinked)})
+                   for s in staged if s.state == "pending"]
+        return PlanDetail(
+            plan=plan,
+            contacts=tuple(contacts),
+            pending=tuple(pending),
+            ignored=tuple(s for s in staged if s.state == "ignored"),
+            accounts=tuple(accounts),
+        )
+
+    def account(self, plan_id: int, account_id: int) -> PlanAccount:
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            row = self._account_row(db, plan_id, account_id)
+            return R.account_from(row, self._link_of(db, account_id))
+
+    def staged(self, plan_id: int, staged_id: int) -> StagedAccount:
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            row = self._staged_row(db, plan_id, staged_id)
+            return R.staged_from(row, R.staged_contacts(db, [staged_id]).get(staged_id, ()))
+
+    def balance_history(self, plan_id: int, account_id: int) -> list[tuple[str, Decimal, str]]:
+        """(when, balance, source) oldest first."""
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        self._plan_row(db, plan_id)
+        self._account_row(db, plan_id, account_id)
+        return [(r["at"], Decimal(r["balance"]), r["source"]) for r in R.dict_rows(
+            db, "SELECT * FROM balance_history WHERE plan_account_id = ? ORDER BY id",
+            [account_id])]
+
+    def audit_log(self, plan_id: int) -> list[AuditEntry]:
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        self._plan_row(db, plan_id)
+        return [R.audit_from(r) for r in R.dict_rows(
+            db, "SELECT * FROM audit_log WHERE plan_id = ? ORDER BY id", [plan_id])]
+
+    # ------------------------------------------------------------------ accounts
+
+    def add_account(self, plan_id: int, values: Mapping[str, Any]) -> PlanAccount:
+        require(self.user, Action.EDIT_ACCOUNT)
+        fields = validate_fields({"owner": "Client", **values}, self.canonical_type)
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            account_id = self._insert_account(db, plan_id, fields, "add")
+            row = R.get_row(db, "plan_accounts", account_id)
+            self._audit(db, plan_id, "account add", "account", account_id, None, row)
+        return self.account(plan_id, account_id)
+
+    def _insert_account(self, db: Database, plan_id: int, fields: AccountFields,
+                        source: str) -> int:
+        now = now_utc()
+        cur = db.execute(
+            f"INSERT INTO plan_accounts (plan_id, {', '.join(FIELDS)}, created_at, updated_at) "  # noqa: S608
+            f"VALUES (?, {', '.join('?' * len(FIELDS))}, ?, ?)",
+            [plan_id, *fields.as_row().values(), now, now])
+        account_id = int(cur.lastrowid or 0)
+        R.add_history(db, account_id, fields.balance, source)
+        return account_id
+
+    def edit_account(self, plan_id: int, account_id: int, changes: Mapping[str, Any]) -> PlanAccount:
+        """Edit the editor's fields. The balance of an active linked account is the pull's."""
+        require(self.user, Action.EDIT_ACCOUNT)
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            before = self._account_row(db, plan_id, account_id)
+            link = self._link_of(db, account_id)
+            current = {k: before[k] for k in FIELDS}
+            fields = validate_fields({**current, **changes}, self.canonical_type)
+            new = fields.as_row()
+            diff = {k: v for k, v in new.items() if v != before[k]}
+            if "balance" in diff and Decimal(diff["balance"]) == Decimal(before["balance"]):
+                del diff["balance"]
+            if "balance" in diff and link is not None and link["link_state"] == "active":
+                raise InvalidState(
+                    f"account {account_id} is linked to Redtail and active: its balance comes "
+                    "from the pulls (Pause or Stop it first)")
+            if diff:
+                R.update_row(db, "plan_accounts", account_id, {**diff, "updated_at": now_utc()})
+                if "balance" in diff:
+                    R.add_history(db, account_id, fields.balance, "manual")
+                after = R.get_row(db, "plan_accounts", account_id)
+                self._audit(db, plan_id, "account edit", "account", account_id, before, after)
+        return self.account(plan_id, account_id)
+
+    def delete_account(self, plan_id: int, account_id: int) -> StagedAccount | None:
+        """Delete an account; a linked one returns its Redtail account to Pending."""
+        require(self.user, Action.EDIT_ACCOUNT)
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            before = self._account_row(db, plan_id, account_id)
+            link = self._link_of(db, account_id)
+            if link is not None:
+                self._unlink(db, link)
+            db.execute("DELETE FROM plan_accounts WHERE id = ?", [account_id])
+            self._audit(db, plan_id, "account delete", "account", account_id, before, None,
+                        detail=f"Redtail account {link['redtail_account_id']} back to Pending"
+                        if link else "")
+        return self.staged(plan_id, link["id"]) if link and self.can(Action.PLAN_INTEGRATION) else None
+
+    def _unlink(self, db: Database, link: dict[str, Any]) -> None:
+        R.update_row(db, "staged_accounts", link["id"], {
+            "state": "pending", "linked_account_id": None, "link_state": None,
+            "prior_link_state": None})
+
+    def _linked_account(self, db: Database, plan_id: int, account_id: int
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._plan_row(db, plan_id)
+        row = self._account_row(db, plan_id, account_id)
+        link = self._link_of(db, account_id)
+        if link is None:
+            raise InvalidState(f"account {account_id} is a manual account, not linked to Redtail")
+        return row, link
+
+    def _set_link_state(self, plan_id: int, account_id: int, allowed_from: set[str],
+                        to: str, action: str) -> PlanAccount:
+        require(self.user, Action.PAUSE_PLAY_STOP)
+        with self.store.write() as db:
+            _, link = self._linked_account(db, plan_id, account_id)
+            if link["link_state"] != to:
+                if link["link_state"] not in allowed_from:
+                    raise InvalidState(
+                        f"account {account_id} cannot {action}: its link is "
+                        f"{link['link_state'].replace('_', ' ')}")
+                R.update_row(db, "staged_accounts", link["id"], {"link_state": to})
+                self._audit(db, plan_id, f"account {action}", "account", account_id,
+                            {"link_state": link["link_state"]}, {"link_state": to})
+        return self.account(plan_id, account_id)
+
+    def pause(self, plan_id: int, account_id: int) -> PlanAccount:
+        return self._set_link_state(plan_id, account_id, {"active"}, "paused", "pause")
+
+    def play(self, plan_id: int, account_id: int) -> PlanAccount:
+        return self._set_link_state(plan_id, account_id, {"paused"}, "active", "play")
+
+    def stop(self, plan_id: int, account_id: int) -> PlanAccount:
+        """Break the link, keep the account; the Redtail account returns to Pending."""
+        require(self.user, Action.PAUSE_PLAY_STOP)
+        with self.store.write() as db:
+            row, link = self._linked_account(db, plan_id, account_id)
+            self._unlink(db, link)
+            self._audit(db, plan_id, "account stop", "account", account_id,
+                        {"link": link["redtail_account_id"], "link_state": link["link_state"]},
+                        {"link": None},
+                        detail=f"Redtail account {link['redtail_account_id']} back to Pending")
+        return self.account(plan_id, account_id)
+
+    # ------------------------------------------------------------------ triage
+
+    def _begin_step(self, label: str, plan_id: int) -> UndoStep:
+        return UndoStep(label=label, plan_id=plan_id)
+
+    def _finish_step(self, db: Database, step: UndoStep) -> None:
+        for row in step.staged_before:
+            v = R.one(db, "SELECT version FROM staged_accounts WHERE id = ?", [row["id"]])
+            step.versions_after[("staged_accounts", row["id"])] = v["version"] if v else -1
+        for row in step.accounts_before:
+            v = R.one(db, "SELECT version FROM plan_accounts WHERE id = ?", [row["id"]])
+            step.versions_after[("plan_accounts", row["id"])] = v["version"] if v else -1
+        for aid in step.created_accounts:
+            v = R.one(db, "SELECT version FROM plan_accounts WHERE id = ?", [aid])
+            step.versions_after[("plan_accounts", aid)] = v["version"] if v else -1
+        self._undo.append(step)
+        del self._undo[:-UNDO_LEVELS]
+
+    def _staged_many(self, db: Database, plan_id: int, staged_ids: Iterable[int]
+                     ) -> list[dict[str, Any]]:
+        ids = list(dict.fromkeys(int(i) for i in staged_ids))
+        if not ids:
+            raise UsageError("no staged account ids given")
+        return [self._staged_row(db, plan_id, sid) for sid in ids]
+
+    def ignore(self, plan_id: int, staged_ids: Iterable[int], reason: str | None = None
+               ) -> list[int]:
+        """Pending → Ignored; returns the ids that changed (already ignored: no-op)."""
+        return self._move(plan_id, staged_ids, "pending", "ignored", "ignore",
+                          {"ignore_reason": (reason or "").strip() or None})
+
+    def stop_ignoring(self, plan_id: int, staged_ids: Iterable[int]) -> list[int]:
+        return self._move(plan_id, staged_ids, "ignored", "pending", "stop ignoring",
+                          {"ignore_reason": None})
+
+    def _move(self, plan_id: int, staged_ids: Iterable[int], src: str, dst: str, action: str,
+              extra: dict[str, Any]) -> list[int]:
+        require(self.user, Action.TRIAGE)
+        changed: list[int] = []
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            rows = self._staged_many(db, plan_id, staged_ids)
+            step = self._begin_step(f"{action} {len(rows)}", plan_id)
+            for row in rows:
+                if row["state"] == dst:
+                    continue
+                step.staged_before.append(row)
+                R.update_row(db, "staged_accounts", row["id"], {"state": dst, **extra})
+                self._audit(db, plan_id, action, "staged", row["id"],
+                            {"state": src}, {"state": dst, **extra})
+                changed.append(row["id"])
+            if changed:
+                self._finish_step(db, step)
+        return changed
+
+    def edit_staged_description(self, plan_id: int, staged_id: int, description: str
+                                ) -> StagedAccount:
+        require(self.user, Action.TRIAGE)
+        text = " ".join(description.split())
+        if not text:
+            raise ValidationFailed("description is required", field="description")
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            row = self._staged_row(db, plan_id, staged_id)
+            if row["description"] != text:
+                step = self._begin_step("edit description", plan_id)
+                step.staged_before.append(row)
+                R.update_row(db, "staged_accounts", staged_id,
+                             {"description": text, "description_edited": 1})
+                self._audit(db, plan_id, "edit staged description", "staged", staged_id,
+                            {"description": row["description"]}, {"description": text})
+                self._finish_step(db, step)
+        return self.staged(plan_id, staged_id)
+
+    def link_to_existing(self, plan_id: int, staged_id: int, account_id: int) -> PlanAccount:
+        """Link a pending Redtail account to an unlinked plan account; only balance flows."""
+        require(self.user, Action.TRIAGE)
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            staged = self._staged_row(db, plan_id, staged_id)
+            if staged["state"] != "pending":
+                raise InvalidState(f"staged account {staged_id} is {staged['state']}: "
+                                   "Stop Ignoring it before linking")
+            account = self._account_row(db, plan_id, account_id)
+            if self._link_of(db, account_id) is not None:
+                raise InvalidState(f"account {account_id} is already linked to Redtail")
+            step = self._begin_step("link", plan_id)
+            step.staged_before.append(staged)
+            step.accounts_before.append(account)
+            R.update_row(db, "staged_accounts", staged_id, {
+                "state": "linked", "linked_account_id": account_id, "link_state": "active"})
+            if staged["balance"] is not None and Decimal(staged["balance"]) != Decimal(account["balance"]):
+                R.update_row(db, "plan_accounts", account_id,
+                             {"balance": staged["balance"], "updated_at": now_utc()})
+                R.add_history(db, account_id, Decimal(staged["balance"]), "link")
+            self._audit(db, plan_id, "link to existing item", "account", account_id,
+                        {"balance": account["balance"], "staged_id": staged_id},
+                        {"balance": staged["balance"] or account["balance"],
+                         "redtail_account_id": staged["redtail_account_id"]})
+            self._finish_step(db, step)
+        return self.account(plan_id, account_id)
+
+    def default_owner(self, plan_id: int, staged: StagedAccount) -> str:
+        """Listed only under the client → Client, only under the co-client → Co-client, both → Joint."""
+        db = self.store.db
+        rows = R.dict_rows(
+            db, "SELECT redtail_contact_id, party FROM plan_contacts WHERE plan_id = ? "
+            "AND integration_id = ?", [plan_id, staged.integration_id])
+        by_contact = {r["redtail_contact_id"]: r["party"] for r in rows}
+        parties = {by_contact[c] for c in staged.contact_ids if c in by_contact}
+        if parties == {"co_client"}:
+            return "Co-client"
+        if parties == {"client", "co_client"}:
+            return "Joint"
+        return "Client"
+
+    def add_to_plan(self, plan_id: int, staged_id: int, values: Mapping[str, Any] | None = None
+                    ) -> PlanAccount:
+        """Create an integration-linked account from a pending row (the editor's Save)."""
+        return self.add_many_to_plan(plan_id, [(staged_id, values or {})])[0]
+
+    def add_many_to_plan(self, plan_id: int,
+                         items: list[tuple[int, Mapping[str, Any]]]) -> list[PlanAccount]:
+        """Add several pending rows in one transaction: all or none."""
+        require(self.user, Action.TRIAGE)
+        created: list[int] = []
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            step = self._begin_step(f"add {len(items)}", plan_id)
+            for staged_id, values in items:
+                row = self._staged_row(db, plan_id, staged_id)
+                if row["state"] != "pending":
+                    raise InvalidState(f"staged account {staged_id} is {row['state']}: "
+                                       "Stop Ignoring it before adding it")
+                staged = R.staged_from(row, R.staged_contacts(db, [staged_id]).get(staged_id, ()))
+                defaults = {
+                    "description": staged.description,
+                    "investment_type": staged.default_investment_type,
+                    "owner": self.default_owner(plan_id, staged),
+                    "balance": staged.balance,
+                    "number_last4": staged.number_last4,
+                }
+                merged = {**defaults, **{k: v for k, v in values.items() if v is not None}}
+                if merged.get("balance") is None:
+                    raise ValidationFailed(
+                        f"staged account {staged_id} has no balance from Redtail: "
+                        "enter one (--balance)", field="balance")
+                fields = validate_fields(merged, self.canonical_type)
+                account_id = self._insert_account(db, plan_id, fields, "add")
+                step.staged_before.append(row)
+                step.created_accounts.append(account_id)
+                R.update_row(db, "staged_accounts", staged_id, {
+                    "state": "linked", "linked_account_id": account_id, "link_state": "active"})
+                self._audit(db, plan_id, "add to plan", "account", account_id, None,
+                            R.get_row(db, "plan_accounts", account_id),
+                            detail=f"from staged {staged_id} (Redtail account "
+                            f"{row['redtail_account_id']})")
+                created.append(account_id)
+            self._finish_step(db, step)
+        return [self.account(plan_id, a) for a in created]
+
+    # ------------------------------------------------------------------ undo
+
+    @property
+    def undo_depth(self) -> int:
+        return len(self._undo)
+
+    def undo_label(self) -> str | None:
+        return self._undo[-1].label if self._undo else None
+
+    def undo(self) -> str:
+        """Restore the rows of the last triage action exactly; refused if they changed since."""
+        require(self.user, Action.TRIAGE)
+        if not self._undo:
+            raise InvalidState("nothing to undo")
+        step = self._undo[-1]
+        with self.store.write() as db:
+            for (table, row_id), version in step.versions_after.items():
+                v = R.one(db, f"SELECT version FROM {table} WHERE id = ?", [row_id])  # noqa: S608
+                if v is None or v["version"] != version:
+                    raise UndoConflict(
+                        f"cannot undo {step.label}: a pull or another user changed "
+                        f"{'staged account' if table == 'staged_accounts' else 'account'} "
+                        f"{row_id} since")
+            for row in step.staged_before:
+                cur = R.get_row(db, "staged_accounts", row["id"])
+                assert cur is not None
+                restore = {k: v for k, v in row.items() if k not in ("id", "version")}
+                R.update_row(db, "staged_accounts", row["id"], restore)
+            for row in step.accounts_before:
+                cur = R.get_row(db, "plan_accounts", row["id"])
+                assert cur is not None
+                restore = {k: v for k, v in row.items() if k not in ("id", "version")}
+                R.update_row(db, "plan_accounts", row["id"], restore)
+                if Decimal(cur["balance"]) != Decimal(row["balance"]):
+                    R.add_history(db, row["id"], Decimal(row["balance"]), "undo")
+            for account_id in step.created_accounts:
+                db.execute("DELETE FROM plan_accounts WHERE id = ?", [account_id])
+            self._audit(db, step.plan_id, "undo", "plan", step.plan_id, None, None,
+                        detail=f"undid {step.label}: staged "
+                        f"{', '.join(str(r['id']) for r in step.staged_before) or '-'}")
+        self._undo.pop()
+        return step.label
+
+    # ------------------------------------------------------------------ integrations & contacts
+
+    def list_integrations(self) -> list[Integration]:
+        require(self.user, Action.ADVISOR_INTEGRATION)
+        return [R.integration_from(r) for r in R.dict_rows(
+            self.store.db, "SELECT * FROM integrations WHERE owner_user_id = ? ORDER BY id",
+            [self.user.id])]
+
+    def integration(self, integration_id: int) -> Integration:
+        """An integration of the current advisor (or, for a pull, of a visible plan's owner)."""
+        row = R.one(self.store.db, "SELECT * FROM integrations WHERE id = ?", [integration_id])
+        if row is None or (row["owner_user_id"] != self.user.id):
+            raise NotFound(f"integration {integration_id} not found")
+        return R.integration_from(row)
+
+    def save_integration(self, *, environment: str, base_url: str, username: str,
+                         secret_ref_factory: Callable[[], str]) -> tuple[Integration, bool]:
+        """Create the integration, or re-key the existing one for the same URL and username.
+
+        Returns (integration, created). The caller stores the secret under `secret_ref`.
+        """
+        require(self.user, Action.ADVISOR_INTEGRATION)
+        with self.store.write() as db:
+            row = R.one(db, "SELECT * FROM integrations WHERE owner_user_id = ? AND base_url = ? "
+                        "AND username = ? COLLATE NOCASE", [self.user.id, base_url, username])
+            if row is not None:
+                db.execute("UPDATE integrations SET status = 'connected', status_message = NULL, "
+                           "environment = ? WHERE id = ?", [environment, row["id"]])
+                after = R.get_row(db, "integrations", row["id"])
+                self._audit(db, None, "integration reconnect", "integration", row["id"],
+                            {"status": row["status"]}, {"status": "connected"})
+                assert after is not None
+                return R.integration_from(after), False
+            cur = db.execute(
+                "INSERT INTO integrations (owner_user_id, partner, environment, base_url, username,"
+                " secret_ref, status, created_at) VALUES (?, 'Redtail CRM', ?, ?, ?, ?, "
+                "'connected', ?)",
+                [self.user.id, environment, base_url, username, secret_ref_factory(), now_utc()])
+            after = R.get_row(db, "integrations", int(cur.lastrowid or 0))
+            assert after is not None
+            self._audit(db, None, "integration add", "integration", after["id"], None,
+                        {k: after[k] for k in ("base_url", "username", "environment")})
+        return R.integration_from(after), True
+
+    def set_integration_status(self, integration_id: int, status: str,
+                               message: str | None = None) -> None:
+        """Mark an integration (e.g. 'needs re-authentication' after a 401); no role check:
+        any user's pull may learn that the stored key stopped working."""
+        with self.store.write() as db:
+            db.execute("UPDATE integrations SET status = ?, status_message = ? WHERE id = ?",
+                       [status, message, integration_id])
+
+    def remove_integration(self, integration_id: int, *, keep_accounts: bool = True) -> None:
+        """Remove an integration. Its linked accounts are kept as manual accounts
+        (keep_accounts) or deleted; its pending and ignored rows go."""
+        require(self.user, Action.ADVISOR_INTEGRATION)
+        with self.store.write() as db:
+            integ = self.integration(integration_id)
+            linked = R.dict_rows(db, "SELECT * FROM staged_accounts WHERE integration_id = ? "
+                                 "AND state = 'linked'", [integration_id])
+            for link in linked:
+                self._unlink(db, link)
+                if not keep_accounts:
+                    db.execute("DELETE FROM plan_accounts WHERE id = ?", [link["linked_account_id"]])
+            db.execute("DELETE FROM integrations WHERE id = ?", [integration_id])
+            self._audit(db, None, "integration remove", "integration", integration_id,
+                        {"base_url": integ.base_url, "username": integ.username}, None,
+                        detail=f"{len(linked)} linked account(s) "
+                        f"{'kept as manual' if keep_accounts else 'deleted'}")
+
+    def contacts(self, plan_id: int) -> list[PlanContact]:
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        self._plan_row(db, plan_id)
+        return [R.contact_from(r) for r in R.dict_rows(
+            db, "SELECT * FROM plan_contacts WHERE plan_id = ? ORDER BY id", [plan_id])]
+
+    def _guess_party(self, plan: dict[str, Any], name: str, first_name: str) -> str:
+        co = (plan["co_client"] or "").casefold().split()
+        if not co:
+            return "client"
+        full = name.casefold().split()
+        if full == co or (first_name and co and first_name.casefold() == co[0]):
+            return "co_client"
+        return "client"
+
+    def link_contact(self, plan_id: int, integration_id: int, redtail_contact_id: int,
+                     name: str, first_name: str = "", party: str | None = None) -> PlanContact:
+        """Record a Redtail contact as linked to the plan (the caller fetched it). No-op when
+        already linked. Relinking a contact revives its source-unlinked accounts."""
+        require(self.user, Action.LINK_CONTACT)
+        with self.store.write() as db:
+            plan = self._plan_row(db, plan_id)
+            self.integration(integration_id)
+            row = R.one(db, "SELECT * FROM plan_contacts WHERE plan_id = ? AND integration_id = ? "
+                        "AND redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
+            if row is None:
+                if party not in (None, "client", "co_client"):
+                    raise ValidationFailed("party must be client or co_client", field="party")
+                cur = db.execute(
+                    "INSERT INTO plan_contacts (plan_id, integration_id, redtail_contact_id, name, "
+                    "party, linked_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [plan_id, integration_id, redtail_contact_id, name,
+                     party or self._guess_party(plan, name, first_name), now_utc()])
+                row = R.get_row(db, "plan_contacts", int(cur.lastrowid or 0))
+                assert row is not None
+                self._audit(db, plan_id, "link contact", "contact", redtail_contact_id, None, row)
+                revived = R.dict_rows(
+                    db, "SELECT s.* FROM staged_accounts s JOIN staged_account_contacts c ON "
+                    "c.staged_id = s.id WHERE s.plan_id = ? AND s.integration_id = ? AND "
+                    "c.redtail_contact_id = ? AND s.link_state = 'source_unlinked'",
+                    [plan_id, integration_id, redtail_contact_id])
+                for s in revived:
+                    state = s["prior_link_state"] or "active"
+                    R.update_row(db, "staged_accounts", s["id"],
+                                 {"link_state": state, "prior_link_state": None})
+                    self._audit(db, plan_id, "link revived", "account", s["linked_account_id"],
+                                {"link_state": "source_unlinked"}, {"link_state": state})
+        return R.contact_from(row)
+
+    def unlink_contact(self, plan_id: int, integration_id: int, redtail_contact_id: int) -> None:
+        """Remove a contact link: its pending/ignored rows no other linked contact reaches are
+        deleted (audited); its linked accounts become source-unlinked (kept, not updated)."""
+        require(self.user, Action.LINK_CONTACT)
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            row = R.one(db, "SELECT * FROM plan_contacts WHERE plan_id = ? AND integration_id = ? "
+                        "AND redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
+            if row is None:
+                raise NotFound(f"contact {redtail_contact_id} is not linked to plan {plan_id}")
+            db.execute("DELETE FROM plan_contacts WHERE id = ?", [row["id"]])
+            self._audit(db, plan_id, "unlink contact", "contact", redtail_contact_id, row, None)
+            others = {r["redtail_contact_id"] for r in R.dict_rows(
+                db, "SELECT redtail_contact_id FROM plan_contacts WHERE plan_id = ? AND "
+                "integration_id = ?", [plan_id, integration_id])}
+            staged = R.dict_rows(
+                db, "SELECT s.* FROM staged_accounts s JOIN staged_account_contacts c ON "
+                "c.staged_id = s.id WHERE s.plan_id = ? AND s.integration_id = ? AND "
+                "c.redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
+            listing = R.staged_contacts(db, [s["id"] for s in staged])
+            for s in staged:
+                reached = set(listing.get(s["id"], [])) & others
+                if reached:
+                    continue
+                if s["state"] == "linked":
+                    if s["link_state"] != "source_unlinked":
+                        R.update_row(db, "staged_accounts", s["id"],
+                                     {"link_state": "source_unlinked",
+                                      "prior_link_state": s["link_state"]})
+                        self._audit(db, plan_id, "source unlinked", "account",
+                                    s["linked_account_id"], {"link_state": s["link_state"]},
+                                    {"link_state": "source_unlinked"})
+                else:
+                    db.execute("DELETE FROM staged_accounts WHERE id = ?", [s["id"]])
+                    self._audit(db, plan_id, "staged removed", "staged", s["id"], s, None,
+                                detail=f"contact {redtail_contact_id} unlinked")
+
+    # ------------------------------------------------------------------ export
+
+    def export_rows(self, plan_id: int) -> list[dict[str, Any]]:
+        """One row per account, pending and ignored row (what this role may see)."""
+        require(self.user, Action.EXPORT)
+        detail = self.plan_detail(plan_id)
+        out: list[dict[str, Any]] = []
+        for a in detail.accounts:
+            out.append({
+                "state": "account", "id": a.id, "description": a.description,
+                "investment_type": a.investment_type, "owner": a.owner, "balance": a.balance,
+                "link": a.link.state.value if a.link else "",
+                "redtail_account_id": a.link.redtail_account_id if a.link else "",
+                "last_updated": (a.link.last_updated or "") if a.link else "",
+            })
+        for s in (*detail.pending, *detail.ignored):
+            out.append({
+                "state": s.state.value, "id": s.id, "description": s.description,
+                "investment_type": s.default_investment_type, "owner": "",
+                "balance": s.balance, "link": "", "redtail_account_id": s.redtail_account_id,
+                "last_updated": s.last_updated or "",
+            })
+        return out
+
+
+def parse_balance(text: object) -> Decimal | None:
+    try:
+        return to_money_or_none(text)
+    except MoneyError as exc:
+        raise ValidationFailed(f"balance: {exc}", field="balance") from None
+
+
+__all__ = ["Workspace", "resolve_user", "current_user_name", "parse_balance", "canonical_owner",
+           "to_money"]

@@ -1,0 +1,147 @@
+"""SQLite connections: WAL, our own busy timeout, explicit BEGIN IMMEDIATE, file mode 0600.
+
+One connection per thread (a `Store` hands each thread its own), so the store is safe from
+Textual's worker threads and from several processes at once. Connections run in autocommit
+mode (`isolation_level=None`); every read-modify-write goes through `Store.write()`, which
+issues `BEGIN IMMEDIATE` itself (Python's implicit deferred BEGIN reproduces
+SQLITE_BUSY_SNAPSHOT between processes).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from ..domain.errors import DatabaseBusy, PlantechError
+from .schema import migrate
+
+BUSY_TIMEOUT_S = 15.0
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file with mode 0600 before SQLite opens it.
+
+    SQLite gives the -wal and -shm files the same permissions as the database file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    path = Path(path)
+    if not path.exists():
+        _create_private(path)
+    try:
+        conn = sqlite3.connect(
+            path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise PlantechError(f"cannot open database {path}: {exc}") from None
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Store:
+    """A database file. Hands each thread its own connection; migrates on first open."""
+
+    def __init__(self, path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self.conn
+        with self._busy_guard():
+            migrate(conn)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, timeout=self.timeout)
+            self._local.conn = conn
+            self._local.db = Database(conn)
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @property
+    def db(self) -> Database:
+        self.conn  # noqa: B018 - ensures this thread's connection exists
+        return self._local.db
+
+    @contextmanager
+    def _busy_guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise DatabaseBusy(
+                    f"database {self.path} is busy (another process held it for over "
+                    f"{self.timeout:.0f} s)"
+                ) from None
+            raise
+
+    @contextmanager
+    def write(self) -> Iterator[Database]:
+        """One read-modify-write unit: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+        conn = self.conn
+        if conn.in_transaction:  # nested use joins the outer transaction
+            yield self.db
+            return
+        with self._busy_guard():
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            with self._busy_guard():
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Database]:
+        """A consistent snapshot for several SELECTs (deferred transaction, read only)."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield self.db
+            return
+        with self._busy_guard():
+            conn.execute("BEGIN")
+        try:
+            yield self.db
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (screens poll it to notice other users)."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+def now_utc() -> str:
+    """UTC timestamp as stored and shown in JSON: 2026-11-25T14:02:11Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

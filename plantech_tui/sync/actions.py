@@ -1,0 +1,292 @@
+"""Workspace actions that talk to Redtail: connect an integration, search and link contacts,
+pull plans. The role checks are the workspace's; the network work happens here, outside any
+transaction. Front ends (CLI, TUI) call these; tests may pass their own `client_for`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..domain.errors import NotFound, PlantechError, UsageError, ValidationFailed
+from ..domain.models import Integration, PlanContact
+from ..domain.permissions import Action, require
+from ..domain.report import PullError, RefreshReport
+from .credentials import CredentialStore, Credentials, new_secret_ref, open_credential_store
+from .redtail import InvalidCredentials, RedtailClient, validate_base_url
+
+if TYPE_CHECKING:
+    from ..cli import Out
+    from ..service.workspace import Workspace
+
+ClientFor = Callable[[Integration], RedtailClient]
+_store: CredentialStore | None = None
+
+
+def notice(message: str) -> None:
+    print(f"plantech: {message}", file=sys.stderr)
+
+
+def credential_store(notify: Callable[[str], None] | None = None) -> CredentialStore:
+    """The process's credential store (OS keyring, or the 0600 file fallback)."""
+    global _store
+    if _store is None:
+        from ..paths import data_dir
+
+        _store = open_credential_store(data_dir(), notify=notify or notice)
+    return _store
+
+
+def reset_credential_store() -> None:
+    global _store
+    _store = None
+
+
+def default_client_for(max_in_flight: int = 8) -> ClientFor:
+    def client_for(integration: Integration) -> RedtailClient:
+        creds = credential_store().get(integration.secret_ref)
+        if creds is None:
+            raise InvalidCredentials(
+                f"no stored key for integration {integration.id} ({integration.username}): "
+                "reconnect it from Advisor Integration")
+        return RedtailClient(integration.base_url, creds.api_key, creds.user_key,
+                             max_in_flight=max_in_flight)
+
+    return client_for
+
+
+def run_async(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# ------------------------------------------------------------------ integrations
+
+
+async def connect_integration(
+    ws: Workspace, *, base_url: str, username: str, password: str, api_key: str | None,
+    environment: str | None = None, transport: Any = None,
+) -> tuple[Integration, bool]:
+    """Validate a Redtail login (never retried: Redtail locks after three failures), then store
+    the API key and user key as one secret. The password is never stored."""
+    require(ws.user, Action.ADVISOR_INTEGRATION)
+    from ..config import default_api_key, environment_of
+
+    url = validate_base_url(base_url)
+    username = username.strip()
+    if not username:
+        raise ValidationFailed("username is required", field="username")
+    if not password:
+        raise ValidationFailed("password is required", field="password")
+    key = (api_key or "").strip() or default_api_key()
+    if not key:
+        raise ValidationFailed("an API key is required (--api-key, PLANTECH_REDTAIL_API_KEY or "
+                               "config.toml [redtail] api_key)", field="api_key")
+    async with RedtailClient(url, key, transport=transport) as client:
+        auth = await client.authenticate(username, password)
+    store = credential_store()
+    holder: dict[str, str] = {}
+
+    def new_ref() -> str:
+        holder["ref"] = new_secret_ref()
+        store.set(holder["ref"], Credentials(api_key=key, user_key=auth.user_key))
+        return holder["ref"]
+
+    integration, created = ws.save_integration(
+        environment=environment or environment_of(url), base_url=url, username=username,
+        secret_ref_factory=new_ref)
+    if not created:  # re-key the existing secret
+        store.set(integration.secret_ref, Credentials(api_key=key, user_key=auth.user_key))
+    return integration, created
+
+
+# ------------------------------------------------------------------ contacts
+
+
+def _client(ws: Workspace, integration_id: int, client_for: ClientFor | None) -> RedtailClient:
+    integration = ws.integration(integration_id)
+    return (client_for or default_client_for())(integration)
+
+
+async def search_contacts_async(ws: Workspace, plan_id: int, integration_id: int,
+                                criteria: Mapping[str, str | None],
+                                client_for: ClientFor | None = None) -> dict[str, Any]:
+    require(ws.user, Action.LINK_CONTACT)
+    ws.plan(plan_id)
+    wanted = {k: v.strip() for k, v in criteria.items() if v and v.strip()}
+    if not wanted:
+        raise UsageError("give at least one search criterion (--name, --first-name, "
+                         "--last-name, --email, --account-number)")
+    linked = {c.redtail_contact_id for c in ws.contacts(plan_id)
+              if c.integration_id == integration_id}
+    async with _client(ws, integration_id, client_for) as client:
+        found, truncated = await client.search_contacts(**wanted, limit=200)
+    return {
+        "contacts": [{"redtail_contact_id": c.id, "name": c.full_name, "first_name": c.first_name,
+                      "last_name": c.last_name, "linked": c.id in linked}
+                     for c in sorted(found, key=lambda c: c.id)],
+        "truncated": truncated,
+    }
+
+
+def search_contacts(ws: Workspace, plan_id: int, integration_id: int,
+                    criteria: Mapping[str, str | None],
+                    client_for: ClientFor | None = None) -> dict[str, Any]:
+    return run_async(search_contacts_async(ws, plan_id, integration_id, criteria, client_for))  # type: ignore[no-any-return]
+
+
+async def link_contacts_async(ws: Workspace, plan_id: int, integration_id: int,
+                              contact_ids: Iterable[int], client_for: ClientFor | None = None,
+                              ) -> list[PlanContact]:
+    """Fetch each contact (404 → an error with Redtail's message) and link it; no-op when
+    already linked."""
+    require(ws.user, Action.LINK_CONTACT)
+    ws.plan(plan_id)
+    ids = list(dict.fromkeys(contact_ids))
+    async with _client(ws, integration_id, client_for) as client:
+        contacts = await asyncio.gather(*(client.get_contact(c) for c in ids))
+    return [ws.link_contact(plan_id, integration_id, c.id, c.full_name, c.first_name)
+            for c in contacts]
+
+
+def link_contact(ws: Workspace, plan_id: int, integration_id: int, contact_id: int,
+                 client_for: ClientFor | None = None) -> PlanContact:
+    return run_async(link_contacts_async(ws, plan_id, integration_id, [contact_id],  # type: ignore[no-any-return]
+                                         client_for))[0]
+
+
+async def link_household_async(ws: Workspace, plan_id: int, integration_id: int, contact_id: int,
+                               client_for: ClientFor | None = None) -> list[PlanContact]:
+    """Link a contact's whole Redtail family in one step."""
+    require(ws.user, Action.LINK_CONTACT)
+    async with _client(ws, integration_id, client_for) as client:
+        family = await client.contact_family(contact_id)
+    ids = [m.contact_id for m in family.members] or [contact_id]
+    return await link_contacts_async(ws, plan_id, integration_id, ids, client_for)
+
+
+# ------------------------------------------------------------------ pulls
+
+
+def _engine(ws: Workspace, client_for: ClientFor | None, max_in_flight: int = 8) -> Any:
+    from .engine import PullEngine
+
+    engine = PullEngine(ws.store, ws.mapping, client_for or default_client_for(max_in_flight),
+                        user_name=ws.user.name)
+
+    def auth_failed(integration_id: int, message: str) -> None:
+        ws.set_integration_status(integration_id, "needs re-authentication", message)
+
+    engine.on_auth_failure = auth_failed
+    return engine
+
+
+async def refresh_async(ws: Workspace, plan_id: int, *, dry_run: bool = False,
+                        client_for: ClientFor | None = None) -> RefreshReport:
+    """Refresh Integrations: an ad hoc pull (advisors only)."""
+    require(ws.user, Action.REFRESH)
+    ws.plan(plan_id)
+    async with _engine(ws, client_for) as engine:
+        report = await engine.pull(plan_id, trigger="manual", dry_run=dry_run)
+    assert report is not None
+    return report  # type: ignore[no-any-return]
+
+
+async def auto_pull_async(ws: Workspace, plan_id: int, *,
+                          client_for: ClientFor | None = None) -> RefreshReport | None:
+    """The pull when a plan is opened: once per plan per local day, for every role, silent
+    when not due or when the plan has no linked contacts."""
+    require(ws.user, Action.AUTO_PULL)
+    ws.plan(plan_id)
+    from ..store import rows as R
+
+    if R.one(ws.store.db, "SELECT 1 AS x FROM plan_contacts WHERE plan_id = ? LIMIT 1",
+             [plan_id]) is None:
+        return None
+    async with _engine(ws, client_for) as engine:
+        return await engine.pull(plan_id, trigger="auto", auto=True)  # type: ignore[no-any-return]
+
+
+async def sync_async(ws: Workspace, plan_ids: list[int] | None, *, dry_run: bool = False,
+                     max_in_flight: int = 8, client_for: ClientFor | None = None,
+                     ) -> list[RefreshReport | PullError]:
+    """Headless pull of several plans (None: every plan visible to the user)."""
+    require(ws.user, Action.REFRESH)
+    if plan_ids is None:
+        plan_ids = [p.plan.id for p in ws.list_plans()]
+    else:
+        for pid in plan_ids:
+            ws.plan(pid)
+    async with _engine(ws, client_for, max_in_flight) as engine:
+        return await engine.pull_many(list(dict.fromkeys(plan_ids)), trigger="cli",  # type: ignore[no-any-return]
+                                      dry_run=dry_run)
+
+
+# ------------------------------------------------------------------ CLI runners
+
+
+def run_sync_command(ws: Workspace, args: argparse.Namespace, out: Out) -> int:
+    from .diff import describe_change
+
+    results = run_async(sync_async(ws, None if args.all else args.plan, dry_run=args.dry_run,
+                                   max_in_flight=args.max_in_flight))
+    docs: list[dict[str, Any]] = []
+    lines: list[str] = []
+    failed = False
+    for pid, result in zip(args.plan or [None] * len(results), results, strict=False):
+        if isinstance(result, PullError):
+            failed = True
+            docs.append({"plan_id": pid, "status": "failed", "dry_run": args.dry_run,
+                         "errors": [result.as_json()]})
+            lines.append(f"plan {pid}: {result.message}")
+            continue
+        doc = result.as_json()
+        doc["plan_id"] = doc.pop("plan_id")
+        docs.append(doc)
+        failed = failed or result.status != "ok"
+        lines.append(f"plan {result.plan_id}: {result.status}{' (dry run)' if args.dry_run else ''}"
+                     f" — {result.summary()}")
+        lines += [f"  new: {n.description} ({n.default_investment_type})" for n in result.new]
+        lines += [f"  changed: {describe_change(c)}" for c in result.changes]
+        lines += [f"  error: contact {e.redtail_contact_id}: {e.message}" for e in result.errors]
+    docs.sort(key=lambda d: d.get("plan_id") or 0)
+    out.emit({"plans": [{"plan_id": d["plan_id"], **{k: v for k, v in d.items()
+                                                      if k != "plan_id"}} for d in docs]},
+             "\n".join(lines) or "no plans to sync")
+    for r in results:
+        if isinstance(r, RefreshReport):
+            for e in r.errors:
+                notice(f"plan {r.plan_id}: contact {e.redtail_contact_id}: {e.message}")
+    if failed:
+        first = next((r for r in results if isinstance(r, PullError)), None)
+        if first is not None:
+            raise PlantechError(f"sync: {first.message}")
+        return 1
+    return 0
+
+
+def run_integration_command(ws: Workspace, args: argparse.Namespace, out: Out) -> int:
+    if args.action == "list":
+        items = ws.list_integrations()
+        out.emit({"integrations": [i.as_json() for i in items]},
+                 "\n".join(f"{i.id}  {i.partner}  {i.environment}  {i.base_url}  {i.username}  "
+                           f"{i.status}" for i in items) or "No integrations yet — add one with: "
+                 "plantech integration add --base-url URL --username U --password-stdin")
+        return 0
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    password = password[:-1] if password.endswith("\r") else password
+    if not password:
+        raise UsageError("empty password on stdin")
+    integration, created = run_async(connect_integration(
+        ws, base_url=args.base_url, username=args.username, password=password,
+        api_key=args.api_key, environment=args.environment))
+    out.emit(integration.as_json(),
+             f"{'connected' if created else 're-keyed'} integration {integration.id}: "
+             f"Redtail CRM {integration.environment} as {integration.username}")
+    return 0
+
+
+__all__ = ["NotFound"]

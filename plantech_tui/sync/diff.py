@@ -1,0 +1,265 @@
+"""The pure heart of a pull: what the store has against what Redtail says → what to change.
+
+No I/O. The same diff drives the apply step, the refresh report and a dry run, which is why a
+dry run's report equals the report of the real pull that follows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..domain.describe import last4, staged_description
+from ..domain.mapping import Mapping as TypeMapping
+from ..domain.money import money_display
+from ..domain.report import BalanceChange, NewAccount, PullError, RefreshReport
+from .models import RedtailAccount
+
+ContactKey = tuple[int, int]  # (integration id, Redtail contact id)
+AccountKey = tuple[int, int]  # (integration id, Redtail account id)
+
+# the columns a pull owns on a staged row (everything else belongs to the advisor)
+PULLED = ("company", "number_last4", "account_type", "taxqualified", "taxqualified_type_name",
+          "default_investment_type", "review_type", "type_note", "type_included", "balance",
+          "redtail_updated_at")
+
+
+@dataclass
+class ContactFetch:
+    """One linked contact's accounts as fetched (all pages), or why they could not be."""
+
+    integration_id: int
+    contact_id: int
+    accounts: list[RedtailAccount] | None = None
+    error: PullError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.accounts is not None
+
+
+@dataclass
+class Lookups:
+    """An integration's lookup lists (fetched once per run)."""
+
+    account_types: dict[int, str] = field(default_factory=dict)
+    tax_qualified_types: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class PlanDiff:
+    plan_id: int
+    inserts: list[dict[str, Any]] = field(default_factory=list)  # new staged rows (+ "contacts")
+    updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (row, changes)
+    listings: dict[int, set[int]] = field(default_factory=dict)  # staged id → contacts listing it
+    balances: list[tuple[int, Decimal, Decimal, int]] = field(default_factory=list)
+    # (plan account id, old, new, staged id) for active linked accounts
+    report: RefreshReport | None = None
+
+    @property
+    def writes_anything(self) -> bool:
+        return bool(self.inserts or self.updates or self.listings or self.balances)
+
+
+def _resolved(
+    acct: RedtailAccount, lookups: Lookups | None
+) -> tuple[str | None, str | None]:
+    """The account type's name and the tax-qualified type's name, through the lookup lists."""
+    account_type = (acct.account_type or "").strip() or None
+    if account_type is None and acct.account_type_id is not None and lookups:
+        account_type = lookups.account_types.get(acct.account_type_id)
+    tq_name = None
+    if acct.taxqualified_type is not None and lookups:
+        tq_name = lookups.tax_qualified_types.get(acct.taxqualified_type)
+    return account_type, tq_name
+
+
+def _pulled_fields(
+    acct: RedtailAccount, account_type: str | None, tq_name: str | None, mapping: TypeMapping
+) -> dict[str, Any]:
+    unresolved_id = acct.taxqualified_type if tq_name is None else None
+    default = mapping.default_investment_type(account_type, acct.taxqualified, tq_name,
+                                              taxqualified_type_id=unresolved_id)
+    return {
+        "company": (acct.company or "").strip() or None,
+        "number_last4": last4(acct.number),
+        "account_type": account_type,
+        "taxqualified": None if acct.taxqualified is None else int(acct.taxqualified),
+        "taxqualified_type_name": tq_name,
+        "default_investment_type": default.investment_type,
+        "review_type": int(default.review_type),
+        "type_note": default.reason,
+        "type_included": int(mapping.is_included(account_type)),
+        "balance": None if acct.balance is None else f"{acct.balance:f}",
+        "redtail_updated_at": acct.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if acct.updated_at else None,
+    }
+
+
+def _dec(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def compute_diff(
+    *,
+    plan_id: int,
+    fetches: Iterable[ContactFetch],
+    rows: Iterable[Mapping[str, Any]],
+    listings: Mapping[int, Iterable[int]],
+    account_balances: Mapping[int, Decimal],
+    lookups: Mapping[int, Lookups],
+    mapping: TypeMapping,
+    now: str,
+) -> PlanDiff:
+    """rows: the plan's staged_accounts rows; listings: staged id → contact ids listing it;
+    account_balances: plan account id → balance (for linked accounts)."""
+    fetches = list(fetches)
+    diff = PlanDiff(plan_id=plan_id)
+    report = RefreshReport(plan_id=plan_id)
+    diff.report = report
+
+    ok_contacts: set[ContactKey] = {(f.integration_id, f.contact_id) for f in fetches if f.ok}
+    for f in fetches:
+        if f.error is not None:
+            report.errors.append(f.error)
+
+    # What Redtail says: one entry per account; the lowest contact id's listing wins.
+    seen: dict[AccountKey, tuple[RedtailAccount, set[int]]] = {}
+    for f in sorted((f for f in fetches if f.ok), key=lambda f: (f.integration_id, f.contact_id)):
+        for acct in f.accounts or ():
+            if acct.deleted:
+                continue
+            key = (f.integration_id, acct.id)
+            if key in seen:
+                seen[key][1].add(f.contact_id)
+            else:
+                seen[key] = (acct, {f.contact_id})
+
+    by_key = {(r["integration_id"], r["redtail_account_id"]): r for r in rows}
+
+    for key, (acct, contacts) in sorted(seen.items()):
+        integration_id, _ = key
+        account_type, tq_name = _resolved(acct, lookups.get(integration_id))
+        pulled = _pulled_fields(acct, account_type, tq_name, mapping)
+        row = by_key.get(key)
+        if row is None:
+            if not pulled["type_included"]:
+                report.skipped_by_type.append(
+                    f"{account_type or 'unknown type'} (Redtail {acct.id})")
+                continue
+            description = staged_description(pulled["company"], pulled["number_last4"],
+                                              account_type)
+            diff.inserts.append({
+                "plan_id": plan_id, "integration_id": integration_id,
+                "redtail_account_id": acct.id, "state": "pending", "description": description,
+                **pulled, "last_updated": now, "created_at": now, "contacts": sorted(contacts),
+            })
+            report.new.append(NewAccount(
+                redtail_account_id=acct.id, description=description, account_type=account_type,
+                default_investment_type=pulled["default_investment_type"],
+                balance=acct.balance, review_type=bool(pulled["review_type"])))
+            if acct.balance is None:
+                report.balance_unknown += 1
+            continue
+
+        # a known account keeps its state and its updates even if its type stopped counting
+        if not pulled["type_included"] and row["type_included"]:
+            report.type_flags.append(
+                f"{row['description']}: Redtail type {account_type or 'unknown'} is no longer "
+                "an included type (kept)")
+        old_listing = set(listings.get(row["id"], ()))
+        # contacts that failed this pull keep their listing; successful ones say afresh
+        failed_listers = {c for c in old_listing if (integration_id, c) not in ok_contacts}
+        new_listing = contacts | failed_listers
+        if new_listing != old_listing:
+            diff.listings[row["id"]] = new_listing
+
+        if row["state"] == "ignored":
+            report.ignored += 1
+            continue
+        if row["state"] == "linked" and row["link_state"] != "active":
+            report.paused += 1
+            continue
+
+        changes: dict[str, Any] = {}
+        for col in PULLED:
+            new = pulled[col]
+            if col == "balance" and new is None:
+                continue  # unknown never overwrites a known balance
+            if col == "balance" and row[col] is not None and new is not None:
+                if Decimal(row[col]) == Decimal(new):
+                    continue
+            if row[col] != new:
+                changes[col] = new
+        if acct.balance is None:
+            report.balance_unknown += 1
+        if row["state"] == "pending" and not row["description_edited"]:
+            description = staged_description(pulled["company"], pulled["number_last4"],
+                                             account_type)
+            if description != row["description"]:
+                changes["description"] = description
+        if row["missing_at_source"] or row["missing_streak"]:
+            changes["missing_at_source"] = 0
+            changes["missing_streak"] = 0
+
+        content = {k for k in changes if k not in ("redtail_updated_at", "missing_streak")}
+        account_moved = False
+        if row["state"] == "linked" and "balance" in changes:
+            account_id = row["linked_account_id"]
+            old_bal = account_balances.get(account_id)
+            new_bal = Decimal(changes["balance"])
+            if old_bal is None or old_bal != new_bal:
+                diff.balances.append((account_id, old_bal or Decimal(0), new_bal, row["id"]))
+                account_moved = True
+        elif row["state"] == "linked" and acct.balance is not None:
+            # the staged copy agrees, but the account may have been edited while paused
+            account_id = row["linked_account_id"]
+            old_bal = account_balances.get(account_id)
+            if old_bal is not None and old_bal != acct.balance:
+                diff.balances.append((account_id, old_bal, acct.balance, row["id"]))
+                account_moved = True
+
+        if content or account_moved:
+            old_b = _dec(row["balance"])
+            if row["state"] == "linked":
+                old_b = account_balances.get(row["linked_account_id"], old_b)
+            report.changes.append(BalanceChange(
+                redtail_account_id=acct.id, description=row["description"], old=old_b,
+                new=acct.balance if acct.balance is not None else old_b,
+                where="linked" if row["state"] == "linked" else "pending",
+                fields=sorted(c for c in content if c not in ("balance", "missing_at_source"))))
+        else:
+            report.unchanged += 1
+        changes["last_updated"] = now
+        diff.updates.append((dict(row), changes))
+
+    # Missing at source: rows not returned although every successful lister was fetched.
+    for row in rows:
+        key = (row["integration_id"], row["redtail_account_id"])
+        if key in seen or row["state"] == "ignored":
+            continue
+        if row["state"] == "linked" and row["link_state"] == "source_unlinked":
+            continue
+        listers = {(row["integration_id"], c) for c in listings.get(row["id"], ())}
+        fetched = listers & ok_contacts
+        if not fetched:
+            continue  # failed fetches neither count nor reset
+        streak = row["missing_streak"] + 1
+        changes = {"missing_streak": streak}
+        if streak >= 2 and not row["missing_at_source"]:
+            changes["missing_at_source"] = 1
+        diff.updates.append((dict(row), changes))
+        if streak >= 2:
+            report.missing_at_source.append(row["redtail_account_id"])
+
+    report.missing_at_source.sort()
+    if report.errors:
+        report.status = "failed" if not ok_contacts else "partial"
+    return diff
+
+
+def describe_change(change: BalanceChange) -> str:
+    return (f"{change.description}: {money_display(change.old)} → {money_display(change.new)}"
+            + (f" ({', '.join(change.fields)})" if change.fields else ""))

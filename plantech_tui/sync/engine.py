@@ -1,0 +1,345 @@
+"""The pull engine: fetch (outside any transaction) → pure diff → one BEGIN IMMEDIATE apply.
+
+At most one pull per plan runs at a time across processes: a run claims a lease in
+`sync_runs` (expiring, and released early when its process is gone). A crash leaves the plan
+before or after the apply transaction, never between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..domain.errors import AlreadyRunning, NotFound
+from ..domain.mapping import Mapping as TypeMapping
+from ..domain.models import Integration
+from ..domain.report import PullError, RefreshReport
+from ..store import rows as R
+from ..store.db import Store, now_utc
+from .diff import PULLED, ContactFetch, Lookups, PlanDiff, compute_diff
+from .redtail import InvalidCredentials, RedtailClient, RedtailError
+
+LEASE_SECONDS = 600.0
+ClientFactory = Callable[[Integration], RedtailClient]
+
+
+def _phase(name: str) -> None:
+    """Crash tests (SPEC §10) read these markers to prove where a kill landed."""
+    path = os.environ.get("PLANTECH_TEST_PHASES")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{name} {os.getpid()}\n")
+            fh.flush()
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def local_today() -> str:
+    return date.today().isoformat()
+
+
+def claim_run(store: Store, plan_id: int, *, trigger: str, user_name: str,
+              auto: bool = False) -> int | None:
+    """Take the plan's pull lease. Returns the run id, or None when an automatic pull is not
+    due (a successful pull already started today, or one is running). Raises AlreadyRunning
+    for an explicit pull while another runs."""
+    host = socket.gethostname()
+    now = time.time()
+    today = local_today()
+    with store.write() as db:
+        if R.one(db, "SELECT id FROM plans WHERE id = ?", [plan_id]) is None:
+            raise NotFound(f"plan {plan_id} not found")
+        for run in R.dict_rows(db, "SELECT * FROM sync_runs WHERE plan_id = ? AND "
+                               "status = 'running'", [plan_id]):
+            stale = (run["lease_expires_at"] or 0) < now or (
+                run["host"] == host and not _alive(run["pid"]))
+            if stale:
+                db.execute("UPDATE sync_runs SET status = 'abandoned', finished_at = ? "
+                           "WHERE id = ?", [now_utc(), run["id"]])
+            elif auto:
+                return None
+            else:
+                raise AlreadyRunning(f"a pull of plan {plan_id} is already running "
+                                     f"(started {run['started_at']} by {run['user_name']})")
+        if auto and R.one(db, "SELECT id FROM sync_runs WHERE plan_id = ? AND status = 'ok' "
+                          "AND dry_run = 0 AND local_date = ?", [plan_id, today]):
+            return None
+        cur = db.execute(
+            "INSERT INTO sync_runs (plan_id, trigger, user_name, status, started_at, local_date, "
+            "lease_expires_at, pid, host) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+            [plan_id, trigger, user_name, now_utc(), today, now + LEASE_SECONDS, os.getpid(),
+             host])
+        return int(cur.lastrowid or 0)
+
+
+def release_run(store: Store, run_id: int, report: RefreshReport | None, status: str) -> None:
+    """Close a run that never reached its apply step (e.g. every fetch failed, or cancelled)."""
+    with store.write() as db:
+        db.execute("UPDATE sync_runs SET status = ?, finished_at = ?, report = ? WHERE id = ? "
+                   "AND status = 'running'",
+                   [status, now_utc(), json.dumps(report.as_json()) if report else None, run_id])
+
+
+@dataclass
+class _PlanContacts:
+    plan_id: int
+    contacts: list[tuple[int, int]]  # (integration id, contact id)
+
+
+class PullEngine:
+    """Pulls plans. One engine per run: it shares clients and lookup lists across plans."""
+
+    def __init__(self, store: Store, mapping: TypeMapping, client_for: ClientFactory, *,
+                 user_name: str) -> None:
+        self.store = store
+        self.mapping = mapping
+        self.client_for = client_for
+        self.user_name = user_name
+        self._clients: dict[int, RedtailClient] = {}
+        self._integrations: dict[int, Integration] = {}
+        self._lookups: dict[int, asyncio.Task[Lookups | PullError]] = {}
+        self.on_auth_failure: Callable[[int, str], None] | None = None
+
+    async def __aenter__(self) -> PullEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for task in self._lookups.values():
+            task.cancel()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    @property
+    def request_count(self) -> int:
+        return sum(c.request_count for c in self._clients.values())
+
+    # ---------------------------------------------------------------- fetch
+
+    def _integration(self, integration_id: int) -> Integration:
+        if integration_id not in self._integrations:
+            row = R.one(self.store.db, "SELECT * FROM integrations WHERE id = ?", [integration_id])
+            if row is None:
+                raise NotFound(f"integration {integration_id} not found")
+            self._integrations[integration_id] = R.integration_from(row)
+        return self._integrations[integration_id]
+
+    def _client(self, integration_id: int) -> RedtailClient:
+        if integration_id not in self._clients:
+            self._clients[integration_id] = self.client_for(self._integration(integration_id))
+        return self._clients[integration_id]
+
+    def _lookups_for(self, integration_id: int) -> Awaitable[Lookups | PullError]:
+        if integration_id not in self._lookups:
+            client = self._client(integration_id)
+
+            async def fetch() -> Lookups | PullError:
+                try:
+                    types, tqs = await asyncio.gather(client.account_types(),
+                                                      client.tax_qualified_types())
+                except RedtailError as exc:
+                    return PullError(redtail_contact_id=None, kind=exc.kind,
+                                     message=f"lookup lists: {exc.message}")
+                return Lookups({t.id: t.name for t in types}, {t.id: t.name for t in tqs})
+
+            self._lookups[integration_id] = asyncio.ensure_future(fetch())
+        return self._lookups[integration_id]
+
+    async def _fetch_contact(self, integration_id: int, contact_id: int) -> ContactFetch:
+        try:
+            client = self._client(integration_id)
+            accounts = await client.contact_accounts(contact_id)
+        except RedtailError as exc:
+            if isinstance(exc, InvalidCredentials) and self.on_auth_failure:
+                self.on_auth_failure(integration_id, exc.message)
+            return ContactFetch(integration_id, contact_id, error=PullError(
+                redtail_contact_id=contact_id, kind=exc.kind, message=exc.message))
+        except Exception as exc:  # a credential-store failure, say: this contact fails alone
+            return ContactFetch(integration_id, contact_id, error=PullError(
+                redtail_contact_id=contact_id, kind="error", message=str(exc)))
+        return ContactFetch(integration_id, contact_id, accounts=accounts)
+
+    async def fetch(self, contacts: Iterable[tuple[int, int]]
+                    ) -> tuple[list[ContactFetch], dict[int, Lookups], list[PullError]]:
+        contacts = list(contacts)
+        integrations = sorted({i for i, _ in contacts})
+        lookup_results = asyncio.gather(*(self._lookups_for(i) for i in integrations))
+        fetches = await asyncio.gather(*(self._fetch_contact(i, c) for i, c in contacts))
+        lookups: dict[int, Lookups] = {}
+        errors: list[PullError] = []
+        for integration_id, result in zip(integrations, await lookup_results, strict=True):
+            if isinstance(result, PullError):
+                errors.append(result)
+            else:
+                lookups[integration_id] = result
+        return list(fetches), lookups, errors
+
+    # ---------------------------------------------------------------- pull
+
+    def _contacts(self, plan_id: int) -> list[tuple[int, int]]:
+        return [(r["integration_id"], r["redtail_contact_id"]) for r in R.dict_rows(
+            self.store.db, "SELECT integration_id, redtail_contact_id FROM plan_contacts "
+            "WHERE plan_id = ? ORDER BY integration_id, redtail_contact_id", [plan_id])]
+
+    async def pull(self, plan_id: int, *, trigger: str = "manual", dry_run: bool = False,
+                   auto: bool = False) -> RefreshReport | None:
+        """Pull one plan. Returns its report, or None when an automatic pull is not due."""
+        run_id = None
+        if not dry_run:
+            run_id = claim_run(self.store, plan_id, trigger=trigger, user_name=self.user_name,
+                               auto=auto)
+            if run_id is None:
+                return None
+            _phase("claimed")
+        started = now_utc()
+        try:
+            _phase("fetch")
+            contacts = self._contacts(plan_id)
+            before = self.request_count
+            fetches, lookups, lookup_errors = await self.fetch(contacts)
+            requests = self.request_count - before
+        except BaseException:
+            if run_id is not None:
+                release_run(self.store, run_id, None, "abandoned")
+            raise
+        try:
+            return self.apply(plan_id, fetches, lookups, lookup_errors, run_id=run_id,
+                              dry_run=dry_run, started=started, requests=requests)
+        except BaseException:
+            if run_id is not None:
+                release_run(self.store, run_id, None, "abandoned")
+            raise
+
+    async def pull_many(self, plan_ids: Iterable[int], *, trigger: str = "cli",
+                        dry_run: bool = False) -> list[RefreshReport | PullError]:
+        """Pull several plans concurrently (the clients' in-flight limits bound the load)."""
+
+        async def one(pid: int) -> RefreshReport | PullError:
+            try:
+                report = await self.pull(pid, trigger=trigger, dry_run=dry_run)
+            except (AlreadyRunning, NotFound) as exc:
+                return PullError(redtail_contact_id=None, kind=type(exc).__name__,
+                                 message=exc.message)
+            assert report is not None
+            return report
+
+        return list(await asyncio.gather(*(one(p) for p in plan_ids)))
+
+    def apply(self, plan_id: int, fetches: list[ContactFetch], lookups: dict[int, Lookups],
+              lookup_errors: list[PullError], *, run_id: int | None, dry_run: bool,
+              started: str, requests: int = 0) -> RefreshReport:
+        now = now_utc()
+        cm = self.store.read() if dry_run else self.store.write()
+        with cm as db:
+            _phase("apply-begin")
+            rows = R.dict_rows(db, "SELECT * FROM staged_accounts WHERE plan_id = ?", [plan_id])
+            listings = R.staged_contacts(db, [r["id"] for r in rows])
+            balances = {r["id"]: Decimal(r["balance"]) for r in R.dict_rows(
+                db, "SELECT id, balance FROM plan_accounts WHERE plan_id = ?", [plan_id])}
+            diff = compute_diff(plan_id=plan_id, fetches=fetches, rows=rows, listings=listings,
+                                account_balances=balances, lookups=lookups,
+                                mapping=self.mapping, now=now)
+            report = diff.report
+            assert report is not None
+            if lookup_errors:
+                report.errors.extend(lookup_errors)
+                if report.status == "ok":
+                    report.status = "partial"
+            report.dry_run = dry_run
+            report.requests = requests
+            report.started_at = started
+            report.finished_at = now
+            if not dry_run:
+                assert run_id is not None
+                self._write(db.conn, diff, run_id, now)
+                db.execute("UPDATE sync_runs SET status = ?, finished_at = ?, report = ?, "
+                           "lease_expires_at = NULL WHERE id = ?",
+                           [report.status, now, json.dumps(report.as_json()), run_id])
+                _phase("apply-end")
+        if not dry_run:
+            _phase("committed")
+        return report
+
+    def _write(self, conn: sqlite3.Connection, diff: PlanDiff, run_id: int, now: str) -> None:
+        """Apply a diff inside the caller's transaction."""
+        user = self.user_name
+        plan_id = diff.plan_id
+        audit: list[tuple[Any, ...]] = []
+        cols = ["plan_id", "integration_id", "redtail_account_id", "state", "description",
+                *PULLED, "last_updated", "created_at"]
+        insert_sql = (f"INSERT INTO staged_accounts ({', '.join(cols)}) "  # noqa: S608
+                      f"VALUES ({', '.join('?' * len(cols))})")
+        for i, row in enumerate(diff.inserts):
+            cur = conn.execute(insert_sql, [row[c] for c in cols])
+            staged_id = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO staged_account_contacts (staged_id, redtail_contact_id) VALUES (?, ?)",
+                [(staged_id, c) for c in row["contacts"]])
+            after = {c: row[c] for c in ("redtail_account_id", "description", "account_type",
+                                         "default_investment_type", "balance")}
+            audit.append((now, user, plan_id, "pull: staged", "staged", staged_id, None,
+                          json.dumps(after), f"run {run_id}"))
+            if i == 0:
+                _phase("apply-rows")
+        for row, changes in diff.updates:
+            content = {k: v for k, v in changes.items()
+                       if k not in ("last_updated", "missing_streak", "redtail_updated_at")}
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            bump = ", version = version + 1" if content else ""
+            conn.execute(f"UPDATE staged_accounts SET {sets}{bump} WHERE id = ?",  # noqa: S608
+                         [*changes.values(), row["id"]])
+            if content:
+                audit.append((now, user, plan_id, "pull: updated", "staged", row["id"],
+                              json.dumps({k: row[k] for k in content}),
+                              json.dumps(content), f"run {run_id}"))
+        for staged_id, contacts in diff.listings.items():
+            conn.execute("DELETE FROM staged_account_contacts WHERE staged_id = ?", [staged_id])
+            conn.executemany(
+                "INSERT INTO staged_account_contacts (staged_id, redtail_contact_id) VALUES (?, ?)",
+                [(staged_id, c) for c in sorted(contacts)])
+        for account_id, old, new, _staged_id in diff.balances:
+            conn.execute("UPDATE plan_accounts SET balance = ?, updated_at = ?, "
+                         "version = version + 1 WHERE id = ?", [f"{new:f}", now, account_id])
+            conn.execute("INSERT INTO balance_history (plan_account_id, balance, source, at, "
+                         "sync_run_id) VALUES (?, ?, 'pull', ?, ?)",
+                         [account_id, f"{new:f}", now, run_id])
+            audit.append((now, user, plan_id, "pull: balance", "account", account_id,
+                          json.dumps({"balance": f"{old:f}"}), json.dumps({"balance": f"{new:f}"}),
+                          f"run {run_id}"))
+        report = diff.report
+        assert report is not None
+        audit.append((now, user, plan_id, "pull", "plan", plan_id, None, None,
+                      f"run {run_id}: {report.status}: {report.summary()}"))
+        conn.executemany(
+            "INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, "
+            "before, after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit)
+
+
+def plan_ids_for_all(store: Store) -> list[int]:
+    return [r["id"] for r in R.dict_rows(store.db, "SELECT id FROM plans ORDER BY id")]
+
+
+__all__ = ["PullEngine", "claim_run", "release_run", "local_today", "plan_ids_for_all", "Path"]
