@@ -389,6 +389,8 @@ def run_users(args: argparse.Namespace, out: Out) -> int:
 
 
 def _require_tty() -> None:
+    if "web_driver" in os.environ.get("TEXTUAL_DRIVER", ""):
+        return  # textual-serve (plantech serve) drives the app through pipes
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("not a terminal: the TUI needs an interactive terminal "
                          "(use the subcommands for scripts; see plantech --help)")

@@ -1,0 +1,102 @@
+"""`plantech demo`: the fake Redtail on a free loopback port, a fresh demo database, the TUI.
+
+Everything lives in a new temporary directory (database, 0600 credential file, config), so
+the demo never touches PLANTECH_DB, the OS keyring or the user's own files; on exit the fake
+stops and the directory goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DEMO_PLAN = "Addams Family"
+DEMO_CLIENTS = ["Gomez Addams", "Morticia Addams"]
+CLIENT_USER = "morticia"
+PROFESSIONAL_USER = "lurch"
+
+
+def isolate(root: Path) -> None:
+    """Point every per-user path of this process at `root`."""
+    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
+                     ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):
+        (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ[var] = str(root / sub)
+    os.environ.pop("PLANTECH_DB", None)
+    os.environ["PLANTECH_CONFIG"] = str(root / "config" / "config.toml")
+    os.environ["PLANTECH_CREDENTIALS"] = "file"
+
+
+def advisor_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "advisor"
+
+
+def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict[str, Any]:
+    """The demo database: the Addams Family plan with manual accounts (one of them the
+    "Gomez 401(k)" that a Redtail account links to), three users, the integration connected."""
+    from .service.workspace import Workspace
+    from .sync import actions
+    from .sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+
+    advisor = advisor or advisor_name()
+    ws = Workspace.open(db_path, advisor)
+    plan = ws.create_plan(DEMO_PLAN, DEMO_CLIENTS)
+    for values in (
+        {"description": "Gomez 401(k)", "investment_type": "401(k)", "owner": "Client",
+         "balance": "240000.00", "number_last4": "4401", "equity_pct": "70",
+         "fixed_income_pct": "25", "cash_pct": "5", "annual_contribution": "23000"},
+        {"description": "Morticia's Roth IRA", "investment_type": "Roth IRA",
+         "owner": "Co-client", "balance": "88000.00"},
+        {"description": "Family emergency fund", "investment_type": "Cash", "owner": "Joint",
+         "balance": "25000.00", "notes": "kept at the local credit union"},
+    ):
+        ws.add_account(plan.id, values)
+    ws.add_user(CLIENT_USER, "client", can_edit=True, plan_ids=[plan.id])
+    ws.add_user(PROFESSIONAL_USER, "professional", can_edit=False, plan_ids=[plan.id])
+    integration, _ = asyncio.run(actions.connect_integration(
+        ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
+        api_key=DEMO_API_KEY, environment="Custom"))
+    ws.close()
+    return {"plan_id": plan.id, "integration_id": integration.id, "advisor": advisor}
+
+
+@contextmanager
+def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Temp dir + running fake + built database; everything undone on exit."""
+    from .sync import actions
+    from .sync.fake import FakeRedtailServer, load_demo_data
+
+    root = Path(tempfile.mkdtemp(prefix="plantech-demo-"))
+    saved = dict(os.environ)
+    try:
+        isolate(root)
+        actions.reset_credential_store()
+        with FakeRedtailServer(load_demo_data()) as server:
+            db_path = root / "data" / "plantech-demo.db"
+            info = build_demo(db_path, server.base_url, advisor)
+            info["base_url"] = server.base_url
+            info["admin_url"] = server.admin_url
+            yield db_path, info
+    finally:
+        actions.reset_credential_store()
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_demo(as_user: str | None = None) -> int:
+    from .app import run_app
+
+    with demo_environment() as (db_path, info):
+        os.environ["PLANTECH_DEMO_ADMIN_URL"] = info["admin_url"]
+        return run_app(db_path, as_user or info["advisor"])

@@ -1,0 +1,842 @@
+"""The async Redtail CRM client (REDTAIL_API.md).
+
+One `RedtailClient` holds one `httpx.AsyncClient`; concurrent tasks of one pull share it, and an
+`asyncio.Semaphore(max_in_flight)` bounds the requests on the wire. Transient failures (429, 5xx,
+timeouts, connection errors, the "Gateway Time-out" 401) are retried with exponential backoff and
+jitter; `authenticate` is never retried (Redtail locks a login after 3 failures).
+
+Secrets (API key, user key, password, and their base64 / URL-encoded forms) never reach a log
+record, an exception message, or the repr of any object here: every message the client builds
+is scrubbed, and the request log carries only method, path, page, status and elapsed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json
+import logging
+import random
+import re
+import socket
+import ssl
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from plantech_tui.domain.errors import PlantechError, ValidationFailed
+from plantech_tui.sync.models import (
+    AuthResult,
+    ContactFamily,
+    LookupItem,
+    RedtailAccount,
+    RedtailContact,
+    coerce_id,
+)
+
+__all__ = [
+    "AccountLocked",
+    "BadResponse",
+    "Forbidden",
+    "InvalidCredentials",
+    "MAX_PAGES",
+    "RateLimited",
+    "RedtailClient",
+    "RedtailError",
+    "RedtailNotFound",
+    "RedtailTimeout",
+    "RetryPolicy",
+    "ServerError",
+    "Unreachable",
+    "validate_base_url",
+]
+
+logger = logging.getLogger("plantech.redtail")
+
+MAX_PAGES = 1000
+RETRY_AFTER_CAP = 60.0
+_MESSAGE_CAP = 200
+_M = TypeVar("_M", bound=BaseModel)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class RedtailError(PlantechError):
+    """A Redtail or network failure. `message` is one safe line carrying the server's text."""
+
+    kind = "redtail"
+    exit_code = 1
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(_one_line(message, 400))
+        self.status = status
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(kind={self.kind!r}, status={self.status!r}, message={self.message!r})"
+
+
+class InvalidCredentials(RedtailError):
+    kind = "invalid_credentials"
+
+
+class AccountLocked(RedtailError):
+    kind = "account_locked"
+
+
+class Forbidden(RedtailError):
+    kind = "forbidden"
+
+
+class RedtailNotFound(RedtailError):
+    kind = "not_found"
+
+
+class RateLimited(RedtailError):
+    kind = "rate_limited"
+
+
+class ServerError(RedtailError):
+    kind = "server_error"
+
+
+class BadResponse(RedtailError):
+    kind = "bad_response"
+
+
+class Unreachable(RedtailError):
+    kind = "unreachable"
+
+
+class RedtailTimeout(RedtailError):
+    kind = "timeout"
+
+
+# --------------------------------------------------------------------------- retry policy
+
+
+async def _default_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and jitter.
+
+    `attempts` counts every try (1 = no retry). The n-th wait is
+    `min(max_delay, base_delay * 2**(n-1))`, shortened by up to `jitter` of itself at random;
+    a `Retry-After` (capped at `retry_after_cap`) is a floor. `sleep` is awaited for every wait,
+    so tests can record (and skip) them.
+    """
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.25
+    retry_after_cap: float = RETRY_AFTER_CAP
+    sleep: Callable[[float], Awaitable[None]] = field(default=_default_sleep, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be at least 1")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError("RetryPolicy.jitter must be between 0 and 1")
+
+    def delay(self, retry_number: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry `retry_number` (1-based)."""
+        backoff = min(self.max_delay, self.base_delay * (2 ** max(0, retry_number - 1)))
+        backoff *= 1.0 - self.jitter * random.random()
+        if retry_after is not None:
+            return max(backoff, min(max(retry_after, 0.0), self.retry_after_cap))
+        return backoff
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def validate_base_url(url: str) -> str:
+    """The API root, e.g. ``https://crm.redtailtechnology.com/api/public/v1``, without a
+    trailing "/". https is required, except http:// for loopback hosts (127.0.0.0/8, ::1,
+    localhost)."""
+    text = (url or "").strip()
+    if not text:
+        raise ValidationFailed("the Redtail base URL is empty", field="base_url")
+    if any(ch.isspace() for ch in text):
+        raise ValidationFailed("the Redtail base URL must not contain spaces", field="base_url")
+    parts = urllib.parse.urlsplit(text)
+    scheme = parts.scheme.lower()
+    shown = _one_line(text, 120)
+    if scheme not in {"http", "https"} or not parts.netloc:
+        raise ValidationFailed(
+            f"the Redtail base URL must start with https:// (got {shown})", field="base_url"
+        )
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValidationFailed(
+            "the Redtail base URL must not contain a user name or password", field="base_url"
+        )
+    host = parts.hostname or ""
+    if not host:
+        raise ValidationFailed(f"the Redtail base URL has no host: {shown}", field="base_url")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValidationFailed(
+            f"the Redtail base URL has a bad port: {shown}", field="base_url"
+        ) from None
+    if parts.query or parts.fragment:
+        raise ValidationFailed(
+            f"the Redtail base URL must not have a query or fragment: {shown}", field="base_url"
+        )
+    if scheme == "http" and not _is_loopback(host):
+        raise ValidationFailed(
+            f"the Redtail base URL must use https:// (http:// is allowed only for loopback "
+            f"hosts such as 127.0.0.1): {shown}",
+            field="base_url",
+        )
+    return text.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+_WS = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+
+
+def _one_line(text: str, cap: int = _MESSAGE_CAP) -> str:
+    line = _WS.sub(" ", text).strip()
+    return line if len(line) <= cap else line[: cap - 1].rstrip() + "…"
+
+
+def _server_text(body: str, scrub: Callable[[str], str]) -> str:
+    """The human part of an error body: a JSON "message", an HTML title, or the text itself.
+
+    `scrub` runs on the text before it is shortened (a cut secret would escape scrubbing)."""
+    stripped = body.strip()
+    if not stripped:
+        return ""
+    try:
+        data = json.loads(stripped, parse_float=Decimal)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("message", "error", "errors", "detail"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return _one_line(scrub(value))
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                return _one_line(scrub("; ".join(value)))
+        return ""
+    if isinstance(data, str):
+        return _one_line(scrub(data))
+    stripped = scrub(stripped)
+    if stripped.startswith("<") or "<html" in stripped[:200].lower():
+        match = _TITLE.search(stripped) or _H1.search(stripped)
+        inner = match.group(1) if match else _TAG.sub(" ", stripped)
+        return _one_line(_TAG.sub(" ", inner))
+    return _one_line(stripped)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _network_reason(exc: BaseException, scrub: Callable[[str], str]) -> str:
+    """A short human reason for a connection failure (looks through the exception chain).
+
+    `scrub` cleans exception text before it is shortened (a cut secret escapes scrubbing)."""
+    chain = _exception_chain(exc)
+    for link in chain:
+        if isinstance(link, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(link, socket.gaierror):
+            return "host not found"
+        if isinstance(link, ssl.SSLError):
+            return "TLS error: " + _one_line(scrub(str(link) or type(link).__name__), 120)
+    text = " ".join(str(link) for link in chain)
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "name or service not known" in low or "nodename nor servname" in low:
+        return "host not found"
+    if "certificate" in low or "ssl" in low:
+        return "TLS error"
+    if "unreachable" in low:
+        return "network unreachable"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "the connection was closed unexpectedly"
+    if "all connection attempts failed" in low:
+        return "connection failed"
+    return _one_line(scrub(str(exc) or type(exc).__name__), 120)
+
+
+def _meta_int(meta: object, key: str) -> int | None:
+    if not isinstance(meta, dict):
+        return None
+    try:
+        value = coerce_id(meta.get(key))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def _attempts_text(n: int) -> str:
+    return f"gave up after {n} attempt{'s' if n != 1 else ''}"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+@dataclass
+class _Failure:
+    """A retryable outcome: the error to raise if it is the last attempt."""
+
+    error: RedtailError
+    retry_after: float | None = None
+
+
+# --------------------------------------------------------------------------- client
+
+
+class RedtailClient:
+    """An async client for one Redtail integration (one API key, one user key)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        user_key: str | None = None,
+        *,
+        max_in_flight: int = 8,
+        timeout: float = 15.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        page_size: int = 50,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.base_url = validate_base_url(base_url)
+        self._api_key = api_key
+        self._user_key = user_key or None
+        self._timeout = float(timeout)
+        self._retry = retry or RetryPolicy()
+        self._page_size = page_size
+        self.max_in_flight = max_in_flight
+        self._semaphore = asyncio.Semaphore(max_in_flight)
+        self._lookup_cache: dict[str, list[LookupItem]] = {}
+        self._lookup_locks: dict[str, asyncio.Lock] = {}
+        self.request_count = 0
+        limits = httpx.Limits(
+            max_connections=max_in_flight, max_keepalive_connections=max_in_flight
+        )
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            transport=transport,
+            timeout=httpx.Timeout(self._timeout),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": "plantech-tui"},
+        )
+        self._closed = False
+
+    # -- lifecycle
+
+    async def __aenter__(self) -> RedtailClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._http.aclose()
+
+    def __repr__(self) -> str:
+        state = "with user key" if self._user_key else "no user key"
+        return f"<RedtailClient {self.base_url} ({state}), requests={self.request_count}>"
+
+    __str__ = __repr__
+
+    @property
+    def has_user_key(self) -> bool:
+        return self._user_key is not None
+
+    # -- public calls
+
+    async def authenticate(self, username: str, password: str) -> AuthResult:
+        """Log in with a Redtail username and password; the client keeps the user key.
+
+        Never retried: Redtail locks a login after 3 failures.
+        """
+        header = "Basic " + _b64(f"{self._api_key}:{username}:{password}")
+        data = await self._get(
+            "authentication",
+            what="the login",
+            authorization=header,
+            login=True,
+            extra_secrets=(password, header.removeprefix("Basic ")),
+        )
+        inner = data.get("authenticated_user", data)
+        if not isinstance(inner, dict):
+            raise BadResponse(
+                "Redtail sent an unreadable login answer: authenticated_user is not an object",
+                status=200,
+            )
+        raw_key = inner.get("user_key")
+        if not isinstance(raw_key, str) or not raw_key.strip():
+            raise BadResponse("Redtail sent an unreadable login answer: no user_key", status=200)
+        try:
+            result = AuthResult.model_validate({**inner, "user_key": raw_key.strip()})
+        except ValidationError:
+            raise BadResponse("Redtail sent an unreadable login answer", status=200) from None
+        self._user_key = result.user_key
+        return result
+
+    async def search_contacts(
+        self,
+        *,
+        name: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        account_number: str | None = None,
+        limit: int = 200,
+    ) -> tuple[list[RedtailContact], bool]:
+        """Contacts matching every given criterion, up to `limit`: (contacts, truncated)."""
+        criteria = {
+            "name": name,
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            "account_number": account_number,
+        }
+        params = {k: v.strip() for k, v in criteria.items() if v is not None and v.strip()}
+        if not params:
+            raise ValueError("search_contacts needs at least one criterion")
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        items, truncated = await self._list(
+            "contacts/search",
+            "contacts",
+            RedtailContact,
+            what="the contact search",
+            item_what="contact",
+            params=params,
+            limit=limit,
+            include="emails",
+        )
+        return items, truncated
+
+    async def get_contact(self, contact_id: int) -> RedtailContact:
+        what = f"contact {contact_id}"
+        data = await self._get(f"contacts/{int(contact_id)}", what=what, include="emails")
+        raw = self._envelope_object(data, "contact", what)
+        return self._parse(RedtailContact, raw, what)
+
+    async def contact_accounts(self, contact_id: int) -> list[RedtailAccount]:
+        """Every live account of a contact, over all pages; `deleted: true` ones dropped."""
+        items, _ = await self._list(
+            f"contacts/{int(contact_id)}/accounts",
+            "accounts",
+            RedtailAccount,
+            what=f"the accounts of contact {contact_id}",
+            item_what="account",
+        )
+        return [a for a in items if not a.deleted]
+
+    async def get_account(self, account_id: int) -> RedtailAccount:
+        what = f"account {account_id}"
+        data = await self._get(f"accounts/{int(account_id)}", what=what)
+        raw = self._envelope_object(data, "account", what)
+        return self._parse(RedtailAccount, raw, what)
+
+    async def contact_family(self, contact_id: int) -> ContactFamily:
+        what = f"the family of contact {contact_id}"
+        data = await self._get(f"contacts/{int(contact_id)}/family", what=what)
+        if "contact_family" not in data:
+            raise BadResponse(f"Redtail sent an unreadable answer for {what}: no contact_family")
+        raw = data["contact_family"]
+        if raw is None:
+            return ContactFamily(id=None, name="", members=[])
+        if not isinstance(raw, dict):
+            raise BadResponse(
+                f"Redtail sent an unreadable answer for {what}: contact_family is not an object"
+            )
+        return self._parse(ContactFamily, raw, what.removeprefix("the "))
+
+    async def account_types(self) -> list[LookupItem]:
+        return await self._lookup("lists/account_types", "account_types", "the account types")
+
+    async def tax_qualified_types(self) -> list[LookupItem]:
+        return await self._lookup(
+            "lists/account_tax_qualified_types",
+            "account_tax_qualified_types",
+            "the tax-qualified types",
+        )
+
+    # -- listing and parsing
+
+    async def _lookup(self, path: str, key: str, what: str) -> list[LookupItem]:
+        """A lookup list, fetched once per client (concurrent callers share one fetch)."""
+        lock = self._lookup_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._lookup_cache:
+                items, _ = await self._list(path, key, LookupItem, what=what, item_what="entry")
+                self._lookup_cache[key] = items
+            return list(self._lookup_cache[key])
+
+    async def _list(
+        self,
+        path: str,
+        key: str,
+        model: type[_M],
+        *,
+        what: str,
+        item_what: str,
+        params: Mapping[str, str] | None = None,
+        limit: int | None = None,
+        include: str | None = None,
+    ) -> tuple[list[_M], bool]:
+        """All records of a paged listing, deduplicated by id: (records, truncated).
+
+        Stops at total_pages or total_records, on an empty page, on a page shorter than the
+        first page, on a page whose ids all repeat, after `MAX_PAGES` pages, or (with `limit`)
+        once more than `limit` records are known to exist.
+        """
+        out: list[_M] = []
+        seen: set[int] = set()
+        first_len: int | None = None
+        page = 1
+        while True:
+            page_what = what if page == 1 else f"{what} (page {page})"
+            data = await self._get(
+                path,
+                what=page_what,
+                params={**(params or {}), "page": str(page)},
+                paged=True,
+                include=include,
+            )
+            raw_items = data.get(key)
+            if key not in data or not isinstance(raw_items, list):
+                got = "missing" if key not in data else f"a {type(raw_items).__name__}"
+                raise BadResponse(
+                    f"Redtail sent an unreadable answer for {page_what}: "
+                    f"expected a list under {key!r}, got {got}"
+                )
+            meta = data.get("meta")
+            total_pages = _meta_int(meta, "total_pages")
+            total_records = _meta_int(meta, "total_records")
+            if not raw_items:
+                break
+            fresh = 0
+            for raw in raw_items:
+                item = self._parse(model, raw, item_what, context=page_what)
+                item_id = getattr(item, "id")  # noqa: B009 - every listed model has an id
+                if item_id in seen:
+                    continue
+                seen.add(item_id)
+                out.append(item)
+                fresh += 1
+            if fresh == 0:
+                break
+            if limit is not None and len(out) > limit:
+                return out[:limit], True
+            if first_len is None:
+                first_len = len(raw_items)
+            elif len(raw_items) < first_len:
+                break
+            if total_pages is not None and page >= total_pages:
+                break
+            if total_records is not None and len(seen) >= total_records:
+                break
+            if page >= MAX_PAGES:
+                logger.warning("%s: stopped after %d pages", what, MAX_PAGES)
+                break
+            page += 1
+        return out, False
+
+    def _envelope_object(self, data: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+        raw = data.get(key)
+        if key not in data:
+            raise BadResponse(f"Redtail sent an unreadable answer for {what}: no {key!r}")
+        if not isinstance(raw, dict):
+            raise BadResponse(
+                f"Redtail sent an unreadable answer for {what}: {key!r} is not an object"
+            )
+        return raw
+
+    def _parse(self, model: type[_M], raw: object, what: str, *, context: str | None = None) -> _M:
+        where = f" in {context}" if context else ""
+        if not isinstance(raw, dict):
+            raise BadResponse(
+                f"Redtail sent an unreadable {what}{where}: a {type(raw).__name__}, not an object"
+            )
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "record"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            ident = raw.get("id")
+            name = what
+            if what in {"account", "contact", "entry"} and ident is not None:
+                name = f"{what} {_one_line(str(ident), 40)}"
+            raise BadResponse(
+                self._scrub(f"Redtail sent an unreadable {name}{where}: {loc}: {msg}")
+            ) from None
+
+    # -- one request, with retries
+
+    async def _get(
+        self,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        paged: bool = False,
+        include: str | None = None,
+        authorization: str | None = None,
+        login: bool = False,
+        extra_secrets: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """GET a JSON object; retries transient failures (never for the login)."""
+        secrets = tuple(extra_secrets)
+        if authorization is None:
+            if self._user_key is None:
+                raise InvalidCredentials(
+                    "no Redtail user key: the integration needs re-authentication"
+                )
+            authorization = "Userkeyauth " + _b64(f"{self._api_key}:{self._user_key}")
+        headers = {"Authorization": authorization}
+        if paged:
+            headers["pagesize"] = str(self._page_size)
+        if include:
+            headers["include"] = include
+        attempts = 1 if login else self._retry.attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                outcome = await self._attempt(
+                    path, params, headers, what, login, attempt, attempts, secrets
+                )
+            except RedtailError as exc:
+                if not secrets:
+                    raise
+                raise type(exc)(self._scrub(exc.message, secrets), status=exc.status) from None
+            if isinstance(outcome, dict):
+                return outcome
+            if attempt >= attempts:
+                raise type(outcome.error)(
+                    self._scrub(outcome.error.message, secrets), status=outcome.error.status
+                )
+            await self._retry.sleep(self._retry.delay(attempt, outcome.retry_after))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        path: str,
+        params: Mapping[str, str] | None,
+        headers: dict[str, str],
+        what: str,
+        login: bool,
+        attempt: int,
+        attempts: int,
+        secrets: tuple[str, ...],
+    ) -> dict[str, Any] | _Failure:
+        gave_up = f"{_attempts_text(attempt)}" if attempts > 1 else ""
+        log_path = "/" + path + (f"?page={params['page']}" if params and "page" in params else "")
+        async with self._semaphore:
+            self.request_count += 1
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    response = await self._http.get(path, params=params, headers=headers)
+            except (httpx.TimeoutException, TimeoutError):
+                elapsed = (time.monotonic() - started) * 1000
+                logger.debug("GET %s -> timeout after %.0f ms", log_path, elapsed)
+                seconds = f"{self._timeout:g}"
+                tail = f" ({gave_up})" if gave_up else ""
+                return _Failure(
+                    RedtailTimeout(f"Redtail did not answer {what} within {seconds} s{tail}")
+                )
+            except httpx.TransportError as exc:
+                elapsed = (time.monotonic() - started) * 1000
+                reason = _network_reason(exc, lambda text: self._scrub(text, secrets))
+                logger.debug("GET %s -> network error after %.0f ms", log_path, elapsed)
+                tail = f" ({gave_up})" if gave_up else ""
+                return _Failure(
+                    Unreachable(f"cannot reach Redtail at {self.base_url}: {reason}{tail}")
+                )
+            except httpx.HTTPError as exc:
+                logger.debug("GET %s -> %s", log_path, type(exc).__name__)
+                reason = _one_line(self._scrub(str(exc) or type(exc).__name__, secrets), 120)
+                raise BadResponse(
+                    f"Redtail sent an unreadable answer for {what}: {reason}"
+                ) from None
+            elapsed = (time.monotonic() - started) * 1000
+        logger.debug("GET %s -> %d in %.0f ms", log_path, response.status_code, elapsed)
+        return self._classify(response, what, login, gave_up, secrets)
+
+    def _classify(
+        self,
+        response: httpx.Response,
+        what: str,
+        login: bool,
+        gave_up: str,
+        secrets: tuple[str, ...],
+    ) -> dict[str, Any] | _Failure:
+        status = response.status_code
+        if 200 <= status < 300:
+            return self._json_object(response, what, secrets)
+        body = response.text
+        server = _server_text(body, lambda text: self._scrub(text, secrets))
+        server = server or response.reason_phrase or ""
+        detail = f": {server}" if server else ""
+        tried = f": {gave_up}" if gave_up else ""
+        low = body.lower()
+        if status == 401:
+            if "gateway time-out" in low or "gateway timeout" in low:
+                return _Failure(
+                    ServerError(
+                        f"Redtail gateway timed out on {what}{tried} (Gateway Time-out, HTTP 401)",
+                        status=status,
+                    )
+                )
+            if "account locked" in low:
+                raise AccountLocked(f"Redtail locked the login{detail} (HTTP 401)", status=status)
+            if login:
+                raise InvalidCredentials(
+                    f"Redtail refused the login{detail} (HTTP 401)", status=status
+                )
+            raise InvalidCredentials(
+                f"Redtail refused the stored credentials (needs re-authentication){detail} "
+                f"(HTTP 401)",
+                status=status,
+            )
+        if status == 403:
+            raise Forbidden(f"Redtail refused access to {what}{detail} (HTTP 403)", status=status)
+        if status == 404:
+            raise RedtailNotFound(
+                f"Redtail has no {what.removeprefix('the ')}{detail} (HTTP 404)", status=status
+            )
+        if status == 429:
+            return _Failure(
+                RateLimited(
+                    f"Redtail rate limit on {what}{tried}{detail} (HTTP 429)", status=status
+                ),
+                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status == 408:
+            return _Failure(
+                RedtailTimeout(
+                    f"Redtail timed out on {what}{tried}{detail} (HTTP 408)", status=status
+                )
+            )
+        if status >= 500:
+            return _Failure(
+                ServerError(
+                    f"Redtail server error on {what}{tried}{detail} (HTTP {status})", status=status
+                ),
+                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+            )
+        raise BadResponse(
+            f"Redtail answered {what} with an unexpected HTTP {status}{detail}", status=status
+        )
+
+    def _json_object(
+        self, response: httpx.Response, what: str, secrets: tuple[str, ...]
+    ) -> dict[str, Any]:
+        status = response.status_code
+        try:
+            text = response.text
+            data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+        except (ValueError, UnicodeDecodeError):
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raw = self._scrub(response.text, secrets) if response.content else ""
+            snippet = _one_line(_TAG.sub(" ", raw), 60)
+            shown = f": {snippet!r}" if snippet else ": empty body"
+            raise BadResponse(
+                f"Redtail sent an unreadable answer for {what}: not JSON ({kind}){shown}",
+                status=status,
+            ) from None
+        if not isinstance(data, dict):
+            raise BadResponse(
+                f"Redtail sent an unreadable answer for {what}: a JSON {type(data).__name__}, "
+                "not an object",
+                status=status,
+            )
+        return data
+
+    # -- secrets
+
+    def _scrub(self, text: str, extra: Iterable[str] = ()) -> str:
+        """Remove every form of every secret this client knows from a message."""
+        raw: list[str] = [self._api_key, *(s for s in extra)]
+        if self._user_key:
+            raw.append(self._user_key)
+            raw.append(_b64(f"{self._api_key}:{self._user_key}"))
+        forms: set[str] = set()
+        for secret in raw:
+            if not secret or len(secret) < 4:
+                continue
+            forms.update(
+                {
+                    secret,
+                    _b64(secret),
+                    urllib.parse.quote(secret, safe=""),
+                    urllib.parse.quote_plus(secret),
+                }
+            )
+        for form in sorted(forms, key=len, reverse=True):
+            if len(form) >= 4:
+                text = text.replace(form, "***")
+        return text
