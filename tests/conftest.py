@@ -40,6 +40,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("NO_COLOR", raising=False)
     # keyring: never the machine's own; the in-memory backend lives in tests/keyring_memory.py
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_memory.MemoryKeyring")
+    from tests.keyring_memory import MemoryKeyring
+
+    MemoryKeyring._store.clear()
+    from plantech_tui.sync import actions
+
+    actions.reset_credential_store()
     return home
 
 

@@ -36,7 +36,10 @@ def credential_store(notify: Callable[[str], None] | None = None) -> CredentialS
     if _store is None:
         from ..paths import data_dir
 
-        _store = open_credential_store(data_dir(), notify=notify or notice)
+        # say so once: when the fallback file is about to be created, not on every command
+        first_time = not (data_dir() / "credentials.json").exists()
+        _store = open_credential_store(
+            data_dir(), notify=(notify or notice) if first_time else None)
     return _store
 
 
