@@ -8,26 +8,30 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+from pathlib import Path
 
-_configured = False
+_handler: logging.Handler | None = None
+_target: Path | None = None
 
 
 def setup_logging() -> None:
-    global _configured
-    if _configured:
-        return
-    _configured = True
+    """Point the `plantech` logger at the current log dir (again, if it moved)."""
+    global _handler, _target
+    from .paths import log_dir
+
     logger = logging.getLogger("plantech")
     logger.propagate = False
-    level = logging.DEBUG if os.environ.get("PLANTECH_DEBUG") else logging.INFO
-    logger.setLevel(level)
+    logger.setLevel(logging.DEBUG if os.environ.get("PLANTECH_DEBUG") else logging.INFO)
+    target = log_dir() / "plantech.log"
+    if _handler is not None and target == _target:
+        return
+    if _handler is not None:
+        logger.removeHandler(_handler)
+        _handler.close()
     try:
-        from .paths import log_dir
-
-        directory = log_dir()
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            directory / "plantech.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            target, maxBytes=2_000_000, backupCount=3, encoding="utf-8", delay=True
         )
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
@@ -35,3 +39,4 @@ def setup_logging() -> None:
     except OSError:
         handler = logging.NullHandler()
     logger.addHandler(handler)
+    _handler, _target = handler, target

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -54,13 +55,15 @@ class PlanDiff:
     inserts: list[dict[str, Any]] = field(default_factory=list)  # new staged rows (+ "contacts")
     updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (row, changes)
     listings: dict[int, set[int]] = field(default_factory=dict)  # staged id → contacts listing it
+    touched: list[int] = field(default_factory=list)  # returned unchanged: last_updated only
     balances: list[tuple[int, Decimal, Decimal, int]] = field(default_factory=list)
     # (plan account id, old, new, staged id) for active linked accounts
     report: RefreshReport | None = None
 
     @property
     def writes_anything(self) -> bool:
-        return bool(self.inserts or self.updates or self.listings or self.balances)
+        return bool(self.inserts or self.updates or self.listings or self.balances
+                    or self.touched)
 
 
 def _resolved(
@@ -76,12 +79,45 @@ def _resolved(
     return account_type, tq_name
 
 
+def _utc_text(moment: Any) -> str | None:
+    if moment is None:
+        return None
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    # formatting by hand: strftime is the slowest step of a 100k-account diff
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (moment.year, moment.month, moment.day,
+                                              moment.hour, moment.minute, moment.second)
+
+
+class _Defaults:
+    """Memoised mapping answers: a book has a few dozen distinct type combinations."""
+
+    def __init__(self, mapping: TypeMapping) -> None:
+        self.mapping = mapping
+        self._default: dict[tuple[Any, ...], Any] = {}
+        self._included: dict[str | None, bool] = {}
+
+    def default(self, account_type: str | None, tq: bool | None, tq_name: str | None,
+                tq_id: int | None) -> Any:
+        key = (account_type, tq, tq_name, tq_id)
+        found = self._default.get(key)
+        if found is None:
+            found = self._default[key] = self.mapping.default_investment_type(
+                account_type, tq, tq_name, taxqualified_type_id=tq_id)
+        return found
+
+    def included(self, account_type: str | None) -> bool:
+        found = self._included.get(account_type)
+        if found is None:
+            found = self._included[account_type] = self.mapping.is_included(account_type)
+        return found
+
+
 def _pulled_fields(
-    acct: RedtailAccount, account_type: str | None, tq_name: str | None, mapping: TypeMapping
+    acct: RedtailAccount, account_type: str | None, tq_name: str | None, mapping: _Defaults
 ) -> dict[str, Any]:
     unresolved_id = acct.taxqualified_type if tq_name is None else None
-    default = mapping.default_investment_type(account_type, acct.taxqualified, tq_name,
-                                              taxqualified_type_id=unresolved_id)
+    default = mapping.default(account_type, acct.taxqualified, tq_name, unresolved_id)
     return {
         "company": (acct.company or "").strip() or None,
         "number_last4": last4(acct.number),
@@ -91,10 +127,9 @@ def _pulled_fields(
         "default_investment_type": default.investment_type,
         "review_type": int(default.review_type),
         "type_note": default.reason,
-        "type_included": int(mapping.is_included(account_type)),
+        "type_included": int(mapping.included(account_type)),
         "balance": None if acct.balance is None else f"{acct.balance:f}",
-        "redtail_updated_at": acct.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if acct.updated_at else None,
+        "redtail_updated_at": _utc_text(acct.updated_at),
     }
 
 
@@ -116,6 +151,7 @@ def compute_diff(
     """rows: the plan's staged_accounts rows; listings: staged id → contact ids listing it;
     account_balances: plan account id → balance (for linked accounts)."""
     fetches = list(fetches)
+    defaults = _Defaults(mapping)
     diff = PlanDiff(plan_id=plan_id)
     report = RefreshReport(plan_id=plan_id)
     diff.report = report
@@ -142,7 +178,7 @@ def compute_diff(
     for key, (acct, contacts) in sorted(seen.items()):
         integration_id, _ = key
         account_type, tq_name = _resolved(acct, lookups.get(integration_id))
-        pulled = _pulled_fields(acct, account_type, tq_name, mapping)
+        pulled = _pulled_fields(acct, account_type, tq_name, defaults)
         row = by_key.get(key)
         if row is None:
             if not pulled["type_included"]:
@@ -156,7 +192,7 @@ def compute_diff(
                 "redtail_account_id": acct.id, "state": "pending", "description": description,
                 **pulled, "last_updated": now, "created_at": now, "contacts": sorted(contacts),
             })
-            report.new.append(NewAccount(
+            report.new.append(NewAccount.model_construct(
                 redtail_account_id=acct.id, description=description, account_type=account_type,
                 default_investment_type=pulled["default_investment_type"],
                 balance=acct.balance, review_type=bool(pulled["review_type"])))
@@ -232,8 +268,11 @@ def compute_diff(
                 fields=sorted(c for c in content if c not in ("balance", "missing_at_source"))))
         else:
             report.unchanged += 1
-        changes["last_updated"] = now
-        diff.updates.append((dict(row), changes))
+        if changes:
+            changes["last_updated"] = now
+            diff.updates.append((dict(row), changes))
+        else:
+            diff.touched.append(row["id"])
 
     # Missing at source: rows not returned although every successful lister was fetched.
     for row in rows:

@@ -315,6 +315,8 @@ class PullEngine:
                 audit.append((now, user, plan_id, "pull: updated", "staged", row["id"],
                               json.dumps({k: row[k] for k in content}),
                               json.dumps(content), f"run {run_id}"))
+        conn.executemany("UPDATE staged_accounts SET last_updated = ? WHERE id = ?",
+                         [(now, staged_id) for staged_id in diff.touched])
         for staged_id, contacts in diff.listings.items():
             conn.execute("DELETE FROM staged_account_contacts WHERE staged_id = ?", [staged_id])
             conn.executemany(

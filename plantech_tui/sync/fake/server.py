@@ -1,0 +1,319 @@
+"""Running the fake Redtail: in a background thread (tests, the demo) or in the foreground
+(``plantech fake-redtail``). Always bound to 127.0.0.1; starlette and uvicorn are imported on
+first use so that building the CLI parser stays cheap."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .dataset import (
+    DEMO_API_KEY,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    DatasetError,
+    FakeData,
+    generate_data,
+    load_dataset,
+    load_demo_data,
+)
+from .faults import FaultSpecError, faults_help, parse_faults
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from .faults import FaultSet
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 15.0
+
+
+def _bind(port: int) -> socket.socket:
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
+    # socket says it is TCP; without it Nagle + delayed ACK add ~40 ms to every keep-alive request
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(app: Starlette) -> uvicorn.Config:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        # h11 is pure Python and always installed; the fake never needs speed from httptools
+        http="h11",
+        ws="none",
+        loop="asyncio",
+    )
+
+
+class FakeRedtailServer:
+    """The fake on a free loopback port in a background thread::
+
+    with FakeRedtailServer(load_demo_data()) as srv:
+        httpx.get(srv.base_url + "/authentication", ...)
+        srv.data.accounts[5001].balance = "1.0"     # live data
+        srv.set_faults("rate_limit:2")
+    """
+
+    def __init__(
+        self,
+        data: FakeData | None = None,
+        *,
+        port: int = 0,
+        latency_ms: int = 0,
+        faults: str | list[str] | None = None,
+    ) -> None:
+        from .app import create_app
+
+        self.data = data if data is not None else load_demo_data()
+        self.app = create_app(self.data, latency_ms=latency_ms, faults=faults)
+        self._requested_port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.port = 0
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/api/public/v1"
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.root_url}/__admin"
+
+    @property
+    def state(self) -> Any:
+        """The app's FakeState (faults, request_log, failed logins...)."""
+        return self.app.state.fake
+
+    @property
+    def request_log(self) -> list[tuple[str, str]]:
+        log: list[tuple[str, str]] = self.app.state.request_log
+        return log
+
+    def set_faults(self, spec: str | list[str] | None) -> FaultSet:
+        """Replace the active faults (FaultSpecError if the spec is bad)."""
+        faults: FaultSet = self.state.set_faults(spec)
+        return faults
+
+    def start(self) -> FakeRedtailServer:
+        import uvicorn
+
+        if self._thread is not None:
+            raise RuntimeError("the fake Redtail server is already running")
+        sock = _bind(self._requested_port)
+        self.port = sock.getsockname()[1]
+        server = uvicorn.Server(_uvicorn_config(self.app))
+        self._server = server
+
+        def run() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+                self._error = exc
+            finally:
+                sock.close()
+
+        thread = threading.Thread(target=run, name=f"fake-redtail-{self.port}", daemon=True)
+        self._thread = thread
+        thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                reason = self._error or "did not start in time"
+                raise RuntimeError(f"the fake Redtail server failed to start: {reason}")
+            time.sleep(0.005)  # polls uvicorn's started flag
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout=10)
+            if thread.is_alive() and server is not None:
+                server.force_exit = True
+                thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeRedtailServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``plantech fake-redtail``. Values stay strings; `run_from_args`
+    validates them so that a bad value is one line on stderr and exit 2."""
+    parser.add_argument(
+        "--port", default="0", metavar="P", help="TCP port on 127.0.0.1 (default 0: a free port)"
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset", metavar="FILE", default=None, help="dataset JSON file (default: the demo)"
+    )
+    source.add_argument(
+        "--generate", metavar="N", default=None, help="generate N contacts instead of the demo"
+    )
+    parser.add_argument("--seed", metavar="S", default="1", help="seed for --generate (default 1)")
+    parser.add_argument(
+        "--latency-ms", metavar="N", default="0", help="delay every request by N milliseconds"
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        default=None,
+        help=f"comma-separated name[:arg] faults to inject; names: {faults_help()}",
+    )
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _int_arg(value: object, option: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    if isinstance(value, bool):
+        raise _UsageError(f"{option}: not a whole number: {value!r}")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise _UsageError(f"{option}: not a whole number: {str(value)[:40]!r}") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise _UsageError(f"{option}: must be {bound}")
+    return number
+
+
+def _data_from_args(args: argparse.Namespace) -> FakeData:
+    dataset = getattr(args, "dataset", None)
+    generate = getattr(args, "generate", None)
+    if dataset is not None and generate is not None:
+        raise _UsageError("--dataset and --generate cannot be used together")
+    if dataset is not None:
+        try:
+            return load_dataset(dataset)
+        except DatasetError as exc:
+            raise _UsageError(f"--dataset: {exc}") from None
+    if generate is not None:
+        n = _int_arg(generate, "--generate", maximum=10_000_000)
+        seed = _int_arg(getattr(args, "seed", 1) or 0, "--seed", minimum=-(2**63))
+        return generate_data(n, seed)
+    return load_demo_data()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """SIGINT/SIGTERM end the server gracefully; unlike uvicorn's own handling nothing is
+    re-raised afterwards, so the process exits 0."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run the fake in the foreground until SIGINT/SIGTERM. Prints the base URL as the first
+    stdout line, then the demo credentials. 0 on a signal, 2 on bad arguments (one line)."""
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        port = _int_arg(getattr(args, "port", 0) or 0, "--port", maximum=65535)
+        latency = _int_arg(getattr(args, "latency_ms", 0) or 0, "--latency-ms")
+        faults_spec = getattr(args, "faults", None)
+        try:
+            faults = parse_faults(faults_spec)
+        except FaultSpecError as exc:
+            raise _UsageError(f"--faults: {exc}") from None
+        data = _data_from_args(args)
+    except _UsageError as exc:
+        print(f"plantech: error: fake-redtail: {exc}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        sock = _bind(port)
+    except OSError as exc:
+        print(
+            f"plantech: error: fake-redtail: cannot listen on {HOST}:{port}: {exc.strerror or exc}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    bound = sock.getsockname()[1]
+    app = create_app(data, latency_ms=latency, faults=faults.spec)
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with _stop_on_signals(self):
+                yield
+
+    server = _Server(_uvicorn_config(app))
+    username = next(iter(data.users.values())).username if data.users else DEMO_USERNAME
+    password = next(iter(data.users.values())).password if data.users else DEMO_PASSWORD
+    api_key = data.api_keys[0] if data.api_keys else DEMO_API_KEY
+    print(f"http://{HOST}:{bound}/api/public/v1")
+    print(f"api key: {api_key}")
+    print(f"username: {username}")
+    print(f"password: {password}")
+    print(f"admin: http://{HOST}:{bound}/__admin", flush=True)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m plantech_tui.sync.fake",
+        description="Run the fake Redtail CRM API on 127.0.0.1.",
+    )
+    configure_parser(parser)
+    return run_from_args(parser.parse_args(argv))

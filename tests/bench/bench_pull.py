@@ -1,0 +1,143 @@
+"""Pull benchmarks (issue 3): concurrency against sequential and against the floor, and the
+apply step at 100k accounts.
+
+- one plan, 10 contacts × 30 accounts, 50 ms latency on the fake over real loopback HTTP;
+  default in-flight limit (8) vs 1 request in flight, same engine; floor = waves of the minimum
+  request set (2 lookup lists + 1 page per contact) at the limit × latency.
+- applying 100k fetched accounts to an empty plan (diff + one transaction), rows per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.bench.common import Row, scratch_dir, verdict
+
+
+def _setup(tmp: Path, base_url: str, contact_ids: list[int]) -> tuple[object, int]:
+    from plantech_tui.service.workspace import Workspace
+    from plantech_tui.sync import actions
+    from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+
+    ws = Workspace.open(tmp / "bench.db", "bench")
+    plan = ws.create_plan("Bench", ["A B"])
+    integration, _ = asyncio.run(actions.connect_integration(
+        ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
+        api_key=DEMO_API_KEY))
+    for cid in contact_ids:
+        ws.link_contact(plan.id, integration.id, cid, f"Contact {cid}")
+    return ws, plan.id
+
+
+def _pull_seconds(base_url: str, contact_ids: list[int], in_flight: int) -> tuple[float, int]:
+    from plantech_tui.sync import actions
+    from plantech_tui.sync.engine import PullEngine
+
+    tmp = scratch_dir()
+    ws, plan_id = _setup(tmp, base_url, contact_ids)
+    engine = PullEngine(ws.store, ws.mapping, actions.default_client_for(in_flight),  # type: ignore[attr-defined]
+                        user_name="bench")
+
+    async def go() -> tuple[float, int]:
+        async with engine:
+            start = time.perf_counter()
+            report = await engine.pull(plan_id)
+            elapsed = time.perf_counter() - start
+            assert report is not None and report.status == "ok", report
+            return elapsed, engine.request_count
+
+    return asyncio.run(go())
+
+
+@contextmanager
+def fake_process(*args: str) -> Iterator[str]:
+    """The fake in its own process (as Redtail is): our client and the server must not share
+    one interpreter's GIL, or the measurement is of the fake's CPU, not of the pull."""
+    proc = subprocess.Popen([sys.executable, "-m", "plantech_tui", "fake-redtail", *args],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def bench_concurrency() -> list[Row]:
+    from plantech_tui.sync.fake import generate_data
+
+    latency = 0.050
+    data = generate_data(10, seed=7, accounts_per_contact=30)
+    contact_ids = sorted(data.contacts)
+    rows: list[Row] = []
+    os.environ["PLANTECH_CREDENTIALS"] = "file"
+    with fake_process("--generate", "10", "--seed", "7", "--latency-ms", "50") as base_url:
+        fast = sorted(_pull_seconds(base_url, contact_ids, 8) for _ in range(5))[2]
+        slow = sorted(_pull_seconds(base_url, contact_ids, 1) for _ in range(3))[1]
+    requests = fast[1]
+    minimum = 2 + len(contact_ids)
+    floor = math.ceil(minimum / 8) * latency
+    speedup = slow[0] / fast[0]
+    to_floor = fast[0] / floor
+    rows.append(Row("pull 10×30 @50ms", "8 in flight (default)", f"{fast[0]:.3f} s",
+                    f"{requests} requests"))
+    rows.append(Row("pull 10×30 @50ms", "1 in flight (sequential)", f"{slow[0]:.3f} s"))
+    rows.append(Row("pull 10×30 @50ms", "floor (waves × latency)", f"{floor:.3f} s",
+                    f"{minimum} requests min"))
+    rows.append(Row("pull 10×30 @50ms", "speed-up vs sequential", f"{speedup:.1f}×", "≥ 5×",
+                    verdict(speedup >= 5)))
+    rows.append(Row("pull 10×30 @50ms", "ratio to floor", f"{to_floor:.2f}×", "≤ 2×",
+                    verdict(to_floor <= 2)))
+    return rows
+
+
+def bench_apply_100k() -> list[Row]:
+    from plantech_tui.service.workspace import Workspace
+    from plantech_tui.sync.diff import ContactFetch, Lookups
+    from plantech_tui.sync.engine import PullEngine, claim_run
+    from plantech_tui.sync.fake import generate_data
+    from plantech_tui.sync.models import RedtailAccount
+
+    n_contacts = 3334
+    data = generate_data(n_contacts, seed=11, accounts_per_contact=30)
+    lookups = Lookups({t["id"]: t["name"] for t in data.account_types},
+                      {t["id"]: t["name"] for t in data.tax_qualified_types})
+    fetches = []
+    total = 0
+    for cid in sorted(data.contacts):
+        accounts = [RedtailAccount.model_validate(a.to_api(cid)) for a in data.accounts_of(cid)]
+        total += len(accounts)
+        fetches.append(ContactFetch(1, cid, accounts=accounts))
+    tmp = scratch_dir()
+    ws = Workspace.open(tmp / "apply.db", "bench")
+    plan = ws.create_plan("Big book", ["A B"])
+    with ws.store.write() as db:
+        db.execute("INSERT INTO integrations (owner_user_id, environment, base_url, username, "
+                   "secret_ref, created_at) VALUES (?, 'Custom', 'http://127.0.0.1/x', 'u', "
+                   "'ref', 'now')", [ws.user.id])
+        db.conn.executemany("INSERT INTO plan_contacts (plan_id, integration_id, "
+                            "redtail_contact_id, name, linked_at) VALUES (?, 1, ?, 'c', 'now')",
+                            [(plan.id, cid) for cid in sorted(data.contacts)])
+    engine = PullEngine(ws.store, ws.mapping, lambda i: None, user_name="bench")  # type: ignore[arg-type, return-value]
+    rows = []
+    for label in ("first pull (all new)", "second pull (all unchanged)"):
+        run_id = claim_run(ws.store, plan.id, trigger="cli", user_name="bench")
+        start = time.perf_counter()
+        report = engine.apply(plan.id, fetches, {1: lookups}, [], run_id=run_id, dry_run=False,
+                              started="now")
+        elapsed = time.perf_counter() - start
+        staged = len(report.new) + report.unchanged + len(report.changes)
+        rows.append(Row(f"apply {total:,} fetched accounts", label, f"{elapsed:.2f} s",
+                        f"{staged / elapsed:,.0f} rows/s"))
+    return rows
+
+
+BENCHMARKS = [bench_concurrency, bench_apply_100k]
