@@ -81,6 +81,7 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
     try:
         isolate(root)
         actions.reset_credential_store()
+        actions.credential_store(notify=lambda _message: None)  # the demo chose the file store
         with FakeRedtailServer(load_demo_data()) as server:
             db_path = root / "data" / "plantech-demo.db"
             info = build_demo(db_path, server.base_url, advisor)
