@@ -1,0 +1,337 @@
+"""The investment-account editor: a manual account, a linked one (Redtail CRM, last updated,
+Redtail's updated_at; Pause/Play/Stop for advisors), or a new one from a staged Redtail account
+(Add to Plan → Continue). Form errors keep what was typed and focus the field at fault."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Input, Select, Sparkline, Static
+
+from ..domain.errors import NotFound, PlantechError
+from ..domain.models import OWNERS, LinkState, PlanAccount, StagedAccount
+from ..domain.permissions import Action
+from ..widgets.fmt import local_time, money_display, utc_label
+from ..widgets.topbar import TopBar
+from .base import FormMixin, PlantechScreen, button, field_row
+
+FIELDS = ("description", "investment_type", "owner", "balance", "number_last4", "equity_pct",
+          "fixed_income_pct", "cash_pct", "annual_contribution", "notes")
+
+
+def _plain(d: Decimal | None) -> str:
+    if d is None:
+        return ""
+    text = f"{d:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class AccountEditorScreen(FormMixin, PlantechScreen):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("ctrl+s", "save", "Save", id="save"),
+        Binding("p", "pause", "Pause", id="pause-play"),
+        Binding("p", "play", "Play", id="pause-play"),
+        Binding("s", "stop", "Stop", id="stop"),
+        Binding("d", "delete_account", "Delete", id="delete"),
+    ]
+    REQUIRES = {
+        "save": Action.EDIT_ACCOUNT,
+        "delete_account": Action.EDIT_ACCOUNT,
+        "pause": Action.PAUSE_PLAY_STOP,
+        "play": Action.PAUSE_PLAY_STOP,
+        "stop": Action.PAUSE_PLAY_STOP,
+    }
+    PALETTE = (
+        ("Save", "save", "Save this account"),
+        ("Pause", "pause", "Freeze this account's balance"),
+        ("Play", "play", "Resume Redtail updates of this account"),
+        ("Stop", "stop", "Break the Redtail link, keep the account"),
+        ("Delete account", "delete_account", "Delete this account"),
+    )
+
+    def __init__(self, plan_id: int, *, account_id: int | None = None,
+                 staged: StagedAccount | None = None,
+                 prefill: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.account_id = account_id
+        self.staged = staged
+        self.prefill = prefill or {}
+        self.account: PlanAccount | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    @property
+    def can_edit(self) -> bool:
+        return self.ws.can(Action.EDIT_ACCOUNT)
+
+    def compose(self) -> ComposeResult:
+        if self.account_id is not None:
+            self.account = self.ws.account(self.plan_id, self.account_id)
+        a = self.account
+        values = self._initial_values()
+        types = list(self.ws.mapping.investment_types)
+        if values["investment_type"] and values["investment_type"] not in types:
+            types.append(values["investment_type"])
+        yield TopBar("Plan Integration › Add to Plan" if self.staged is not None
+                     else "Investment Assets › " + (a.description if a else "New account"))
+        with VerticalScroll(classes="form page-form", id="editor"):
+            yield Static(self._title(), classes="screen-title", id="editor-title", markup=False)
+            yield Static("", id="link-info", classes="link-info", markup=False)
+            yield field_row("Description", Input(values["description"],
+                                                 id="field-description"))
+            yield field_row("Investment type", Select(
+                [(t, t) for t in types], value=values["investment_type"] or Select.NULL,
+                id="field-investment_type", prompt="Choose a type"))
+            yield field_row("Owner", Select(
+                [(o, o) for o in OWNERS], value=values["owner"] or Select.NULL,
+                id="field-owner", prompt="Client, Co-client or Joint"))
+            yield field_row("Balance", Input(values["balance"], id="field-balance",
+                                             placeholder="e.g. 125000.00"))
+            yield Static("", id="balance-note", classes="note field-note", markup=False)
+            yield field_row("Account number (last 4)", Input(
+                values["number_last4"], id="field-number_last4", max_length=4,
+                placeholder="optional"))
+            yield field_row(
+                "Allocation %",
+                Input(values["equity_pct"], id="field-equity_pct", placeholder="equity %"),
+                Input(values["fixed_income_pct"], id="field-fixed_income_pct",
+                      placeholder="fixed income %"),
+                Input(values["cash_pct"], id="field-cash_pct", placeholder="cash %"),
+                id="row-allocation")
+            yield field_row("Annual contribution", Input(
+                values["annual_contribution"], id="field-annual_contribution",
+                placeholder="optional"))
+            yield field_row("Notes", Input(values["notes"], id="field-notes",
+                                           placeholder="optional"))
+            if a is not None:
+                yield Static("", id="history-label", classes="note", markup=False)
+                yield Sparkline([], id="history")
+            yield Static("", id="form-error", classes="form-error", markup=False)
+            with Horizontal(classes="buttons"):
+                if self.can_edit:
+                    yield button("Save (ctrl+s)", "save", "primary")
+                if self.ws.can(Action.PAUSE_PLAY_STOP) and a is not None:
+                    yield button("Pause (p)", "pause-play")
+                    yield button("Stop (s)", "stop", "warning")
+                if self.can_edit and a is not None:
+                    yield button("Delete (d)", "delete", "error")
+                yield button("Back (esc)" if a is not None else "Cancel (esc)", "cancel")
+        yield Footer()
+
+    def _title(self) -> str:
+        if self.staged is not None:
+            return (f"Add to Plan — from Redtail: {self.staged.description} "
+                    f"({self.staged.account_type or 'type unknown'})")
+        if self.account is None:
+            return "New investment account"
+        return self.account.description
+
+    def _initial_values(self) -> dict[str, str]:
+        a = self.account
+        if a is not None:
+            return {"description": a.description, "investment_type": a.investment_type,
+                    "owner": a.owner, "balance": _plain(a.balance),
+                    "number_last4": a.number_last4 or "", "equity_pct": _plain(a.equity_pct),
+                    "fixed_income_pct": _plain(a.fixed_income_pct),
+                    "cash_pct": _plain(a.cash_pct),
+                    "annual_contribution": _plain(a.annual_contribution), "notes": a.notes}
+        values = dict.fromkeys(FIELDS, "")
+        if self.staged is not None:
+            s = self.staged
+            values.update(description=s.description, investment_type=s.default_investment_type,
+                          owner=self.ws.default_owner(self.plan_id, s),
+                          balance=_plain(s.balance), number_last4=s.number_last4 or "")
+        else:
+            values["owner"] = "Client"
+        values.update({k: v for k, v in self.prefill.items() if v is not None})
+        return values
+
+    def on_mount(self) -> None:
+        self.clear_form_error()
+        if not self.can_edit:
+            for widget in self.query("Input, Select"):
+                widget.disabled = True
+        self._show_state()
+        if self.can_edit:
+            self.query_one("#field-description", Input).focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    # ------------------------------------------------------------------ state
+
+    def _balance_locked(self) -> str | None:
+        """Why the balance cannot be typed, or None."""
+        a = self.account
+        if a is not None and a.link is not None and a.link.state is LinkState.ACTIVE:
+            if self.ws.can(Action.PAUSE_PLAY_STOP):
+                return ("The balance comes from Redtail while the link is active: Pause or "
+                        "Stop the link to edit it.")
+            return "The balance comes from Redtail while the account is linked."
+        if self.staged is not None and self.staged.balance is not None:
+            return (f"From Redtail ({money_display(self.staged.balance)}); each pull updates "
+                    "it once the account is linked.")
+        return None
+
+    def _show_state(self) -> None:
+        a = self.account
+        i = self.icons
+        if not self.can_edit:
+            self.query_one("#editor-title", Static).update(
+                f"{self._title()} (read only)")
+        info = self.query_one("#link-info", Static)
+        if a is not None and a.link is not None:
+            link = a.link
+            state = {LinkState.ACTIVE: "active", LinkState.PAUSED: f"{i.paused} paused",
+                     LinkState.SOURCE_UNLINKED: f"{i.unlinked} source unlinked"}[link.state]
+            lines = [f"{i.link} {link.integration} — Redtail account "
+                     f"{link.redtail_account_id} · {state}",
+                     f"Last updated: {local_time(link.last_updated)} (local time)",
+                     f"Redtail updated_at: {utc_label(link.redtail_updated_at)}"]
+            if link.state is LinkState.PAUSED:
+                lines.append("Paused: the balance is kept until you press Play."
+                             if self.ws.can(Action.PAUSE_PLAY_STOP) else
+                             "Paused by the advisor: Redtail does not update the balance.")
+            if link.state is LinkState.SOURCE_UNLINKED:
+                lines.append("Its Redtail contact was unlinked from the plan: not updated until "
+                             "the contact is linked again.")
+            if link.missing_at_source:
+                lines.append(f"{i.missing} Missing at source: Redtail no longer lists this "
+                             "account.")
+            info.update("\n".join(lines))
+            info.display = True
+        elif self.staged is not None:
+            s = self.staged
+            info.update(f"{i.link} Redtail CRM — Redtail account {s.redtail_account_id}; "
+                        "Save creates an account linked to it.")
+            info.display = True
+        else:
+            info.display = False
+        locked = self._balance_locked()
+        balance = self.query_one("#field-balance", Input)
+        balance.disabled = bool(locked) or not self.can_edit
+        text = locked or ("Redtail has no balance for this account: enter one."
+                          if self.staged is not None else "")
+        note = self.query_one("#balance-note", Static)
+        note.update(f"{i.warning} {text}" if text and self.staged is None else text)
+        note.display = bool(text)
+        for switch in self.query("#pause-play").results(Button):
+            linked = a is not None and a.link is not None
+            switch.display = linked
+            if linked:
+                assert a is not None and a.link is not None
+                paused = a.link.state is LinkState.PAUSED
+                switch.label = f"{i.play} Play (p)" if paused else f"{i.paused} Pause (p)"
+                switch.disabled = a.link.state is LinkState.SOURCE_UNLINKED
+        for stop in self.query("#stop"):
+            stop.display = a is not None and a.link is not None
+        if a is not None:
+            history = self.ws.balance_history(self.plan_id, a.id)
+            spark = self.query_one("#history", Sparkline)
+            spark.data = [float(b) for _, b, _ in history]
+            spark.display = len(history) > 1
+            self.query_one("#history-label", Static).update(
+                f"Balance history: {len(history)} point(s)" + (
+                    f", {money_display(history[0][1])} → {money_display(history[-1][1])}"
+                    if len(history) > 1 else ""))
+        self.refresh_bindings()
+
+    def refresh_data(self) -> str | None:
+        if self.account_id is None:
+            return None
+        try:
+            self.account = self.ws.account(self.plan_id, self.account_id)
+        except NotFound as exc:
+            self.fail(exc)
+            self.app.call_later(self.papp.leave_plan)
+            return "gone"
+        if self._balance_locked():
+            self.query_one("#field-balance", Input).value = _plain(self.account.balance)
+        self._show_state()
+        return None
+
+    def action_state(self, action: str) -> bool | None:
+        a = self.account
+        state = a.link.state if a and a.link else None
+        if action == "pause":
+            return True if state is LinkState.ACTIVE else False
+        if action == "play":
+            return True if state is LinkState.PAUSED else False
+        if action == "stop":
+            return state is not None
+        if action == "delete_account":
+            return a is not None
+        return True
+
+    # ------------------------------------------------------------------ actions
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        button = event.button.id
+        if button == "save":
+            await self.run_action("save")
+        elif button == "pause-play":
+            paused = self.account and self.account.link and \
+                self.account.link.state is LinkState.PAUSED
+            await self.run_action("play" if paused else "pause")
+        elif button == "stop":
+            await self.run_action("stop")
+        elif button == "delete":
+            await self.run_action("delete_account")
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def action_save(self) -> None:
+        if self.refused("save"):
+            return
+        values = self.field_values(FIELDS)
+        if self._balance_locked():
+            values.pop("balance")
+        self.clear_form_error()
+        try:
+            if self.staged is not None:
+                account = self.ws.add_to_plan(self.plan_id, self.staged.id, values)
+                self.notify(f"Added {account.description} to the plan, linked to Redtail.")
+            elif self.account is None:
+                account = self.ws.add_account(self.plan_id, values)
+                self.notify(f"Added {account.description}.")
+            else:
+                account = self.ws.edit_account(self.plan_id, self.account.id, values)
+                self.notify(f"Saved {account.description}.")
+        except PlantechError as exc:
+            self.show_form_error(exc)
+            return
+        self.dismiss(account.id)
+
+    def _switch(self, verb: str) -> None:
+        from .account_actions import pause_or_play
+
+        if self.refused(verb):
+            return
+        if self.account is not None and pause_or_play(self, self.account, verb) is not None:
+            self.refresh_data()
+
+    def action_pause(self) -> None:
+        self._switch("pause")
+
+    def action_play(self) -> None:
+        self._switch("play")
+
+    def action_stop(self) -> None:
+        from .account_actions import confirm_stop
+
+        if self.account is not None and not self.refused("stop"):
+            confirm_stop(self, self.account, lambda: self.refresh_data())
+
+    def action_delete_account(self) -> None:
+        from .account_actions import confirm_delete
+
+        if self.account is not None and not self.refused("delete_account"):
+            confirm_delete(self, self.account, lambda: self.dismiss(None))

@@ -1,0 +1,148 @@
+"""Advisor Integration: the advisor's Redtail integrations and their status (advisors only)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Footer, Static
+
+from ..domain.errors import PlantechError
+from ..domain.models import Integration
+from ..domain.permissions import Action
+from ..widgets.fmt import local_time
+from ..widgets.record_table import Column, RecordTable
+from ..widgets.topbar import TopBar
+from .base import PlantechScreen, button
+
+
+def forget_secret(ref: str) -> None:
+    """The removed integration's key leaves the credential store too (best effort)."""
+    from ..sync.actions import credential_store
+
+    try:
+        credential_store().delete(ref)
+    except PlantechError:
+        pass
+
+
+class AdvisorIntegrationScreen(PlantechScreen):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("n", "add_integration", "Add Integration", id="new"),
+        Binding("d", "remove_integration", "Remove", id="delete"),
+    ]
+    REQUIRES = {
+        "add_integration": Action.ADVISOR_INTEGRATION,
+        "reconnect": Action.ADVISOR_INTEGRATION,
+        "remove_integration": Action.ADVISOR_INTEGRATION,
+    }
+    PALETTE = (
+        ("Add Integration", "add_integration", "Connect a Redtail CRM login"),
+        ("Reconnect integration", "reconnect", "Re-enter the login of the highlighted one"),
+        ("Remove integration", "remove_integration", "Remove the highlighted integration"),
+    )
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Advisor Integration")
+        yield Static("Advisor Integration", classes="screen-title")
+        yield RecordTable(
+            [Column("partner", "Partner"), Column("environment", "Environment"),
+             Column("username", "Username"), Column("status", "Status"),
+             Column("base_url", "Base URL"), Column("created", "Added")],
+            empty_text="No integrations yet — press n (Add Integration) to connect Redtail CRM.",
+            id="integrations")
+        with Horizontal(classes="buttons"):
+            yield button("Add Integration (n)", "add", "primary")
+            yield button("Remove (d)", "remove")
+        yield Static("enter reconnect", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.ws.can(Action.ADVISOR_INTEGRATION):  # never drawn for others
+            self.app.call_later(self.dismiss, None)
+            return
+        self.refresh_data()
+        self.query_one(RecordTable).focus()
+
+    def _status(self, i: Integration) -> Text:
+        if i.status == "connected":
+            return Text(f"{self.icons.ok} connected", style="green")
+        text = f"{self.icons.warning} {i.status}"
+        if i.status_message:
+            text += f": {i.status_message}"
+        return Text(text, style="yellow")
+
+    def refresh_data(self) -> str | None:
+        try:
+            items = self.ws.list_integrations()
+        except PlantechError as exc:
+            self.fail(exc)
+            return None
+        self._items = {str(i.id): i for i in items}
+        changes = self.query_one(RecordTable).set_rows(
+            (str(i.id), [i.partner, i.environment, i.username, self._status(i), i.base_url,
+                         local_time(i.created_at)]) for i in items)
+        self.refresh_bindings()
+        return changes.describe("integration") or None
+
+    def _current(self) -> Integration | None:
+        key = self.query_one(RecordTable).cursor_key
+        return self._items.get(key) if key else None
+
+    def action_state(self, action: str) -> bool | None:
+        if action in ("remove_integration", "reconnect"):
+            return None if self._current() is None else True
+        return True
+
+    def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
+        self.refresh_bindings()
+
+    def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        self.action_reconnect()
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "add":
+            await self.run_action("add_integration")
+        elif event.button.id == "remove":
+            await self.run_action("remove_integration")
+
+    def action_add_integration(self) -> None:
+        from .add_integration import AddIntegrationScreen
+
+        self.app.push_screen(AddIntegrationScreen())
+
+    def action_reconnect(self) -> None:
+        from .add_integration import AddIntegrationScreen
+
+        current = self._current()
+        if current is not None:
+            self.app.push_screen(AddIntegrationScreen(current))
+
+    def action_remove_integration(self) -> None:
+        from .dialogs import ConfirmModal
+
+        current = self._current()
+        if current is None:
+            return
+
+        def chosen(value: str | None) -> None:
+            if value not in ("keep", "delete"):
+                return
+            try:
+                self.ws.remove_integration(current.id, keep_accounts=value == "keep")
+            except PlantechError as exc:
+                self.fail(exc)
+                return
+            forget_secret(current.secret_ref)
+            self.notify(f"Removed the integration {current.username} ({current.environment}).")
+            self.refresh_data()
+
+        self.app.push_screen(ConfirmModal(
+            f"Remove Redtail CRM integration {current.username} ({current.environment})?",
+            "Its pending and ignored accounts are removed from every plan. What should happen "
+            "to the plan accounts linked through it?",
+            [("Keep them as manual accounts", "keep", "primary"),
+             ("Delete them", "delete", "error")]), chosen)

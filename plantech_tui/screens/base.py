@@ -1,0 +1,189 @@
+"""What every screen shares: role-gated bindings and palette commands, error display, forms.
+
+A control a role may not use is not drawn (SPEC §1): each screen lists which permission an
+action needs in `REQUIRES`; bindings for refused actions are removed from the instance when
+the screen is built, `check_action` refuses them (so the footer, the key and `run_action`
+all say no), and the palette lists only permitted commands. The workspace refuses them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ..domain.errors import PermissionDenied, PlantechError, ValidationFailed
+from ..domain.permissions import Action
+from ..widgets.icons import IconSet
+
+if TYPE_CHECKING:
+    from ..app import PlantechApp
+    from ..service.workspace import Workspace
+
+T = TypeVar("T")
+PaletteEntry = tuple[str, str, str]  # (title as in the seed, action, help)
+Command = tuple[str, str, Callable[[], Any]]
+
+
+class RoleGated:
+    """Mixin for screens: bindings and palette commands built from `ws.can(...)`."""
+
+    REQUIRES: ClassVar[dict[str, Action]] = {}
+    PALETTE: ClassVar[tuple[PaletteEntry, ...]] = ()
+
+    @property
+    def papp(self) -> PlantechApp:
+        return cast("PlantechApp", cast(Screen[Any], self).app)
+
+    @property
+    def ws(self) -> Workspace:
+        return self.papp.workspace
+
+    @property
+    def icons(self) -> IconSet:
+        return self.papp.icons
+
+    def permitted(self, action: str) -> bool:
+        need = self.REQUIRES.get(action)
+        return need is None or self.ws.can(need)
+
+    def drop_forbidden_bindings(self) -> None:
+        bindings = cast(Screen[Any], self)._bindings
+        for key, items in list(bindings.key_to_bindings.items()):
+            kept = [b for b in items if self.permitted(b.action)]
+            if kept:
+                bindings.key_to_bindings[key] = kept  # a new list: class lists stay intact
+            else:
+                del bindings.key_to_bindings[key]
+
+    def action_state(self, action: str) -> bool | None:
+        """Whether an action applies now (False hides it, None dims it)."""
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.permitted(action):
+            return False
+        return self.action_state(action)
+
+    def palette_commands(self) -> list[Command]:
+        screen = cast(Screen[Any], self)
+        return [(title, help_, partial(screen.run_action, action))
+                for title, action, help_ in self.PALETTE
+                if self.permitted(action) and self.palette_state(action)]
+
+    def palette_state(self, action: str) -> bool:
+        return self.action_state(action) is not False
+
+    def refused(self, action: str) -> bool:
+        """For action methods called directly (not through a key or the palette): True, with
+        the workspace's own refusal shown, when the role may not use `action`."""
+        if self.permitted(action):
+            return False
+        need = self.REQUIRES[action]
+        user = self.ws.user
+        self.fail(PermissionDenied(f"{user.name} ({user.role.value}) may not use {need.value}"))
+        return True
+
+    def fail(self, exc: PlantechError, title: str = "") -> None:
+        cast(Screen[Any], self).notify(exc.message, title=title or "Not done",
+                                       severity="error", timeout=10)
+
+
+class PlantechScreen(RoleGated, Screen[Any]):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape", "back", "Back", id="back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop_forbidden_bindings()
+        self._bindings_refresh_pending = False
+
+    def refresh_bindings(self) -> None:
+        """Coalesced: the footer recomposes once per refresh, however many changes asked."""
+        if self._bindings_refresh_pending:
+            return
+        self._bindings_refresh_pending = True
+
+        def publish() -> None:
+            self._bindings_refresh_pending = False
+            super(PlantechScreen, self).refresh_bindings()
+
+        self.call_after_refresh(publish)
+
+    def refresh_data(self) -> str | None:
+        """Re-read from the workspace and update in place; returns what changed, if anything."""
+        return None
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.dismiss(None)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+        self.refresh_bindings()
+
+
+class PlantechModal(RoleGated, ModalScreen[T]):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop_forbidden_bindings()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FormMixin:
+    """Inputs and selects with ids `field-<name>`; errors keep what was typed and focus the
+    field at fault."""
+
+    def field_values(self, names: Iterable[str]) -> dict[str, Any]:
+        node = cast(Widget, self)
+        out: dict[str, Any] = {}
+        for name in names:
+            widget = node.query_one(f"#field-{name}")
+            if isinstance(widget, Input):
+                out[name] = widget.value
+            elif isinstance(widget, Select):
+                out[name] = None if widget.value is Select.NULL else widget.value
+        return out
+
+    def show_form_error(self, exc: PlantechError) -> None:
+        node = cast(Widget, self)
+        icon = cast(RoleGated, self).icons.error
+        node.query_one("#form-error", Static).update(f"{icon} {exc.message}")
+        node.query_one("#form-error").display = True
+        field = exc.field if isinstance(exc, ValidationFailed) else None
+        if field:
+            for widget in node.query(f"#field-{field}"):
+                widget.focus()
+                if isinstance(widget, Input):
+                    widget.select_all()  # kept, and typing replaces it
+                break
+
+    def clear_form_error(self) -> None:
+        node = cast(Widget, self)
+        node.query_one("#form-error", Static).update("")
+        node.query_one("#form-error").display = False
+
+
+def field_row(label: str, *widgets: Widget, id: str | None = None) -> Horizontal:
+    """One line of a form: the label, then its compact input(s)."""
+    for widget in widgets:
+        if isinstance(widget, Input | Select):
+            widget.compact = True
+    return Horizontal(Label(label, classes="field-label"), *widgets, classes="field-row", id=id)
+
+
+def button(label: str, id: str, variant: str = "default") -> Button:
+    return Button(label, id=id, variant=variant, compact=True)  # type: ignore[arg-type]

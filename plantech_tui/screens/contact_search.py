@@ -1,0 +1,189 @@
+"""Add Integration (in a plan): choose the integration, search Redtail contacts, select one or
+several (already linked ones marked), Save — or link a contact's whole household."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Input, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from ..domain.errors import PlantechError, UsageError
+from ..domain.permissions import Action
+from ..widgets.checklist import CheckList
+from ..widgets.topbar import TopBar
+from .base import FormMixin, PlantechScreen, button, field_row
+
+CRITERIA = (("name", "Name"), ("first_name", "First name"), ("last_name", "Last name"),
+            ("email", "Email"), ("account_number", "Account number"))
+
+
+class ContactSearchScreen(FormMixin, PlantechScreen):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("ctrl+s", "save", "Save", id="save"),
+        Binding("h", "link_household", "Link household", id="link-household"),
+    ]
+    REQUIRES = {"save": Action.LINK_CONTACT, "search": Action.LINK_CONTACT,
+                "link_household": Action.LINK_CONTACT}
+
+    def __init__(self, plan_id: int) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.found: dict[int, dict[str, Any]] = {}
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        integrations = self.ws.list_integrations()
+        plan = self.ws.plan(self.plan_id)
+        yield TopBar(f"Plans › {plan.name} › Plan Integration › Add Integration")
+        with Horizontal(id="search-layout"):
+            with VerticalScroll(classes="form search-form"):
+                yield Static("Add Integration", classes="screen-title")
+                yield field_row("Integration", Select(
+                    [(f"Redtail CRM · {i.username} ({i.environment})", i.id)
+                     for i in integrations],
+                    value=integrations[0].id if integrations else Select.NULL,
+                    allow_blank=not integrations, id="field-integration"))
+                yield Static("Search criteria (any of):", classes="note")
+                for name, label in CRITERIA:
+                    yield field_row(label, Input("", id=f"field-{name}"))
+                yield Static("", id="form-error", classes="form-error", markup=False)
+                with Horizontal(classes="buttons"):
+                    yield button("Search (enter)", "search", "primary")
+            with Vertical(classes="results"):
+                yield Static("Matching Redtail contacts: enter search criteria and press enter.",
+                             id="results-status", markup=False)
+                yield CheckList(id="results")
+                with Horizontal(classes="buttons"):
+                    yield button("Save (ctrl+s)", "save", "primary")
+                    yield button("Link household (h)", "household")
+                    yield button("Cancel (esc)", "cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.ws.can(Action.LINK_CONTACT):
+            self.dismiss(None)
+            return
+        self.clear_form_error()
+        self.query_one("#field-name", Input).focus()
+
+    def _integration(self) -> int | None:
+        value = self.query_one("#field-integration", Select).value
+        return value if isinstance(value, int) else None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_search()
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        action = {"search": "search", "save": "save", "household": "link_household"}.get(
+            event.button.id or "")
+        if action:
+            await self.run_action(action)
+        else:
+            self.dismiss(None)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#results-status", Static).update(text)
+
+    # ------------------------------------------------------------------ search
+
+    def action_search(self) -> None:
+        if self.busy:
+            return
+        integration = self._integration()
+        criteria = self.field_values(name for name, _ in CRITERIA)
+        self.clear_form_error()
+        if integration is None:
+            self.show_form_error(UsageError("choose an integration"))
+            return
+        if not any(str(v).strip() for v in criteria.values()):
+            self.show_form_error(UsageError("give at least one search criterion"))
+            self.query_one("#field-name", Input).focus()
+            return
+        self.busy = True
+        self._status(f"{self.icons.pulling} Searching Redtail…")
+        self._search(integration, criteria)
+
+    @work(exclusive=True, group="contact-search", exit_on_error=False)
+    async def _search(self, integration: int, criteria: dict[str, str]) -> None:
+        from ..sync.actions import search_contacts_async
+
+        try:
+            found = await search_contacts_async(self.ws, self.plan_id, integration, criteria,
+                                                client_for=self.papp.client_for)
+        except PlantechError as exc:
+            self.busy = False
+            self._status("")
+            self.show_form_error(exc)
+            return
+        self.busy = False
+        self.found = {c["redtail_contact_id"]: c for c in found["contacts"]}
+        results = self.query_one("#results", SelectionList)
+        results.clear_options()
+        for c in found["contacts"]:
+            linked = c["linked"]
+            label = (f"{self.icons.ok} {c['name']} (Redtail {c['redtail_contact_id']}) — "
+                     "already linked" if linked
+                     else f"{c['name']} (Redtail {c['redtail_contact_id']})")
+            results.add_option(Selection(label, c["redtail_contact_id"], disabled=linked))
+        n = len(found["contacts"])
+        self._status(
+            (f"{n} matching contact(s)" if n else "No Redtail contact matches.")
+            + (" — more than 200: narrow the search." if found["truncated"] else "")
+            + (" Space selects; Save links the selected ones." if n else ""))
+        if n:
+            results.highlighted = 0
+            results.focus()
+
+    # ------------------------------------------------------------------ link
+
+    def action_save(self) -> None:
+        integration = self._integration()
+        chosen = list(self.query_one("#results", SelectionList).selected)
+        if integration is None or self.busy:
+            return
+        if not chosen:
+            self.notify("Select one or more contacts first (space).", severity="warning")
+            return
+        self.busy = True
+        self._status(f"{self.icons.pulling} Linking…")
+        self._link(integration, chosen, household=False)
+
+    def action_link_household(self) -> None:
+        integration = self._integration()
+        results = self.query_one("#results", SelectionList)
+        if integration is None or self.busy or results.highlighted is None:
+            self.notify("Search, then highlight a contact whose household to link.",
+                        severity="warning")
+            return
+        contact_id = results.get_option_at_index(results.highlighted).value
+        self.busy = True
+        self._status(f"{self.icons.pulling} Linking the household…")
+        self._link(integration, [contact_id], household=True)
+
+    @work(exclusive=True, group="contact-link", exit_on_error=False)
+    async def _link(self, integration: int, contact_ids: list[int], household: bool) -> None:
+        from ..sync.actions import link_contacts_async, link_household_async
+
+        try:
+            if household:
+                linked = await link_household_async(self.ws, self.plan_id, integration,
+                                                    contact_ids[0],
+                                                    client_for=self.papp.client_for)
+            else:
+                linked = await link_contacts_async(self.ws, self.plan_id, integration,
+                                                   contact_ids, client_for=self.papp.client_for)
+        except PlantechError as exc:
+            self.busy = False
+            self._status("")
+            self.show_form_error(exc)
+            return
+        self.busy = False
+        self.notify(f"Linked {', '.join(c.name for c in linked)} to the plan.",
+                    title="Plan Integration")
+        self.dismiss(len(linked))

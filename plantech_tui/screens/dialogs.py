@@ -1,0 +1,66 @@
+"""Small general dialogs: confirm (with several choices) and menus (the "⋮" menus)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, OptionList, Static
+from textual.widgets.option_list import Option
+
+from .base import PlantechModal, button
+
+Choice = tuple[str, str, str]  # (label, value, variant)
+
+
+class ConfirmModal(PlantechModal[str | None]):
+    """Says what will happen, offers the choices; dismisses with the chosen value."""
+
+    def __init__(self, title: str, body: str, choices: Sequence[Choice]) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+        self._choices = list(choices)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._title, classes="dialog-title", markup=False)
+            yield Static(self._body, classes="dialog-body", markup=False)
+            with Horizontal(classes="buttons"):
+                for label, value, variant in self._choices:
+                    yield button(label, f"choice-{value}", variant)  # type: ignore[arg-type]
+                yield button("Cancel", "choice-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        value = (event.button.id or "").removeprefix("choice-")
+        self.dismiss(None if value == "cancel" else value)
+
+
+class MenuModal(PlantechModal[str | None]):
+    """A "⋮" menu: a short list of destinations; dismisses with the chosen item's id."""
+
+    def __init__(self, title: str, items: Sequence[tuple[str, str]], *,
+                 css_class: str = "menu") -> None:
+        super().__init__()
+        self._title = title
+        self._items = list(items)
+        self._css_class = css_class
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes=f"dialog {self._css_class}"):
+            yield Static(self._title, classes="dialog-title", markup=False)
+            yield OptionList(*(Option(label, id=item_id) for label, item_id in self._items),
+                             id="menu-options")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)

@@ -1,0 +1,64 @@
+"""`?`: the keys of the screen you came from (only those your role has), and the global ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Static
+
+from .base import PlantechModal, button
+
+GENERAL = [
+    ("enter", "Open the highlighted row"),
+    ("escape", "Back (or clear the marks)"),
+    ("tab / shift+tab", "Move between fields and tables"),
+    ("ctrl+p", "Command palette: every action by name"),
+    ("g", "Global menu (Advisor Integration, Plans)"),
+    ("?", "This help"),
+    ("ctrl+q", "Quit at once"),
+]
+
+
+def key_lines(screen: Screen[Any]) -> list[tuple[str, str]]:
+    """(key, description) of the screen's own bindings — the ones this role has (the others
+    were removed when the screen was built), whether or not they apply to the row at hand."""
+    app = screen.app
+    seen: set[str] = set()
+    out = []
+    for _key, binding in screen._bindings:
+        if binding.id is None:  # Textual's own widget keys (cursor movement, copy, ...)
+            continue
+        if not binding.description or binding.action in seen:
+            continue
+        if binding.action in ("back", "cancel"):
+            continue
+        seen.add(binding.action)
+        out.append((app.get_key_display(binding), binding.description))
+    return out
+
+
+class HelpScreen(PlantechModal[None]):
+    def __init__(self, under: Screen[Any]) -> None:
+        super().__init__()
+        self.lines = key_lines(under)
+        self.under_title = type(under).__name__.removesuffix("Screen")
+
+    def compose(self) -> ComposeResult:
+        width = max([len(k) for k, _ in self.lines + GENERAL] + [8])
+        body = ["Keys here:"] + [f"  {k:<{width}}  {d}" for k, d in self.lines]
+        body += ["", "Everywhere:"] + [f"  {k:<{width}}  {d}" for k, d in GENERAL]
+        with Vertical(classes="dialog wide"):
+            yield Static("Help — keys", classes="dialog-title")
+            with VerticalScroll():
+                yield Static("\n".join(body), id="help-text", markup=False)
+            with Horizontal(classes="buttons"):
+                yield button("Close (esc)", "close", "primary")
+
+    def on_mount(self) -> None:
+        self.query_one(Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)

@@ -1,0 +1,201 @@
+"""A plan's Investment Assets: totals and the summary table (link icon beside integrated
+accounts); the account editor opens from here. Opening it runs the automatic pull."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer, Static
+
+from ..domain.errors import NotFound, PlantechError
+from ..domain.models import LinkState, PlanAccount, PlanDetail
+from ..domain.permissions import Action
+from ..widgets.fmt import money_display
+from ..widgets.record_table import Column, RecordTable
+from ..widgets.topbar import ActionLink, TopBar
+from .base import PlantechScreen
+from .plan_menu import PlanMenuMixin
+
+
+class PlanScreen(PlanMenuMixin, PlantechScreen):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("n", "new_account", "New account", id="new"),
+        Binding("p", "pause", "Pause", id="pause-play"),
+        Binding("p", "play", "Play", id="pause-play"),
+        Binding("s", "stop", "Stop", id="stop"),
+        Binding("d", "delete_account", "Delete", id="delete"),
+        Binding("r", "refresh", "Refresh Integrations", id="refresh"),
+        Binding("m", "plan_menu", "Plan menu", id="plan-menu"),
+        Binding("e", "export", "Export", id="export"),
+    ]
+    REQUIRES = {
+        "new_account": Action.EDIT_ACCOUNT,
+        "delete_account": Action.EDIT_ACCOUNT,
+        "pause": Action.PAUSE_PLAY_STOP,
+        "play": Action.PAUSE_PLAY_STOP,
+        "stop": Action.PAUSE_PLAY_STOP,
+        **PlanMenuMixin.MENU_REQUIRES,
+    }
+    PALETTE = (
+        ("New account", "new_account", "Add a manual investment account"),
+        ("Pause", "pause", "Freeze the highlighted account's balance"),
+        ("Play", "play", "Resume Redtail updates of the highlighted account"),
+        ("Stop", "stop", "Break the Redtail link, keep the account"),
+        ("Delete account", "delete_account", "Delete the highlighted account"),
+        *PlanMenuMixin.MENU_PALETTE,
+    )
+
+    def __init__(self, plan_id: int) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.detail: PlanDetail | None = None
+        self._accounts: dict[str, PlanAccount] = {}
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Plans › Investment Assets")
+        with Horizontal(classes="plan-head"):
+            yield Static("", id="plan-title", markup=False)
+            yield ActionLink(f"{self.icons.menu} Plan menu (m)", "plan_menu", id="plan-menu-button")
+        yield Static("Investment Assets", classes="screen-title")
+        yield Static("", id="totals", markup=False)
+        empty = ("No accounts yet — press n to add one"
+                 + (", or link Redtail contacts from Plan Integration (m)."
+                    if self.ws.can(Action.PLAN_INTEGRATION) else ".")
+                 if self.ws.can(Action.EDIT_ACCOUNT) else "No accounts in this plan yet.")
+        yield RecordTable([Column("description", "Description"),
+                           Column("type", "Investment type"), Column("owner", "Owner"),
+                           Column("balance", "Balance"), Column("link", "Redtail link")],
+                          empty_text=empty, id="accounts")
+        yield Static("enter open", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.refresh_data() == "gone":
+            return
+        self.query_one(RecordTable).focus()
+        self.papp.start_auto_pull(self.plan_id)
+
+    # ------------------------------------------------------------------ data
+
+    def _link_cell(self, a: PlanAccount) -> Text:
+        i = self.icons
+        if a.link is None:
+            return Text("manual")
+        state = a.link.state
+        parts = []
+        if state is LinkState.PAUSED:
+            parts.append(f"{i.paused} paused")
+        elif state is LinkState.SOURCE_UNLINKED:
+            parts.append(f"{i.unlinked} source unlinked")
+        else:
+            parts.append("active")
+        if a.link.missing_at_source:
+            parts.append(f"{i.missing} missing at source")
+        style = "" if state is LinkState.ACTIVE and not a.link.missing_at_source else "yellow"
+        return Text(" · ".join(parts), style=style)
+
+    def _row(self, a: PlanAccount) -> list[str | Text]:
+        desc = f"{self.icons.link} {a.description}" if a.link else a.description
+        return [desc, a.investment_type, a.owner, money_display(a.balance), self._link_cell(a)]
+
+    def refresh_data(self) -> str | None:
+        try:
+            detail = self.ws.plan_detail(self.plan_id)
+        except NotFound as exc:
+            self.fail(exc)
+            self.app.call_later(self.papp.leave_plan)
+            return "gone"
+        except PlantechError as exc:
+            self.fail(exc)
+            return None
+        self.detail = detail
+        plan = detail.plan
+        self.query_one(TopBar).set_crumbs(f"Plans › {plan.name} › Investment Assets")
+        self.query_one("#plan-title", Static).update(
+            f"{plan.name} — {' & '.join(plan.clients) or 'no clients'}")
+        linked = sum((a.balance for a in detail.accounts if a.link), Decimal(0))
+        manual = sum((a.balance for a in detail.accounts if not a.link), Decimal(0))
+        totals = f"Linked {money_display(linked)} · Manual {money_display(manual)}"
+        if self.ws.can(Action.PLAN_INTEGRATION):
+            pending = sum((s.balance for s in detail.pending if s.balance), Decimal(0))
+            totals += f" · Pending {len(detail.pending)} ({money_display(pending)})"
+        self.query_one("#totals", Static).update(totals)
+        self._accounts = {str(a.id): a for a in detail.accounts}
+        changes = self.query_one(RecordTable).set_rows(
+            (str(a.id), self._row(a)) for a in detail.accounts)
+        self.refresh_bindings()
+        return f"{plan.name}: {changes.describe('account')}" if changes.any else None
+
+    def current(self) -> PlanAccount | None:
+        key = self.query_one(RecordTable).cursor_key
+        return self._accounts.get(key) if key else None
+
+    # ------------------------------------------------------------------ actions
+
+    def action_state(self, action: str) -> bool | None:
+        a = self.current()
+        state = a.link.state if a and a.link else None
+        if action == "pause":
+            return state is LinkState.ACTIVE
+        if action == "play":
+            return state is LinkState.PAUSED
+        if action == "stop":
+            return state is not None
+        if action == "delete_account":
+            return True if a else None
+        return super().action_state(action)
+
+    def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
+        self.refresh_bindings()
+
+    def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        self.open_account(int(event.key))
+
+    def open_account(self, account_id: int) -> None:
+        from .account_editor import AccountEditorScreen
+
+        self.app.push_screen(AccountEditorScreen(self.plan_id, account_id=account_id))
+
+    def action_new_account(self) -> None:
+        from .account_editor import AccountEditorScreen
+
+        if self.refused("new_account"):
+            return
+        self.app.push_screen(AccountEditorScreen(self.plan_id))
+
+    def _after(self) -> None:
+        self.refresh_data()
+
+    def action_pause(self) -> None:
+        self._switch("pause")
+
+    def action_play(self) -> None:
+        self._switch("play")
+
+    def _switch(self, verb: str) -> None:
+        from .account_actions import pause_or_play
+
+        if self.refused(verb):
+            return
+        a = self.current()
+        if a is not None and pause_or_play(self, a, verb) is not None:
+            self.refresh_data()
+
+    def action_stop(self) -> None:
+        from .account_actions import confirm_stop
+
+        a = self.current()
+        if a is not None and not self.refused("stop"):
+            confirm_stop(self, a, self._after)
+
+    def action_delete_account(self) -> None:
+        from .account_actions import confirm_delete
+
+        a = self.current()
+        if a is not None and not self.refused("delete_account"):
+            confirm_delete(self, a, self._after)

@@ -1,0 +1,157 @@
+"""Plans: the home screen (name, clients, totals, pending, last successful pull, staleness)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Static
+
+from ..domain.errors import PlantechError
+from ..domain.models import PlanSummary
+from ..domain.permissions import Action
+from ..widgets.fmt import STALE_DAYS, days_since, local_time, money_display
+from ..widgets.record_table import Column, RecordTable
+from ..widgets.topbar import TopBar
+from .base import PlantechScreen
+
+
+class PlansScreen(PlantechScreen):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("n", "new_plan", "New plan", id="new"),
+        Binding("R", "rename_plan", "Rename", id="rename"),
+        Binding("d", "delete_plan", "Delete", id="delete"),
+        Binding("e", "export", "Export CSV", id="export"),
+    ]
+    REQUIRES = {
+        "new_plan": Action.MANAGE_PLANS,
+        "rename_plan": Action.MANAGE_PLANS,
+        "delete_plan": Action.MANAGE_PLANS,
+    }
+    PALETTE = (
+        ("New plan", "new_plan", "Create a plan"),
+        ("Rename plan", "rename_plan", "Rename the highlighted plan"),
+        ("Delete plan", "delete_plan", "Delete the highlighted plan"),
+        ("Export CSV", "export", "Write the highlighted plan's accounts to a CSV file"),
+    )
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Plans")
+        # the columns an advisor scans first come first: at 80 columns they still show
+        columns = [Column("name", "Plan"), Column("last_pull", "Last pull")]
+        if self.ws.can(Action.PLAN_INTEGRATION):
+            columns.append(Column("pending", "Pending"))
+        columns += [Column("linked", "Linked"), Column("manual", "Manual"),
+                    Column("accounts", "Accounts"), Column("clients", "Clients")]
+        empty = ("No plans yet — press n to create one." if self.ws.can(Action.MANAGE_PLANS)
+                 else "No plans are shared with you yet.")
+        yield Static("Plans", classes="screen-title")
+        yield RecordTable(columns, empty_text=empty, id="plans")
+        yield Static("enter open", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        self.query_one(RecordTable).focus()
+
+    def _row(self, s: PlanSummary) -> list[str | Text]:
+        age = days_since(s.last_pull)
+        last: str | Text = local_time(s.last_pull)
+        if age is not None and age >= STALE_DAYS:
+            last = Text(f"{last} {self.icons.warning} stale", style="yellow")
+        cells: list[str | Text] = [s.plan.name, last]
+        if self.ws.can(Action.PLAN_INTEGRATION):
+            cells.append(str(s.pending) if s.pending else "—")
+        cells += [money_display(s.total_linked), money_display(s.total_manual),
+                  str(s.accounts), "; ".join(s.plan.clients) or "—"]
+        return cells
+
+    def refresh_data(self) -> str | None:
+        table = self.query_one(RecordTable)
+        changes = table.set_rows((str(s.plan.id), self._row(s)) for s in self.ws.list_plans())
+        self.refresh_bindings()
+        return changes.describe("plan") or None
+
+    def _current(self) -> int | None:
+        key = self.query_one(RecordTable).cursor_key
+        return int(key) if key else None
+
+    def action_state(self, action: str) -> bool | None:
+        if action == "back":
+            return False  # the home screen
+        if action in ("rename_plan", "delete_plan", "export"):
+            return None if self._current() is None else True
+        return True
+
+    def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
+        self.refresh_bindings()
+
+    def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        self.papp.open_plan(int(event.key))
+
+    def action_new_plan(self) -> None:
+        from .plan_form import PlanFormModal
+
+        if self.refused("new_plan"):
+            return
+
+        def done(plan_id: int | None) -> None:
+            if plan_id:
+                self.refresh_data()
+                self.query_one(RecordTable).move_to(str(plan_id))
+
+        self.app.push_screen(PlanFormModal(), done)
+
+    def action_rename_plan(self) -> None:
+        from .plan_form import PlanFormModal
+
+        plan_id = self._current()
+        if plan_id is None or self.refused("rename_plan"):
+            return
+        try:
+            plan = self.ws.plan(plan_id)
+        except PlantechError as exc:
+            self.fail(exc)
+            return
+        def done(_plan_id: int | None) -> None:
+            self.refresh_data()
+
+        self.app.push_screen(PlanFormModal(plan), done)
+
+    def action_delete_plan(self) -> None:
+        from .dialogs import ConfirmModal
+
+        plan_id = self._current()
+        if plan_id is None:
+            return
+        try:
+            plan = self.ws.plan(plan_id)
+        except PlantechError as exc:
+            self.fail(exc)
+            return
+
+        def chosen(value: str | None) -> None:
+            if value != "delete":
+                return
+            try:
+                self.ws.delete_plan(plan_id)
+            except PlantechError as exc:
+                self.fail(exc)
+                return
+            self.notify(f"Deleted plan {plan.name}.")
+            self.refresh_data()
+
+        self.app.push_screen(ConfirmModal(
+            f"Delete plan {plan.name}?",
+            "Its accounts, linked Redtail contacts, pending and ignored accounts are deleted. "
+            "Nothing changes in Redtail.",
+            [("Delete plan", "delete", "error")]), chosen)
+
+    def action_export(self) -> None:
+        from .export import ExportModal
+
+        plan_id = self._current()
+        if plan_id is not None:
+            self.app.push_screen(ExportModal(plan_id))

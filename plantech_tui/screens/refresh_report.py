@@ -1,0 +1,67 @@
+"""The refresh report after a pull: new, changed (old → new), unchanged, skipped by type,
+paused, balance unknown, missing at source, errors with the server's text."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Static
+
+from ..domain.report import RefreshReport
+from ..sync.diff import describe_change
+from ..widgets.fmt import money_display
+from ..widgets.icons import IconSet
+from .base import PlantechModal, button
+
+
+def report_lines(report: RefreshReport, i: IconSet) -> list[str]:
+    status = {"ok": f"{i.ok} ok", "partial": f"{i.warning} partial",
+              "failed": f"{i.error} failed"}[report.status]
+    lines = [f"Status: {status}{' (dry run)' if report.dry_run else ''}",
+             f"Summary: {report.summary()}", ""]
+    lines.append(f"New ({len(report.new)}):")
+    lines += [f"  {i.new} {n.description} — Redtail type {n.account_type or 'unknown'} → "
+              f"{n.default_investment_type}{' (review)' if n.review_type else ''}, "
+              f"{money_display(n.balance, 'balance unknown')}" for n in report.new]
+    lines.append(f"Changed ({len(report.changes)}):")
+    lines += [f"  {i.changed} {describe_change(c)}" for c in report.changes]
+    lines.append(f"Unchanged: {report.unchanged}")
+    lines.append(f"Skipped by type ({len(report.skipped_by_type)}):"
+                 + ("" if report.skipped_by_type else " none"))
+    lines += [f"  - {s}" for s in report.skipped_by_type]
+    lines.append(f"Paused (not updated): {report.paused}")
+    if report.ignored:
+        lines.append(f"Ignored (not updated): {report.ignored}")
+    lines.append(f"Balance unknown: {report.balance_unknown}")
+    lines.append(f"Missing at source: {len(report.missing_at_source)}"
+                 + (" — Redtail " + ", ".join(map(str, report.missing_at_source))
+                    if report.missing_at_source else ""))
+    lines += [f"  {i.warning} {flag}" for flag in report.type_flags]
+    lines.append(f"Errors ({len(report.errors)}):" + ("" if report.errors else " none"))
+    for e in report.errors:
+        who = f"contact {e.redtail_contact_id}" if e.redtail_contact_id else "Redtail"
+        lines.append(f"  {i.error} {who}: {e.message}")
+    return lines
+
+
+class RefreshReportScreen(PlantechModal[None]):
+    def __init__(self, report: RefreshReport, plan_name: str) -> None:
+        super().__init__()
+        self.report = report
+        self.plan_name = plan_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide report"):
+            yield Static(f"Refresh Integrations — {self.plan_name}", classes="dialog-title",
+                         markup=False)
+            with VerticalScroll(id="report-body"):
+                yield Static("\n".join(report_lines(self.report, self.icons)), id="report",
+                             markup=False)
+            with Horizontal(classes="buttons"):
+                yield button("Close (esc)", "close", "primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)

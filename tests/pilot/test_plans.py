@@ -1,0 +1,68 @@
+"""Plans (home): create, rename, delete with a confirmation; icons in their ASCII form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plantech_tui.app import PlantechApp
+from plantech_tui.screens.dialogs import ConfirmModal
+from plantech_tui.screens.plan_form import PlanFormModal
+from plantech_tui.service.workspace import Workspace
+from plantech_tui.sync.fake import FakeRedtailServer
+
+from .helpers import prepare_plan, screen_text, settle, staged_id, type_text
+
+
+async def test_create_rename_and_delete_a_plan(db_path: Path) -> None:
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, PlanFormModal)
+        await pilot.press("enter")  # no name: refused, the dialog stays
+        assert "a plan name is required" in screen_text(app)
+        await type_text(pilot, "#field-name", "Munster Family")
+        await type_text(pilot, "#field-client", "Herman Munster")
+        await pilot.press("enter")
+        await settle(pilot)
+        ws = Workspace.open(db_path, "advisor")
+        [summary] = ws.list_plans()
+        assert (summary.plan.name, summary.plan.clients) == ("Munster Family", ["Herman Munster"])
+        await pilot.press("R")
+        await type_text(pilot, "#field-name", "The Munsters")
+        await type_text(pilot, "#field-co_client", "Lily Munster")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        [summary] = ws.list_plans()
+        assert (summary.plan.name, summary.plan.clients) == (
+            "The Munsters", ["Herman Munster", "Lily Munster"])
+        assert "The Munsters" in screen_text(app)
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Delete plan The Munsters?" in screen_text(app)
+        await pilot.press("escape")  # cancelled: nothing deleted
+        assert len(ws.list_plans()) == 1
+        await pilot.press("d", "enter")
+        await settle(pilot)
+        assert ws.list_plans() == []
+        assert "No plans yet — press n" in screen_text(app)
+        ws.close()
+
+
+async def test_icons_have_an_ascii_form(db_path: Path, fake: FakeRedtailServer,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = await prepare_plan(db_path, fake)
+    ws = Workspace.open(db_path, "advisor")
+    ws.link_to_existing(ids["plan_id"], staged_id(ws, ids["plan_id"], 5001), ids["manual_id"])
+    ws.pause(ids["plan_id"], ids["manual_id"])
+    ws.close()
+    monkeypatch.setenv("PLANTECH_ASCII", "1")
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "[L] Gomez 401(k)" in text and "[P] paused" in text
+        assert "🔗" not in text and "⏸" not in text and "⋮" not in text
