@@ -132,13 +132,14 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
                      else f"{c['name']} (Redtail {c['redtail_contact_id']})")
             results.add_option(Selection(label, c["redtail_contact_id"], disabled=linked))
         n = len(found["contacts"])
+        if n:
+            # focus first and synchronously: keys typed as soon as the results show go to them
+            results.highlighted = 0
+            self.set_focus(results)
         self._status(
             (f"{n} matching contact(s)" if n else "No Redtail contact matches.")
             + (" — more than 200: narrow the search." if found["truncated"] else "")
             + (" Space selects; Save links the selected ones." if n else ""))
-        if n:
-            results.highlighted = 0
-            results.focus()
 
     # ------------------------------------------------------------------ link
 

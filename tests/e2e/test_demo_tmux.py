@@ -1,0 +1,102 @@
+"""`plantech demo` in a real terminal (tmux): open the plan, link contacts, refresh, see a new
+pending row, ignore it, quit — and nothing is left running or on disk (SPEC §10)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_tool
+
+pytestmark = pytest.mark.e2e
+
+
+class Tmux:
+    def __init__(self, socket: Path, session: str) -> None:
+        self.base = ["tmux", "-S", str(socket)]
+        self.session = session
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([*self.base, *args], check=True, capture_output=True,
+                              text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.session, *keys)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.session)
+
+    def wait_for(self, text: str, timeout: float = 20.0, *, gone: bool = False) -> str:
+        """Poll the screen until `text` shows (or, with gone, no longer shows): a condition
+        with a deadline, not a sleep."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if (text in screen) != gone:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never showed; the screen was:\n{screen}")
+            time.sleep(0.1)
+
+
+def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
+    need_tool("tmux")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    marker = tmp_path / "e2e-marker.db"  # makes this demo's command line unique for pgrep
+    env = {**os.environ, "TMPDIR": str(tmpdir), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    command = (f"{shlex.quote(sys.executable)} -m plantech_tui --db {shlex.quote(str(marker))} "
+               "demo; echo EXIT=$?; sleep 600")
+    script = tmp_path / "run-demo.sh"  # keeps the marker out of the shell's own command line
+    script.write_text(command + "\n")
+    tmux = Tmux(tmp_path / "tmux.sock", "demo")
+    subprocess.run([*tmux.base, "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40",
+                    f"sh {shlex.quote(str(script))}"], check=True, env=env)
+    try:
+        tmux.wait_for("Addams Family", timeout=30)
+        tmux.keys("Enter")
+        tmux.wait_for("Investment Assets")
+        tmux.keys("m")
+        tmux.wait_for("Plan Integration")
+        tmux.keys("Down", "Enter")
+        tmux.wait_for("No linked Redtail contacts yet")
+        tmux.keys("n")
+        tmux.wait_for("Search criteria")
+        tmux.keys("Addams", "Enter")
+        tmux.wait_for("Morticia Addams (Redtail 102)")
+        # one key at a time, each after the screen showed the last one's effect, as a person
+        tmux.keys("Space")
+        tmux.wait_for("✓▌ Gomez Addams")
+        tmux.keys("Down")
+        tmux.keys("Space")
+        tmux.wait_for("✓▌ Morticia Addams")
+        tmux.keys("C-s")
+        tmux.wait_for("Integration (2)")
+        tmux.keys("r")
+        report = tmux.wait_for("Refresh Integrations — Addams Family")
+        assert "11 new" in report and "Whole Life" in report
+        tmux.keys("Escape")
+        tmux.wait_for("Refresh Integrations — Addams Family", gone=True)
+        tmux.wait_for("Pending Data (11)")
+        tmux.keys("2")
+        pending = tmux.wait_for("Fidelity 4401")
+        assert "$250,000.00" in pending
+        tmux.keys("i")
+        tmux.wait_for("Reason (optional)")
+        tmux.keys("Enter")
+        tmux.wait_for("Reason (optional)", gone=True)
+        after = tmux.wait_for("Ignored Data (1)")
+        assert "Pending Data (10)" in after
+        tmux.keys("C-q")
+        tmux.wait_for("EXIT=0", timeout=20)
+        left = subprocess.run(["pgrep", "-f", f"{marker} demo"], capture_output=True, text=True)
+        assert left.stdout.strip() == "", "the demo left a process behind"
+        assert list(tmpdir.iterdir()) == [], "the demo left its temporary directory behind"
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True)
