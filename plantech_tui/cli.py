@@ -28,6 +28,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python 3.11 drops the value of "--opt=--" (it takes "--" for the end of options) and
+        # hands the command an empty list: the value the user typed is "--".
+        if action.option_strings and action.nargs in (None, "?") and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
 
 def _common() -> argparse.ArgumentParser:
     """--db, --user and --json, accepted before and after the subcommand."""
@@ -41,12 +50,15 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+MAX_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY
+
+
 def _ids(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an id: {text!r}") from None
-    if value <= 0:
+    if not 0 < value <= MAX_ID:
         raise argparse.ArgumentTypeError(f"not an id: {text!r}")
     return value
 
@@ -177,7 +189,9 @@ class Out:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        from .domain.money import money_str
+
+        return money_str(value)
     raise TypeError(type(value).__name__)
 
 
@@ -336,7 +350,9 @@ CSV_COLUMNS = ["state", "id", "description", "investment_type", "owner", "balanc
 
 def _csv_safe(value: Any) -> str:
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        from .domain.money import money_str
+
+        return money_str(value) or ""  # a plain decimal, even when negative: never prefixed
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
@@ -348,8 +364,7 @@ def run_export(args: argparse.Namespace, out: Out) -> int:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r[c] if c == "balance" and isinstance(r[c], Decimal) and r[c] < 0
-                         else _csv_safe(r[c]) for c in CSV_COLUMNS])
+        writer.writerow([_csv_safe(r[c]) for c in CSV_COLUMNS])
     data = buf.getvalue()
     if args.csv == "-":
         if out.as_json:

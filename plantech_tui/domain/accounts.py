@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import ValidationFailed
-from .money import MoneyError, to_money, to_money_or_none
 from .mapping import canonical_owner
+from .money import MoneyError, to_money, to_money_or_none
 
 FIELDS = (
     "description",
@@ -88,7 +88,7 @@ def validate_fields(
     investment_type = canonical_type(values.get("investment_type"))
     if not str(values.get("owner") or "").strip():
         raise ValidationFailed("owner is required", field="owner")
-    owner = canonical_owner(values.get("owner"))
+    owner = canonical_owner(str(values.get("owner")))
     try:
         balance = to_money_or_none(values.get("balance"))
     except MoneyError as exc:

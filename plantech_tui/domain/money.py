@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 LIMIT = Decimal(10) ** 15  # |balance| < 10^15 (SPEC §3)
+OUT_OF_RANGE = "amount out of range (must be less than 10^15 in size)"
 
 
 class MoneyError(ValueError):
@@ -37,10 +38,19 @@ def to_money(value: object) -> Decimal:
         raise MoneyError(f"not an amount: {type(value).__name__}")
     if not d.is_finite():
         raise MoneyError(f"not an amount: {value!r}")
-    q = d.quantize(CENT, rounding=ROUND_HALF_EVEN) if abs(d) < LIMIT else d
-    if abs(q) >= LIMIT:
-        raise MoneyError("amount out of range (must be less than 10^15 in size)")
-    return q
+    # adjusted() is the exponent of the leading digit: no arithmetic, so no decimal.Overflow
+    # however large the exponent ("1e1000000")
+    if not d.is_zero() and d.adjusted() >= 15:
+        raise MoneyError(OUT_OF_RANGE)
+    q = d.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    if abs(q) >= LIMIT:  # 999999999999999.995 rounds up to 10^15
+        raise MoneyError(OUT_OF_RANGE)
+    return _no_negative_zero(q)
+
+
+def _no_negative_zero(q: Decimal) -> Decimal:
+    """-0.004 rounds to -0.00; nobody wants to see "-0.00"."""
+    return q.copy_abs() if q.is_zero() else q
 
 
 def to_money_or_none(value: object) -> Decimal | None:
@@ -54,7 +64,7 @@ def money_str(value: Decimal | None) -> str | None:
     """The JSON/CSV form: a plain decimal with two places ("1234.50")."""
     if value is None:
         return None
-    return f"{value.quantize(CENT, rounding=ROUND_HALF_EVEN):f}"
+    return f"{_no_negative_zero(value.quantize(CENT, rounding=ROUND_HALF_EVEN)):f}"
 
 
 def money_display(value: Decimal | None, unknown: str = "unknown") -> str:

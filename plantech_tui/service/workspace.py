@@ -19,7 +19,6 @@ from sqlite_utils import Database
 
 from ..domain import suggest as suggestions
 from ..domain.accounts import FIELDS, AccountFields, validate_fields
-from ..domain.mapping import canonical_owner
 from ..domain.errors import (
     InvalidState,
     NotFound,
@@ -28,6 +27,7 @@ from ..domain.errors import (
     UsageError,
     ValidationFailed,
 )
+from ..domain.mapping import canonical_owner
 from ..domain.models import (
     AuditEntry,
     Integration,
@@ -46,6 +46,9 @@ from ..store import rows as R
 from ..store.db import Store, now_utc
 
 UNDO_LEVELS = 50
+# the columns of a staged row that triage actions change (and undo restores)
+UNDONE_STAGED_COLUMNS = ("state", "ignore_reason", "linked_account_id", "link_state",
+                         "prior_link_state", "description", "description_edited")
 
 
 def current_user_name(explicit: str | None = None) -> str:
@@ -90,6 +93,23 @@ class UndoStep:
     accounts_before: list[dict[str, Any]] = field(default_factory=list)
     created_accounts: list[int] = field(default_factory=list)
     versions_after: dict[tuple[str, int], int] = field(default_factory=dict)
+    # what makes a row the same row: SQLite reuses the highest id after a delete
+    identities: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
+
+
+_IDENTITY = {
+    "staged_accounts": ("plan_id", "integration_id", "redtail_account_id", "created_at"),
+    "plan_accounts": ("plan_id", "created_at"),
+}
+
+
+def _fingerprint(db: Database, table: str, row_id: int) -> tuple[int, tuple[Any, ...]] | None:
+    """(version, identity) of a row, or None when it is gone."""
+    row = R.one(db, f"SELECT version, {', '.join(_IDENTITY[table])} FROM {table} "  # noqa: S608
+                "WHERE id = ?", [row_id])
+    if row is None:
+        return None
+    return int(row["version"]), tuple(row[c] for c in _IDENTITY[table])
 
 
 def _load_mapping() -> Any:
@@ -216,10 +236,10 @@ class Workspace:
             see_staged = self.can(Action.PLAN_INTEGRATION)
             for p in plans:
                 accounts = R.load_accounts(db, p["id"])
-                counts = {r["state"]: (r["n"], r["total"]) for r in R.dict_rows(
+                counts = {r["state"]: r["n"] for r in R.dict_rows(
                     db,
-                    "SELECT state, count(*) AS n, sum(CAST(balance AS DECIMAL)) AS total "
-                    "FROM staged_accounts WHERE plan_id = ? GROUP BY state", [p["id"]])}
+                    "SELECT state, count(*) AS n FROM staged_accounts WHERE plan_id = ? "
+                    "GROUP BY state", [p["id"]])}
                 last = R.one(db, "SELECT max(finished_at) AS t FROM sync_runs WHERE plan_id = ? "
                              "AND status = 'ok' AND dry_run = 0", [p["id"]])
                 pending_total = sum(
@@ -229,8 +249,8 @@ class Workspace:
                 out.append(PlanSummary(
                     plan=R.plan_from(p),
                     accounts=len(accounts),
-                    pending=counts.get("pending", (0, 0))[0] if see_staged else 0,
-                    ignored=counts.get("ignored", (0, 0))[0] if see_staged else 0,
+                    pending=counts.get("pending", 0) if see_staged else 0,
+                    ignored=counts.get("ignored", 0) if see_staged else 0,
                     total_linked=sum((a.balance for a in accounts if a.link), Decimal(0)),
                     total_manual=sum((a.balance for a in accounts if not a.link), Decimal(0)),
                     total_pending=pending_total,
@@ -404,18 +424,35 @@ class Workspace:
             self._plan_row(db, plan_id)
             before = self._account_row(db, plan_id, account_id)
             link = self._link_of(db, account_id)
-            if link is not None:
-                self._unlink(db, link)
+            back = self._unlink(db, link) if link is not None else False
             db.execute("DELETE FROM plan_accounts WHERE id = ?", [account_id])
             self._audit(db, plan_id, "account delete", "account", account_id, before, None,
-                        detail=f"Redtail account {link['redtail_account_id']} back to Pending"
-                        if link else "")
-        return self.staged(plan_id, link["id"]) if link and self.can(Action.PLAN_INTEGRATION) else None
+                        detail=_unlink_detail(link, back))
+        if link is None or not back or not self.can(Action.PLAN_INTEGRATION):
+            return None
+        return self.staged(plan_id, link["id"])
 
-    def _unlink(self, db: Database, link: dict[str, Any]) -> None:
+    def _unlink(self, db: Database, link: dict[str, Any]) -> bool:
+        """Break a link; the Redtail account returns to Pending (True). A source-unlinked
+        account that no linked contact reaches any more is dropped instead (False), as
+        unlinking its contact would have dropped it had it been pending (SPEC §3)."""
+        if link["link_state"] == "source_unlinked" and not self._reached(db, link):
+            db.execute("DELETE FROM staged_accounts WHERE id = ?", [link["id"]])
+            self._audit(db, link["plan_id"], "staged removed", "staged", link["id"], link, None,
+                        detail="link broken while its Redtail contact is unlinked from the plan")
+            return False
         R.update_row(db, "staged_accounts", link["id"], {
             "state": "pending", "linked_account_id": None, "link_state": None,
             "prior_link_state": None})
+        return True
+
+    def _reached(self, db: Database, staged: Mapping[str, Any]) -> bool:
+        """Does a contact linked to the plan list this Redtail account?"""
+        return R.one(
+            db, "SELECT 1 AS x FROM staged_account_contacts c JOIN plan_contacts p ON "
+            "p.redtail_contact_id = c.redtail_contact_id WHERE c.staged_id = ? AND "
+            "p.plan_id = ? AND p.integration_id = ? LIMIT 1",
+            [staged["id"], staged["plan_id"], staged["integration_id"]]) is not None
 
     def _linked_account(self, db: Database, plan_id: int, account_id: int
                         ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -452,11 +489,10 @@ class Workspace:
         require(self.user, Action.PAUSE_PLAY_STOP)
         with self.store.write() as db:
             row, link = self._linked_account(db, plan_id, account_id)
-            self._unlink(db, link)
+            back = self._unlink(db, link)
             self._audit(db, plan_id, "account stop", "account", account_id,
                         {"link": link["redtail_account_id"], "link_state": link["link_state"]},
-                        {"link": None},
-                        detail=f"Redtail account {link['redtail_account_id']} back to Pending")
+                        {"link": None}, detail=_unlink_detail(link, back))
         return self.account(plan_id, account_id)
 
     # ------------------------------------------------------------------ triage
@@ -465,15 +501,13 @@ class Workspace:
         return UndoStep(label=label, plan_id=plan_id)
 
     def _finish_step(self, db: Database, step: UndoStep) -> None:
-        for row in step.staged_before:
-            v = R.one(db, "SELECT version FROM staged_accounts WHERE id = ?", [row["id"]])
-            step.versions_after[("staged_accounts", row["id"])] = v["version"] if v else -1
-        for row in step.accounts_before:
-            v = R.one(db, "SELECT version FROM plan_accounts WHERE id = ?", [row["id"]])
-            step.versions_after[("plan_accounts", row["id"])] = v["version"] if v else -1
-        for aid in step.created_accounts:
-            v = R.one(db, "SELECT version FROM plan_accounts WHERE id = ?", [aid])
-            step.versions_after[("plan_accounts", aid)] = v["version"] if v else -1
+        keys = [("staged_accounts", r["id"]) for r in step.staged_before]
+        keys += [("plan_accounts", r["id"]) for r in step.accounts_before]
+        keys += [("plan_accounts", aid) for aid in step.created_accounts]
+        for table, row_id in keys:
+            found = _fingerprint(db, table, row_id)
+            assert found is not None
+            step.versions_after[(table, row_id)], step.identities[(table, row_id)] = found
         self._undo.append(step)
         del self._undo[:-UNDO_LEVELS]
 
@@ -538,6 +572,10 @@ class Workspace:
         require(self.user, Action.TRIAGE)
         with self.store.write() as db:
             self._plan_row(db, plan_id)
+            current = R.one(db, "SELECT linked_account_id FROM staged_accounts WHERE id = ? "
+                            "AND plan_id = ?", [staged_id, plan_id])
+            if current is not None and current["linked_account_id"] == account_id:
+                return self.account(plan_id, account_id)  # already so: a no-op
             staged = self._staged_row(db, plan_id, staged_id)
             if staged["state"] != "pending":
                 raise InvalidState(f"staged account {staged_id} is {staged['state']}: "
@@ -584,6 +622,8 @@ class Workspace:
                          items: list[tuple[int, Mapping[str, Any]]]) -> list[PlanAccount]:
         """Add several pending rows in one transaction: all or none."""
         require(self.user, Action.TRIAGE)
+        if not items:
+            raise UsageError("no staged account ids given")
         created: list[int] = []
         with self.store.write() as db:
             self._plan_row(db, plan_id)
@@ -630,37 +670,65 @@ class Workspace:
         return self._undo[-1].label if self._undo else None
 
     def undo(self) -> str:
-        """Restore the rows of the last triage action exactly; refused if they changed since."""
+        """Restore the rows of the last triage action; refused if they changed since."""
         require(self.user, Action.TRIAGE)
         if not self._undo:
             raise InvalidState("nothing to undo")
         step = self._undo[-1]
+        # (table, id) -> (version before the step, version after this undo)
+        rewound: dict[tuple[str, int], tuple[int, int]] = {}
         with self.store.write() as db:
             for (table, row_id), version in step.versions_after.items():
-                v = R.one(db, f"SELECT version FROM {table} WHERE id = ?", [row_id])  # noqa: S608
-                if v is None or v["version"] != version:
+                found = _fingerprint(db, table, row_id)
+                gone = found is None or found[1] != step.identities[(table, row_id)]
+                if gone or found is None or found[0] != version:
+                    self._undo.pop()  # it can never apply again; the next undo goes further
                     raise UndoConflict(
-                        f"cannot undo {step.label}: a pull or another user changed "
+                        f"cannot undo {step.label}: "
                         f"{'staged account' if table == 'staged_accounts' else 'account'} "
-                        f"{row_id} since")
+                        f"{row_id} {'is gone' if gone else 'changed'} since "
+                        "(a pull, another user or another action)")
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
             for row in step.staged_before:
                 cur = R.get_row(db, "staged_accounts", row["id"])
                 assert cur is not None
-                restore = {k: v for k, v in row.items() if k not in ("id", "version")}
+                # only what triage changed: a pull's bookkeeping since (last_updated,
+                # missing_streak) does not bump versions and must not be rolled back
+                restore = {k: row[k] for k in UNDONE_STAGED_COLUMNS if cur[k] != row[k]}
                 R.update_row(db, "staged_accounts", row["id"], restore)
+                before[f"staged {row['id']}"] = {k: cur[k] for k in restore}
+                after[f"staged {row['id']}"] = restore
             for row in step.accounts_before:
                 cur = R.get_row(db, "plan_accounts", row["id"])
                 assert cur is not None
-                restore = {k: v for k, v in row.items() if k not in ("id", "version")}
-                R.update_row(db, "plan_accounts", row["id"], restore)
                 if Decimal(cur["balance"]) != Decimal(row["balance"]):
+                    R.update_row(db, "plan_accounts", row["id"],
+                                 {"balance": row["balance"], "updated_at": now_utc()})
                     R.add_history(db, row["id"], Decimal(row["balance"]), "undo")
+                    before[f"account {row['id']}"] = {"balance": cur["balance"]}
+                    after[f"account {row['id']}"] = {"balance": row["balance"]}
             for account_id in step.created_accounts:
                 db.execute("DELETE FROM plan_accounts WHERE id = ?", [account_id])
-            self._audit(db, step.plan_id, "undo", "plan", step.plan_id, None, None,
+                before[f"account {account_id}"] = "created"
+                after[f"account {account_id}"] = "deleted"
+            for table, rows in (("staged_accounts", step.staged_before),
+                                ("plan_accounts", step.accounts_before)):
+                for row in rows:
+                    v = R.one(db, f"SELECT version FROM {table} WHERE id = ?",  # noqa: S608
+                              [row["id"]])
+                    assert v is not None
+                    rewound[(table, row["id"])] = (row["version"], v["version"])
+            self._audit(db, step.plan_id, "undo", "plan", step.plan_id, before, after,
                         detail=f"undid {step.label}: staged "
                         f"{', '.join(str(r['id']) for r in step.staged_before) or '-'}")
         self._undo.pop()
+        # An older step that left a row as this step found it can still be undone: the row is
+        # back to what that step left (only this step changed it since).
+        for older in self._undo:
+            for key, expected in older.versions_after.items():
+                if key in rewound and rewound[key][0] == expected:
+                    older.versions_after[key] = rewound[key][1]
         return step.label
 
     # ------------------------------------------------------------------ integrations & contacts
@@ -843,6 +911,15 @@ class Workspace:
                 "last_updated": s.last_updated or "",
             })
         return out
+
+
+def _unlink_detail(link: Mapping[str, Any] | None, back_to_pending: bool) -> str:
+    if link is None:
+        return ""
+    if back_to_pending:
+        return f"Redtail account {link['redtail_account_id']} back to Pending"
+    return (f"Redtail account {link['redtail_account_id']} dropped: its contact is no longer "
+            "linked to the plan")
 
 
 def parse_balance(text: object) -> Decimal | None:

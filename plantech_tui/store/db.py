@@ -45,11 +45,42 @@ def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Con
         )
     except sqlite3.Error as exc:
         raise PlantechError(f"cannot open database {path}: {exc}") from None
-    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        _use_wal(conn, path, timeout)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+        conn.close()
+        raise PlantechError(f"cannot open database {path}: {exc}") from None
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: Path, timeout: float) -> None:
+    """Switch the file to WAL. The switch needs an exclusive lock, and SQLite reports "database
+    is locked" at once (busy handler or not) while another process opens or switches the same
+    new file, so retry until the busy timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not ("locked" in str(exc) or "busy" in str(exc)):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"database {path} is busy (another process held it for over "
+                    f"{timeout:.0f} s)"
+                ) from None
+            time.sleep(delay)  # back off before retrying the switch
+            delay = min(delay * 2, 0.05)
 
 
 class Store:
@@ -109,8 +140,13 @@ class Store:
                 conn.execute("ROLLBACK")
             raise
         else:
-            with self._busy_guard():
-                conn.execute("COMMIT")
+            try:
+                with self._busy_guard():
+                    conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # never leave a half-open transaction behind
+                    conn.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def read(self) -> Iterator[Database]:

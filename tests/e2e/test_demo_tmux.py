@@ -51,6 +51,8 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
     tmpdir.mkdir()
     marker = tmp_path / "e2e-marker.db"  # makes this demo's command line unique for pgrep
     env = {**os.environ, "TMPDIR": str(tmpdir), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    for var in ("COLUMNS", "LINES"):  # Textual would take these over the real terminal size
+        env.pop(var, None)
     command = (f"{shlex.quote(sys.executable)} -m plantech_tui --db {shlex.quote(str(marker))} "
                "demo; echo EXIT=$?; sleep 600")
     script = tmp_path / "run-demo.sh"  # keeps the marker out of the shell's own command line
