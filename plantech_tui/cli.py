@@ -403,6 +403,71 @@ def run_users(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
+    from .domain.report import PullError, RefreshReport
+    from .sync.actions import run_async, sync_async
+    from .sync.diff import describe_change
+
+    results = run_async(sync_async(ws, None if args.all else args.plan, dry_run=args.dry_run,
+                                   max_in_flight=args.max_in_flight))
+    docs: list[dict[str, Any]] = []
+    lines: list[str] = []
+    failed = False
+    for pid, result in zip(args.plan or [None] * len(results), results, strict=False):
+        if isinstance(result, PullError):
+            failed = True
+            docs.append({"plan_id": pid, "status": "failed", "dry_run": args.dry_run,
+                         "errors": [result.as_json()]})
+            lines.append(f"plan {pid}: {result.message}")
+            continue
+        doc = result.as_json()
+        doc["plan_id"] = doc.pop("plan_id")
+        docs.append(doc)
+        failed = failed or result.status != "ok"
+        lines.append(f"plan {result.plan_id}: {result.status}{' (dry run)' if args.dry_run else ''}"
+                     f" — {result.summary()}")
+        lines += [f"  new: {n.description} ({n.default_investment_type})" for n in result.new]
+        lines += [f"  changed: {describe_change(c)}" for c in result.changes]
+        lines += [f"  error: contact {e.redtail_contact_id}: {e.message}" for e in result.errors]
+    docs.sort(key=lambda d: d.get("plan_id") or 0)
+    out.emit({"plans": [{"plan_id": d["plan_id"], **{k: v for k, v in d.items()
+                                                      if k != "plan_id"}} for d in docs]},
+             "\n".join(lines) or "no plans to sync")
+    for r in results:
+        if isinstance(r, RefreshReport):
+            for e in r.errors:
+                notice(f"plan {r.plan_id}: contact {e.redtail_contact_id}: {e.message}")
+    if failed:
+        first = next((r for r in results if isinstance(r, PullError)), None)
+        if first is not None:
+            raise PlantechError(f"sync: {first.message}")
+        return 1
+    return 0
+
+
+def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
+    from .sync.actions import connect_integration, run_async
+    if args.action == "list":
+        items = ws.list_integrations()
+        out.emit({"integrations": [i.as_json() for i in items]},
+                 "\n".join(f"{i.id}  {i.partner}  {i.environment}  {i.base_url}  {i.username}  "
+                           f"{i.status}" for i in items) or "No integrations yet — add one with: "
+                 "plantech integration add --base-url URL --username U --password-stdin")
+        return 0
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    password = password[:-1] if password.endswith("\r") else password
+    if not password:
+        raise UsageError("empty password on stdin")
+    integration, created = run_async(connect_integration(
+        ws, base_url=args.base_url, username=args.username, password=password,
+        api_key=args.api_key, environment=args.environment))
+    out.emit(integration.as_json(),
+             f"{'connected' if created else 're-keyed'} integration {integration.id}: "
+             f"Redtail CRM {integration.environment} as {integration.username}")
+    return 0
+
+
 def _require_tty() -> None:
     if "web_driver" in os.environ.get("TEXTUAL_DRIVER", ""):
         return  # textual-serve (plantech serve) drives the app through pipes
@@ -437,12 +502,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_doctor(args, out)
     if command == "sync":
-        from .sync.actions import run_sync_command
-
         return run_sync_command(_workspace(args), args, out)
     if command == "integration":
-        from .sync.actions import run_integration_command
-
         return run_integration_command(_workspace(args), args, out)
     runners = {"plan": run_plan, "account": run_account, "triage": run_triage,
                "export": run_export, "users": run_users}

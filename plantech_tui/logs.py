@@ -20,7 +20,8 @@ def setup_logging() -> None:
     from .paths import log_dir
 
     logger = logging.getLogger("plantech")
-    logger.propagate = False
+    # propagation stays on (pytest's caplog listens at the root); the root has no handler of
+    # ours, and since this logger has one, logging's last-resort stderr handler never fires
     logger.setLevel(logging.DEBUG if os.environ.get("PLANTECH_DEBUG") else logging.INFO)
     target = log_dir() / "plantech.log"
     if _handler is not None and target == _target:

@@ -1238,7 +1238,7 @@ FAULT_MATRIX: list[Callable[[httpx.Request], httpx.Response]] = [
 
 
 async def test_no_secret_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="plantech")
     texts: list[str] = []
 
     async def ok(request: httpx.Request) -> httpx.Response:
@@ -1753,7 +1753,7 @@ FAKE_FAULTS = [
 async def test_fake_no_secret_anywhere_across_the_fault_matrix(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="plantech")
     data = load_demo_data()
     user_key = demo_user_key(data)
     secrets = [
