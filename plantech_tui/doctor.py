@@ -1,14 +1,24 @@
 """`plantech doctor`: check this machine's set-up and say what to fix.
 
-It creates no database and no user: an existing database is opened read-only.
+Checks: the database (exists or can be created; readable, intact, writable, private), the
+config and mapping files, the credential store (OS keyring or the 0600 file), every Redtail
+integration (reachable; stored key accepted), and the terminal. Exit 0 when nothing failed,
+1 otherwise; warnings do not fail.
+
+It creates nothing: no database (an existing one is read without creating it, and locked once
+by a BEGIN IMMEDIATE that is rolled back; another account's is only read), no user, no
+credential file, no config.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import shutil
 import sqlite3
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cli import Out
+
+REDTAIL_TIMEOUT = 5.0
 
 
 @dataclass
@@ -29,70 +41,124 @@ class Check:
         return {"name": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
 
 
-def check_database(path: Path) -> tuple[Check, list[dict[str, Any]]]:
-    integrations: list[dict[str, Any]] = []
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _private(path: Path, want: int, what: str, mask: int) -> Check | None:
+    """A warning when `path`'s mode has any bit of `mask` (others may read or replace it)."""
+    mode = _mode(path)
+    if mode & mask:
+        return Check(what, "warn", f"{path} has mode {mode:o}: other users can "
+                     f"{'replace files in' if path.is_dir() else 'read'} it",
+                     f"chmod {want:o} {path}")
+    return None
+
+
+# ------------------------------------------------------------------ database
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in [path.parent, *path.parent.parents]:
+        if os.path.lexists(candidate):
+            return candidate
+    return Path("/")
+
+
+def check_database(path: Path) -> tuple[list[Check], list[dict[str, Any]]]:
+    """The database file, without creating it. Returns the checks and its integrations."""
+    from .store.schema import MIGRATIONS
+
+    target = len(MIGRATIONS)
+    fix_path = "choose another path with --db or PLANTECH_DB, or create the directory"
     if not path.exists():
-        parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
-        if parent is not None and os.access(parent, os.W_OK):
-            return Check("database", "ok", f"{path} does not exist yet; it will be created "
-                         "(mode 0600) on first use"), integrations
-        return Check("database", "fail", f"cannot create {path}: {parent} is not writable",
-                     "choose another path with --db or PLANTECH_DB"), integrations
+        if os.path.lexists(path):
+            return [Check("database", "fail", f"{path} is a broken symbolic link",
+                          "point it at the database, or remove it")], []
+        base = _nearest_existing(path)
+        if not base.is_dir():
+            return [Check("database", "fail", f"cannot create {path}: {base} is not a directory",
+                          fix_path)], []
+        if not os.access(base, os.W_OK | os.X_OK):
+            return [Check("database", "fail", f"cannot create {path}: {base} is not writable "
+                          "by this user", fix_path)], []
+        return [Check("database", "ok", f"{path} does not exist yet; the first command that "
+                      "needs it creates it (mode 0600)")], []
+    if not path.is_file():
+        return [Check("database", "fail", f"{path} is not a regular file", fix_path)], []
+    checks: list[Check] = []
+    integrations: list[dict[str, Any]] = []
+    # Another account's database (root checking the service's, say) is only read, as an
+    # immutable file: opening it for writing could leave -wal/-shm files that account cannot
+    # open. Immutable reads skip the -wal: the last commits may be missing from this check.
+    # Our own is read through a read-only connection; the write-lock probe below closes while
+    # that one is open, so doctor never checkpoints or removes the -wal of a live database.
+    foreign = hasattr(os, "getuid") and path.stat().st_uid != os.getuid()
+    uri = path.resolve().as_uri()
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        ok = conn.execute("PRAGMA quick_check").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn = sqlite3.connect(f"{uri}?mode=ro{'&immutable=1' if foreign else ''}", uri=True,
+                               timeout=2)
+    except sqlite3.Error as exc:
+        return [Check("database", "fail", f"cannot open {path}: {exc}",
+                      "check its owner and permissions (run as the account that owns it)")], []
+    try:
+        try:
+            ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            return [Check("database", "fail", f"{path}: {exc}",
+                          "restore it from a backup (docs/DEPLOY.md)")], []
+        if ok != "ok":
+            return [Check("database", "fail", f"{path}: integrity check says {ok}",
+                          "restore it from a backup (docs/DEPLOY.md)")], []
+        if version > target:
+            return [Check("database", "fail", f"{path} has schema {version}, newer than this "
+                          f"plantech ({target})", "upgrade plantech")], []
+        try:  # a write lock, rolled back: proves the file, its directory and the lock work
+            if not foreign:
+                probe = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=2,
+                                        isolation_level=None)
+                try:
+                    probe.execute("BEGIN IMMEDIATE")
+                    probe.execute("ROLLBACK")
+                finally:
+                    probe.close()
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                checks.append(Check("database", "warn", f"{path} is busy: another process "
+                                    "held its write lock for over 2 s", "try again; if it "
+                                    "stays busy, look for a hung plantech process"))
+            else:
+                return [Check("database", "fail", f"{path} is not writable: {text}",
+                              "run as the account that owns it, or fix the permissions of the "
+                              "file and its directory")], []
         try:
             conn.row_factory = sqlite3.Row
             integrations = [dict(r) for r in conn.execute(
-                "SELECT id, base_url, username, status FROM integrations")]
+                "SELECT id, base_url, username, status, secret_ref FROM integrations ORDER BY id")]
         except sqlite3.Error:
             integrations = []
+    finally:
         conn.close()
-    except sqlite3.Error as exc:
-        return Check("database", "fail", f"{path}: {exc}", "restore it from a backup "
-                     "(docs/DEPLOY.md)"), integrations
-    mode = path.stat().st_mode & 0o777
-    if ok != "ok":
-        return Check("database", "fail", f"{path}: integrity check says {ok}",
-                     "restore it from a backup"), integrations
-    if not os.access(path, os.W_OK):
-        return Check("database", "fail", f"{path} is not writable by this user",
-                     "run as the service account that owns it"), integrations
-    if mode & 0o077:
-        return Check("database", "warn", f"{path} has mode {mode:o}: others can read it",
-                     f"chmod 600 {path}"), integrations
-    return Check("database", "ok", f"{path} (schema {version}, mode {mode:o})"), integrations
+    if not checks:
+        migrate = f" (will be migrated from schema {version})" if version < target else ""
+        checks.append(Check("database", "ok", f"{path} (schema {version}{migrate}, "
+                            f"mode {_mode(path):o})"))
+    if foreign:
+        checks.append(Check("database owner", "warn", f"{path} belongs to another user: "
+                            "checked read-only, without its latest commits or the write lock",
+                            "run plantech (and doctor) as the account that owns it "
+                            "(docs/DEPLOY.md: plantech-admin doctor)"))
+    # the file must be private; its directory must at least not be writable by others
+    for item, want, mask in ((path, 0o600, 0o077), (path.parent, 0o700, 0o022)):
+        problem = _private(item, want, "database permissions", mask)
+        if problem:
+            checks.append(problem)
+    return checks, integrations
 
 
-def check_keyring() -> Check:
-    from .paths import data_dir
-    from .sync.credentials import open_credential_store
-
-    notes: list[str] = []
-    try:
-        store = open_credential_store(data_dir(), notify=notes.append)
-    except Exception as exc:  # the check must report, not crash
-        return Check("credentials", "fail", f"no credential store: {type(exc).__name__}",
-                     "make the user data dir writable")
-    if store.using_fallback:
-        return Check("credentials", "warn", notes[0] if notes else store.backend_name,
-                     "fine on a server (docs/DEPLOY.md); on a desktop unlock the keyring")
-    return Check("credentials", "ok", f"OS keyring: {store.backend_name}")
-
-
-def check_mapping() -> Check:
-    from .domain.errors import PlantechError
-    from .domain.mapping import load_mapping
-    from .paths import config_dir
-
-    try:
-        mapping = load_mapping(config_dir())
-    except PlantechError as exc:
-        return Check("mapping", "fail", exc.message, "fix the file, or remove it to use the "
-                     "built-in table")
-    return Check("mapping", "ok", f"{len(mapping.investment_types)} investment types; "
-                 f"{len(mapping.included_account_types)} included Redtail types")
+# ------------------------------------------------------------------ files
 
 
 def check_config() -> Check:
@@ -102,67 +168,215 @@ def check_config() -> Check:
     try:
         load_config()
     except PlantechError as exc:
-        return Check("config", "fail", exc.message, "fix the TOML syntax")
+        return Check("config", "fail", exc.message, "fix the TOML syntax, or remove the file")
     path = config_path()
     return Check("config", "ok", f"{path}{'' if path.exists() else ' (not present: defaults)'}")
 
 
-async def _reach(url: str) -> str | None:
-    import httpx
+def check_mapping() -> Check:
+    from .domain.errors import PlantechError
+    from .domain.mapping import OVERRIDE_FILENAME, load_mapping
+    from .paths import config_dir
 
     try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            await client.get(url.rstrip("/") + "/authentication")
+        mapping = load_mapping(config_dir())
+    except PlantechError as exc:
+        return Check("mapping", "fail", exc.message, "fix the file at that line, or remove it "
+                     "to use the built-in table")
+    override = config_dir() / OVERRIDE_FILENAME
+    source = f"built-in table + {override}" if override.exists() else "built-in table"
+    return Check("mapping", "ok", f"{source}: {len(mapping.investment_types)} investment types, "
+                 f"{len(mapping.included_account_types)} included Redtail types")
+
+
+# ------------------------------------------------------------------ credentials
+
+
+def _credential_file() -> Path:
+    from .paths import data_dir
+    from .sync.credentials import CREDENTIALS_FILENAME
+
+    return data_dir() / CREDENTIALS_FILENAME
+
+
+def _file_store_state(path: Path) -> tuple[str, str, str]:
+    """(status, detail, fix) of the credential file, without creating it."""
+    if not path.exists():
+        base = _nearest_existing(path)
+        if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+            return ("fail", f"{path} cannot be created ({base} is not a writable directory)",
+                    "make the user data directory writable")
+        return "ok", f"{path} (not created yet: it is on the first Add Integration)", ""
+    if not path.is_file() or path.is_symlink():
+        return "fail", f"{path} is not a regular file", "remove it and reconnect"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return ("fail", f"{path} is unreadable: {type(exc).__name__}",
+                "restore it from a backup, or remove it and reconnect each integration")
+    if not isinstance(doc, dict) or not isinstance(doc.get("secrets"), dict):
+        return ("fail", f"{path} has an unexpected layout",
+                "restore it from a backup, or remove it and reconnect each integration")
+    if _mode(path) & 0o077:
+        return "warn", f"{path} has mode {_mode(path):o}", f"chmod 600 {path}"
+    return "ok", f"{path} (mode 600, {len(doc['secrets'])} integration(s))", ""
+
+
+def check_credentials() -> tuple[Check, Any]:
+    """Which store holds the Redtail keys. Returns the check and a reader for the keys (or
+    None): it reads the keyring or the file, never creating either."""
+    from .sync.credentials import ENV_VAR, PROBE_TIMEOUT, Credentials, _probe_keyring
+
+    path = _credential_file()
+
+    def read_file(ref: str) -> Credentials | None:
+        try:
+            secrets = json.loads(path.read_text(encoding="utf-8"))["secrets"]
+            return Credentials._from_obj(secrets[ref])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    if os.environ.get(ENV_VAR, "").strip().lower() == "file":
+        status, detail, fix = _file_store_state(path)
+        return Check("credentials", status, f"file store ({ENV_VAR}=file): {detail}", fix), (
+            read_file if status != "fail" else None)
+    backend, problem = _probe_keyring(PROBE_TIMEOUT)
+    if backend is not None:
+        from .sync.credentials import KeyringCredentialStore
+
+        store = KeyringCredentialStore(backend)
+        label = f"{type(backend).__module__}.{type(backend).__qualname__}"
+        return Check("credentials", "ok", f"OS keyring: {label}"), store.get
+    status, detail, fix = _file_store_state(path)
+    if status == "fail":
+        return Check("credentials", "fail", f"no usable OS keyring ({problem}), and {detail}",
+                     fix), None
+    return Check("credentials", "warn", f"no usable OS keyring ({problem}); plantech uses the "
+                 f"file store instead: {detail}",
+                 f"on a server set {ENV_VAR}=file to say so (docs/DEPLOY.md); on a desktop, "
+                 "unlock or install a keyring"), read_file
+
+
+# ------------------------------------------------------------------ Redtail
+
+
+async def _reachable(url: str) -> str | None:
+    """None when the API root answers HTTP at all (Redtail answers 401 without a key)."""
+    import httpx
+
+    from .sync.redtail import _network_reason
+
+    try:
+        async with httpx.AsyncClient(timeout=REDTAIL_TIMEOUT) as http:
+            await http.get(url.rstrip("/") + "/authentication")
+    except httpx.TimeoutException:
+        return f"no answer within {REDTAIL_TIMEOUT:g} s"
     except httpx.HTTPError as exc:
-        return type(exc).__name__
+        return _network_reason(exc, lambda text: text)
     return None
 
 
-def check_redtail(integrations: list[dict[str, Any]]) -> list[Check]:
+async def _probe_integration(integ: dict[str, Any], read: Any) -> Check:
+    from .sync.redtail import InvalidCredentials, RedtailClient, RedtailError, RetryPolicy
+
+    name = f"redtail #{integ['id']}"
+    url = str(integ["base_url"])
+    who = f"{url} as {integ['username']}"
+    problem = await _reachable(url)
+    if problem:
+        return Check(name, "fail", f"cannot reach {url}: {problem}",
+                     "check the network, DNS, proxy and firewall from this machine")
+    reconnect = ("reconnect it (Advisor Integration → Reconnect, or plantech integration add "
+                 "with the same --base-url and --username)")
+    try:
+        creds = read(integ["secret_ref"]) if read is not None else None
+    except Exception as exc:  # a credential store failure is reported, not raised
+        return Check(name, "fail", f"{url} reachable, but the credential store failed: "
+                     f"{type(exc).__name__}", "see the credentials check above")
+    if creds is None:
+        return Check(name, "fail", f"{url} reachable, but the credential store has no key for "
+                     "it", reconnect)
+    try:
+        async with RedtailClient(url, creds.api_key, creds.user_key, max_in_flight=1,
+                                 timeout=REDTAIL_TIMEOUT, retry=RetryPolicy(attempts=1)) as client:
+            await client.account_types()  # one read-only call with the stored key
+    except InvalidCredentials as exc:
+        return Check(name, "fail", f"{who}: {exc.message}", reconnect)
+    except RedtailError as exc:
+        return Check(name, "fail", f"{who}: {exc.message}",
+                     "try again later; if it persists, ask Redtail support")
+    except Exception as exc:  # e.g. a stored base URL that no longer validates
+        return Check(name, "fail", f"{who}: {exc}", "remove and re-add the integration")
+    if integ["status"] != "connected":
+        return Check(name, "warn", f"{who}: reachable and the stored key works, but the "
+                     f"integration is marked {integ['status']!r}", "reconnect it once to clear "
+                     "the mark")
+    return Check(name, "ok", f"{who}: reachable, stored key accepted")
+
+
+def check_redtail(integrations: list[dict[str, Any]], read: Any) -> list[Check]:
     if not integrations:
         return [Check("redtail", "ok", "no integrations yet (nothing to reach)")]
-    out = []
-    for integ in integrations:
-        problem = asyncio.run(_reach(integ["base_url"]))
-        name = f"redtail #{integ['id']}"
-        if problem:
-            out.append(Check(name, "fail", f"cannot reach {integ['base_url']}: {problem}",
-                             "check the network, proxy and firewall"))
-        elif integ["status"] != "connected":
-            out.append(Check(name, "warn", f"{integ['base_url']} reachable; integration "
-                             f"{integ['status']}", "reconnect it from Advisor Integration"))
-        else:
-            out.append(Check(name, "ok", f"{integ['base_url']} reachable"))
-    return out
+
+    async def all_of() -> list[Check]:
+        return list(await asyncio.gather(*(_probe_integration(i, read) for i in integrations)))
+
+    return asyncio.run(all_of())
+
+
+# ------------------------------------------------------------------ terminal
 
 
 def check_terminal() -> Check:
+    """Informational: the TUI's needs. Never fails (cron and scripts have no terminal)."""
     term = os.environ.get("TERM", "")
-    tty = sys.stdout.isatty()
-    colors = os.environ.get("COLORTERM", "")
-    utf8 = "utf" in (os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE")
-                     or os.environ.get("LANG") or "").lower()
-    detail = (f"TERM={term or '(unset)'}, {'a terminal' if tty else 'not a terminal'}, "
-              f"{'truecolor' if colors in ('truecolor', '24bit') else '256 colours or fewer'}, "
-              f"{'UTF-8' if utf8 else 'no UTF-8 locale'}")
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    colour = os.environ.get("COLORTERM", "").lower() in ("truecolor", "24bit")
+    locale = (os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG")
+              or "")
+    utf8 = "utf-8" in locale.lower() or "utf8" in locale.lower()
+    size = shutil.get_terminal_size((0, 0))
+    parts = [f"TERM={term or '(unset)'}",
+             "a terminal" if tty else "not a terminal",
+             "truecolor" if colour else "256 colours or fewer",
+             "UTF-8" if utf8 else f"locale {locale or '(unset)'} is not UTF-8"]
+    if size.columns:
+        parts.append(f"{size.columns}x{size.lines}")
+    if os.environ.get("NO_COLOR"):
+        parts.append("NO_COLOR set")
+    if os.environ.get("PLANTECH_ASCII", "") not in ("", "0"):
+        parts.append("ASCII icons")
+    detail = ", ".join(parts)
     if not term or term == "dumb":
-        return Check("terminal", "warn", detail, "set TERM (e.g. xterm-256color) for the TUI")
+        return Check("terminal", "warn", detail, "set TERM (e.g. xterm-256color) before "
+                     "opening the TUI; ssh -t gives the server a terminal")
     if not utf8:
-        return Check("terminal", "warn", detail, "set a UTF-8 locale, or PLANTECH_ASCII=1 for "
-                     "text icons")
+        return Check("terminal", "warn", detail, "use a UTF-8 locale (e.g. LANG=C.UTF-8), or "
+                     "PLANTECH_ASCII=1 for text icons")
+    if tty and size.columns and (size.columns < 80 or size.lines < 24):
+        return Check("terminal", "warn", detail, "make the window at least 80x24")
     return Check("terminal", "ok", detail)
+
+
+# ------------------------------------------------------------------ the command
+
+
+def run_checks(db_path: Path) -> list[Check]:
+    db_checks, integrations = check_database(db_path)
+    cred_check, read = check_credentials()
+    return [*db_checks, check_config(), check_mapping(), cred_check,
+            *check_redtail(integrations, read), check_terminal()]
 
 
 def run_doctor(args: argparse.Namespace, out: Out) -> int:
     from .paths import default_db_path
 
     db_path = Path(args.db) if getattr(args, "db", None) else default_db_path()
-    db_check, integrations = check_database(db_path)
-    checks = [db_check, check_config(), check_mapping(), check_keyring(),
-              *check_redtail(integrations), check_terminal()]
+    checks = run_checks(db_path.expanduser())
+    failed = [c for c in checks if c.status == "fail"]
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
-    out.emit({"checks": [c.as_json() for c in checks],
-              "ok": all(c.status != "fail" for c in checks)},
-             "\n".join(f"[{marks[c.status]}] {c.name}: {c.detail}"
-                       + (f"\n       fix: {c.fix}" if c.fix else "") for c in checks))
-    return 1 if any(c.status == "fail" for c in checks) else 0
+    lines = [f"[{marks[c.status]}] {c.name}: {c.detail}" + (f"\n       fix: {c.fix}" if c.fix
+                                                              else "") for c in checks]
+    lines.append(f"{len(failed)} problem(s) to fix" if failed else "nothing to fix")
+    out.emit({"checks": [c.as_json() for c in checks], "ok": not failed}, "\n".join(lines))
+    return 1 if failed else 0

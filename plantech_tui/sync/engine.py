@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from ..domain.report import PullError, RefreshReport
 from ..store import rows as R
 from ..store.db import Store, now_utc
 from .diff import PULLED, ContactFetch, Lookups, PlanDiff, compute_diff
+from .models import RedtailAccount
 from .redtail import InvalidCredentials, RedtailClient, RedtailError
 
 LEASE_SECONDS = 600.0
@@ -100,6 +101,36 @@ def release_run(store: Store, run_id: int, report: RefreshReport | None, status:
                    [status, now_utc(), json.dumps(report.as_json()) if report else None, run_id])
 
 
+_TEXT_FIELDS = ("number", "company", "account_type", "product", "status")
+
+
+def _storable_text(value: str | None) -> bool:
+    if value is None or value.isascii():
+        return True
+    try:
+        value.encode("utf-8")  # lone surrogates (JSON "\ud800") cannot go into SQLite
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable(accounts: list[RedtailAccount]) -> str | None:
+    """Why leniently parsed accounts could not be stored (ids beyond SQLite's 64 bits, text
+    with lone surrogates, a timestamp that overflows in UTC), or None."""
+    for acct in accounts:
+        if not -(2**63) <= acct.id < 2**63:
+            return f"account id {acct.id} is out of range"
+        for name in _TEXT_FIELDS:
+            if not _storable_text(getattr(acct, name)):
+                return f"account {acct.id}: {name} is not valid Unicode"
+        if acct.updated_at is not None and acct.updated_at.utcoffset():
+            try:
+                acct.updated_at.astimezone(UTC)
+            except OverflowError:
+                return f"account {acct.id}: updated_at is out of range"
+    return None
+
+
 @dataclass
 class _PlanContacts:
     plan_id: int
@@ -163,6 +194,9 @@ class PullEngine:
                 except RedtailError as exc:
                     return PullError(redtail_contact_id=None, kind=exc.kind,
                                      message=f"lookup lists: {exc.message}")
+                if not all(_storable_text(t.name) for t in (*types, *tqs)):
+                    return PullError(redtail_contact_id=None, kind="bad_response",
+                                     message="lookup lists: a name is not valid Unicode")
                 return Lookups({t.id: t.name for t in types}, {t.id: t.name for t in tqs})
 
             self._lookups[integration_id] = asyncio.ensure_future(fetch())
@@ -180,6 +214,12 @@ class PullEngine:
         except Exception as exc:  # a credential-store failure, say: this contact fails alone
             return ContactFetch(integration_id, contact_id, error=PullError(
                 redtail_contact_id=contact_id, kind="error", message=str(exc)))
+        problem = _unstorable(accounts)
+        if problem:  # parsed, but it would break the apply transaction: fail this contact alone
+            return ContactFetch(integration_id, contact_id, error=PullError(
+                redtail_contact_id=contact_id, kind="bad_response",
+                message=f"Redtail sent an unreadable answer for the accounts of contact "
+                        f"{contact_id}: {problem}"))
         return ContactFetch(integration_id, contact_id, accounts=accounts)
 
     async def fetch(self, contacts: Iterable[tuple[int, int]]
