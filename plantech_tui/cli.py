@@ -413,16 +413,14 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     docs: list[dict[str, Any]] = []
     lines: list[str] = []
     failed = False
-    for pid, result in zip(args.plan or [None] * len(results), results, strict=False):
+    for result in results:
         if isinstance(result, PullError):
             failed = True
-            docs.append({"plan_id": pid, "status": "failed", "dry_run": args.dry_run,
+            docs.append({"plan_id": result.plan_id, "status": "failed", "dry_run": args.dry_run,
                          "errors": [result.as_json()]})
-            lines.append(f"plan {pid}: {result.message}")
+            lines.append(f"plan {result.plan_id}: {result.message}")
             continue
-        doc = result.as_json()
-        doc["plan_id"] = doc.pop("plan_id")
-        docs.append(doc)
+        docs.append(result.as_json())
         failed = failed or result.status != "ok"
         lines.append(f"plan {result.plan_id}: {result.status}{' (dry run)' if args.dry_run else ''}"
                      f" — {result.summary()}")
@@ -430,9 +428,7 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
         lines += [f"  changed: {describe_change(c)}" for c in result.changes]
         lines += [f"  error: contact {e.redtail_contact_id}: {e.message}" for e in result.errors]
     docs.sort(key=lambda d: d.get("plan_id") or 0)
-    out.emit({"plans": [{"plan_id": d["plan_id"], **{k: v for k, v in d.items()
-                                                      if k != "plan_id"}} for d in docs]},
-             "\n".join(lines) or "no plans to sync")
+    out.emit({"plans": docs}, "\n".join(lines) or "no plans to sync")
     for r in results:
         if isinstance(r, RefreshReport):
             for e in r.errors:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -33,12 +34,16 @@ class PullError(BaseModel):
     redtail_contact_id: int | None
     kind: str
     message: str
+    plan_id: int | None = None  # set when a whole plan could not be pulled (sync --all)
 
     def as_json(self) -> dict[str, Any]:
-        return self.model_dump()
+        return self.model_dump(exclude={"plan_id"})
 
 
-class NewAccount(BaseModel):
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """A plain dataclass: a first pull of a big book makes 100k of them."""
+
     redtail_account_id: int
     description: str
     account_type: str | None
@@ -47,7 +52,14 @@ class NewAccount(BaseModel):
     review_type: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json") | {"balance": money_str(self.balance)}
+        return {
+            "redtail_account_id": self.redtail_account_id,
+            "description": self.description,
+            "account_type": self.account_type,
+            "default_investment_type": self.default_investment_type,
+            "balance": money_str(self.balance),
+            "review_type": self.review_type,
+        }
 
 
 class RefreshReport(BaseModel):

@@ -192,7 +192,7 @@ def compute_diff(
                 "redtail_account_id": acct.id, "state": "pending", "description": description,
                 **pulled, "last_updated": now, "created_at": now, "contacts": sorted(contacts),
             })
-            report.new.append(NewAccount.model_construct(
+            report.new.append(NewAccount(
                 redtail_account_id=acct.id, description=description, account_type=account_type,
                 default_investment_type=pulled["default_investment_type"],
                 balance=acct.balance, review_type=bool(pulled["review_type"])))

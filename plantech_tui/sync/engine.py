@@ -282,7 +282,7 @@ class PullEngine:
                 report = await self.pull(pid, trigger=trigger, dry_run=dry_run)
             except (AlreadyRunning, NotFound) as exc:
                 return PullError(redtail_contact_id=None, kind=type(exc).__name__,
-                                 message=exc.message)
+                                 message=exc.message, plan_id=pid)
             assert report is not None
             return report
 
@@ -332,18 +332,23 @@ class PullEngine:
                 *PULLED, "last_updated", "created_at"]
         insert_sql = (f"INSERT INTO staged_accounts ({', '.join(cols)}) "  # noqa: S608
                       f"VALUES ({', '.join('?' * len(cols))})")
-        for i, row in enumerate(diff.inserts):
-            cur = conn.execute(insert_sql, [row[c] for c in cols])
-            staged_id = cur.lastrowid
-            conn.executemany(
-                "INSERT INTO staged_account_contacts (staged_id, redtail_contact_id) VALUES (?, ?)",
-                [(staged_id, c) for c in row["contacts"]])
-            after = {c: row[c] for c in ("redtail_account_id", "description", "account_type",
-                                         "default_investment_type", "balance")}
-            audit.append((now, user, plan_id, "pull: staged", "staged", staged_id, None,
-                          json.dumps(after), f"run {run_id}"))
-            if i == 0:
-                _phase("apply-rows")
+        if diff.inserts:
+            (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM staged_accounts").fetchone()
+            conn.executemany(insert_sql, ([row[c] for c in cols] for row in diff.inserts))
+            _phase("apply-rows")
+            new_ids = {(r[1], r[2]): r[0] for r in conn.execute(
+                "SELECT id, integration_id, redtail_account_id FROM staged_accounts "
+                "WHERE plan_id = ? AND id > ?", [plan_id, top])}
+            listing: list[tuple[int, int]] = []
+            for row in diff.inserts:
+                staged_id = new_ids[(row["integration_id"], row["redtail_account_id"])]
+                listing += [(staged_id, c) for c in row["contacts"]]
+                after = {c: row[c] for c in ("redtail_account_id", "description", "account_type",
+                                             "default_investment_type", "balance")}
+                audit.append((now, user, plan_id, "pull: staged", "staged", staged_id, None,
+                              json.dumps(after), f"run {run_id}"))
+            conn.executemany("INSERT INTO staged_account_contacts (staged_id, redtail_contact_id)"
+                             " VALUES (?, ?)", listing)
         for row, changes in diff.updates:
             content = {k: v for k, v in changes.items()
                        if k not in ("last_updated", "missing_streak", "redtail_updated_at")}

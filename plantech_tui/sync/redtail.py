@@ -174,9 +174,14 @@ def validate_base_url(url: str) -> str:
         raise ValidationFailed("the Redtail base URL is empty", field="base_url")
     if any(ch.isspace() for ch in text):
         raise ValidationFailed("the Redtail base URL must not contain spaces", field="base_url")
-    parts = urllib.parse.urlsplit(text)
-    scheme = parts.scheme.lower()
     shown = _one_line(text, 120)
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - a bad port or an unbalanced IPv6 bracket raises here
+    except ValueError as exc:
+        raise ValidationFailed(f"the Redtail base URL is not valid ({exc}): {shown}",
+                               field="base_url") from None
+    scheme = parts.scheme.lower()
     if scheme not in {"http", "https"} or not parts.netloc:
         raise ValidationFailed(
             f"the Redtail base URL must start with https:// (got {shown})", field="base_url"
@@ -237,7 +242,7 @@ def _server_text(body: str, scrub: Callable[[str], str]) -> str:
         return ""
     try:
         data = json.loads(stripped, parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         for key in ("message", "error", "errors", "detail"):
@@ -807,7 +812,7 @@ class RedtailClient:
         try:
             text = response.text
             data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             raw = self._scrub(response.text, secrets) if response.content else ""
             snippet = _one_line(_TAG.sub(" ", raw), 60)

@@ -131,6 +131,13 @@ def test_one_pull_per_plan_at_a_time(run: Cli, fake, addams, db_path) -> None:
     assert held
     r = run("sync", "--plan", str(addams["plan"]))
     assert r.rc == 1 and "already running" in r.err
+    other = run.ok("plan", "create", "Second plan")
+    r = run("sync", "--all", "--json")  # the busy plan is reported under its own id
+    assert r.rc == 1
+    by_id = {p["plan_id"]: p for p in r.json["plans"]}
+    assert by_id[addams["plan"]]["status"] == "failed"
+    assert "already running" in by_id[addams["plan"]]["errors"][0]["message"]
+    assert by_id[other["id"]]["status"] == "ok"
     with pytest.raises(AlreadyRunning):
         claim_run(ws.store, addams["plan"], trigger="manual", user_name=ws.user.name)
     # an automatic pull just stays quiet while another runs

@@ -58,6 +58,11 @@ def test_no_secret_anywhere(run: Cli, fake, db_path: Path, isolated_env: Path,
     go("integration", "add", "--base-url", base, "--username", "secretuser",
        "--password-stdin", "--api-key", API_KEY, stdin=PASSWORD + "\n")
     go("integration", "list", "--json")
+    # a reader holding the database open keeps its -wal file in place to be searched too
+    import sqlite3
+
+    keeper = sqlite3.connect(db_path)
+    keeper.execute("SELECT count(*) FROM plans").fetchone()
     go("plan", "create", "Addams", "--clients", "Gomez Addams")
     go("plan", "search-contacts", "1", "--integration", "1", "--name", "addams", "--json")
     go("plan", "link-contact", "1", "--integration", "1", "--contact", "101")
@@ -98,6 +103,7 @@ def test_no_secret_anywhere(run: Cli, fake, db_path: Path, isolated_env: Path,
 
     files = [p for p in db_path.parent.glob(db_path.name + "*")]
     assert any(p.name.endswith("-wal") for p in files)
+    assert any(p.name.endswith("-shm") for p in files)
     logs = list(isolated_env.rglob("*.log*"))
     assert logs, "DEBUG logging wrote no log file"
     for path in files + logs:
@@ -110,3 +116,4 @@ def test_no_secret_anywhere(run: Cli, fake, db_path: Path, isolated_env: Path,
         if path.is_file() and path != creds[0]:
             assert_clean(path.read_bytes(), str(path.relative_to(isolated_env)))
     assert PASSWORD.encode() not in creds[0].read_bytes()  # the password is never stored
+    keeper.close()

@@ -255,9 +255,6 @@ def test_client_garbage_is_a_typed_error_or_lenient_data(
     _check_result(call, result)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG redtail.py _json_object/_server_text: json.loads "
-                   "raises RecursionError (not ValueError) on deeply nested JSON; it escapes "
-                   "as a non-RedtailError")
 @pytest.mark.parametrize("status", [200, 500])
 def test_deeply_nested_json_is_bad_response(status: int) -> None:
     body = b'{"accounts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
@@ -1025,9 +1022,6 @@ def test_integration_add_with_odd_urls(workdb: Workdb, url: str, password: str) 
     assert r.rc == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG redtail.py validate_base_url: urlsplit raises "
-                   "ValueError('Invalid IPv6 URL') on an unbalanced '[', which escapes as "
-                   "'internal error', exit 1, instead of a ValidationFailed (exit 2)")
 def test_integration_add_with_an_unbalanced_bracket(workdb: Workdb) -> None:
     db = workdb.fresh()
     before = dump(db)
