@@ -48,6 +48,9 @@ def _bind(port: int) -> socket.socket:
         sock.close()
         raise
     sock.set_inheritable(True)
+    # listen now, so the base URL printed next is already connectable (uvicorn would only
+    # listen once its loop starts; a client racing it got "connection refused")
+    sock.listen(128)
     return sock
 
 
