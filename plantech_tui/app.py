@@ -8,11 +8,13 @@ polling `PRAGMA data_version` (the next poll is armed only when the last one fin
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -22,12 +24,19 @@ from textual.reactive import reactive
 
 from .domain.errors import PlantechError
 from .domain.permissions import Action
-from .domain.report import RefreshReport
 from .service.workspace import Workspace
 from .widgets.icons import IconSet, icons
+from .widgets.record_table import TableBody
+
+if TYPE_CHECKING:  # annotations only: its pydantic models cost ~6 ms at start-up
+    from .domain.report import PullError, RefreshReport
 
 ClientFor = Callable[[Any], Any]
 POLL_SECONDS = 2.0
+REFRESH_ALL_AT_ONCE = 4  # plans pulled at the same time by "Refresh all my plans"
+# presenter keys: they exist only while `plantech demo` runs (it sets PLANTECH_DEMO_ADMIN_URL)
+DEMO_ACTIONS = {"demo_move_balance": "move-balance", "demo_add_account": "add-account",
+                "demo_remove_account": "remove-account"}
 
 
 class PlantechCommands(Provider):
@@ -62,11 +71,21 @@ class PlantechApp(App[None]):
     COMMANDS = App.COMMANDS | {PlantechCommands}
     REQUIRES: ClassVar[dict[str, Action]] = {
         "advisor_integration": Action.ADVISOR_INTEGRATION,
+        "inbox": Action.PLAN_INTEGRATION,
+        "refresh_all": Action.REFRESH,
+        **dict.fromkeys(DEMO_ACTIONS, Action.ADVISOR_INTEGRATION),
     }
     PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("Advisor Integration", "advisor_integration", "Your Redtail integrations"),
+        ("Pending inbox", "inbox", "Every pending Redtail account of all your plans"),
+        ("Refresh all my plans", "refresh_all", "Pull every plan from Redtail; a report per plan"),
         ("Plans", "plans", "Back to the list of plans"),
         ("Help", "help", "Keys and what they do"),
+        ("Demo: move a balance", "demo_move_balance",
+         "Presenter: the fake Redtail moves a balance"),
+        ("Demo: add an account", "demo_add_account", "Presenter: the fake Redtail adds an account"),
+        ("Demo: remove an account", "demo_remove_account",
+         "Presenter: the fake Redtail removes an account"),
     )
 
     pull_status: reactive[str] = reactive("")
@@ -85,6 +104,8 @@ class PlantechApp(App[None]):
         self.sub_title = workspace.user.label
         self.pulls: dict[int, str] = {}  # plan id → trigger of the pull in flight
         self.last_report: RefreshReport | None = None
+        self.refresh_all_progress: tuple[int, int] | None = None  # (done, of)
+        self.demo_admin_url = os.environ.get("PLANTECH_DEMO_ADMIN_URL") or None
         self._data_version = -1
 
     # ------------------------------------------------------------------ lifecycle
@@ -96,7 +117,8 @@ class PlantechApp(App[None]):
 
     def on_mount(self) -> None:
         self._data_version = self.workspace.store.data_version()
-        self._warm_credentials()
+        # after the first frame: the keyring/httpx imports would otherwise delay it
+        self.call_after_refresh(self._warm_credentials)
         self.set_timer(POLL_SECONDS, self._poll)
 
     @work(thread=True, exit_on_error=False, group="credentials")
@@ -117,6 +139,8 @@ class PlantechApp(App[None]):
     # ------------------------------------------------------------------ permissions
 
     def permitted(self, action: str) -> bool:
+        if action in DEMO_ACTIONS and not self.demo_admin_url:
+            return False
         need = self.REQUIRES.get(action)
         return need is None or self.workspace.can(need)
 
@@ -129,6 +153,10 @@ class PlantechApp(App[None]):
         commands = []
         if hasattr(screen, "palette_commands"):
             commands.extend(screen.palette_commands())
+        table = screen.focused.table if isinstance(screen.focused, TableBody) else None
+        if table is not None:
+            commands += [("Filter", "Filter the table (/)", table.open_filter),
+                         ("Sort", "Sort by the next column, or reverse (o)", table.cycle_sort)]
         seen = {c[0] for c in commands}
         for title, action, help_ in self.PALETTE:
             if title not in seen and self.permitted(action):
@@ -142,9 +170,16 @@ class PlantechApp(App[None]):
 
         if isinstance(self.screen, MenuModal):
             return
-        items = [("Plans", "plans")]
+        items: list[tuple[str, str] | tuple[str, str, str]] = [("Plans", "plans")]
         if self.workspace.can(Action.ADVISOR_INTEGRATION):
             items.append(("Advisor Integration", "advisor_integration"))
+        for label, action, key in (("Pending inbox", "inbox", "i"),
+                                   ("Refresh all my plans", "refresh_all", "R"),
+                                   ("Demo: move a balance", "demo_move_balance", "b"),
+                                   ("Demo: add an account", "demo_add_account", "a"),
+                                   ("Demo: remove an account", "demo_remove_account", "x")):
+            if self.permitted(action):
+                items.append((f"{label} ({key})", action, key))
         items += [("Help (?)", "help"), ("Quit (ctrl+q)", "quit")]
 
         async def chosen(item: str | None) -> None:
@@ -165,6 +200,13 @@ class PlantechApp(App[None]):
         if isinstance(self.screen, AdvisorIntegrationScreen):
             return
         self.push_screen(AdvisorIntegrationScreen())
+
+    def action_inbox(self) -> None:
+        from .screens.inbox import InboxScreen
+
+        if not self.permitted("inbox") or isinstance(self.screen, InboxScreen):
+            return
+        self.push_screen(InboxScreen())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -206,6 +248,11 @@ class PlantechApp(App[None]):
         return True
 
     def _show_pulls(self) -> None:
+        if self.refresh_all_progress is not None:
+            done, of = self.refresh_all_progress
+            self.pull_status = (f"Refreshing all plans: {done} of {of} done…" if of
+                                else "Refreshing all plans…")
+            return
         self.pull_status = (f"Pulling Redtail ({len(self.pulls)} plans)…" if len(self.pulls) > 1
                             else "Pulling Redtail…" if self.pulls else "")
 
@@ -241,6 +288,100 @@ class PlantechApp(App[None]):
         elif report.new or report.changes or report.missing_at_source:
             self.notify(f"{self._plan_name(plan_id)}: {report.summary()}",
                         title="Updated from Redtail")
+
+    def action_refresh_all(self) -> None:
+        """Refresh all my plans: a pull of every plan with linked contacts, a few at a time,
+        progress in the header, then one report line per plan."""
+        if not self.permitted("refresh_all"):
+            return
+        if self.refresh_all_progress is not None:
+            self.notify("Refresh all my plans is already running.", title="Refresh all")
+            return
+        self.refresh_all_progress = (0, 0)  # said at once, counted once the plans are known
+        self._show_pulls()
+        self.run_worker(self._refresh_all(), group="pull", name="refresh all",
+                        exit_on_error=False)
+
+    async def _refresh_all(self) -> None:
+        from .screens.refresh_report import RefreshAllScreen
+        from .sync.actions import sync_async
+
+        outcomes: list[tuple[str, RefreshReport | PullError | str]] = []
+        try:
+            todo = []
+            for summary in self.workspace.list_plans():
+                plan = summary.plan
+                if plan.id in self.pulls:
+                    outcomes.append((plan.name, "a pull of this plan is already running"))
+                elif not self.workspace.contacts(plan.id):
+                    outcomes.append((plan.name, "no linked Redtail contacts: nothing to pull"))
+                else:
+                    todo.append(plan)
+            self.refresh_all_progress = (0, len(todo))
+            self._show_pulls()
+            gate = asyncio.Semaphore(REFRESH_ALL_AT_ONCE)
+
+            async def one(plan: Any) -> tuple[str, RefreshReport | PullError | str]:
+                async with gate:
+                    self.pulls[plan.id] = "manual"
+                    outcome: RefreshReport | PullError | str
+                    try:
+                        [outcome] = await sync_async(self.workspace, [plan.id],
+                                                     client_for=self.client_for)
+                    except PlantechError as exc:
+                        outcome = exc.message
+                    finally:
+                        self.pulls.pop(plan.id, None)
+                        done, of = self.refresh_all_progress or (0, len(todo))
+                        self.refresh_all_progress = (done + 1, of)
+                        self._show_pulls()
+                    return plan.name, outcome
+
+            outcomes += await asyncio.gather(*(one(plan) for plan in todo))
+        finally:
+            self.refresh_all_progress = None
+            self._show_pulls()
+        self.refresh_screens()
+        self.push_screen(RefreshAllScreen(sorted(outcomes, key=lambda o: o[0].casefold())))
+
+    # ------------------------------------------------------------------ presenter keys
+
+    def action_demo_move_balance(self) -> None:
+        self._demo("demo_move_balance")
+
+    def action_demo_add_account(self) -> None:
+        self._demo("demo_add_account")
+
+    def action_demo_remove_account(self) -> None:
+        self._demo("demo_remove_account")
+
+    def _demo(self, action: str) -> None:
+        if self.permitted(action):
+            self.run_worker(self._demo_post(DEMO_ACTIONS[action]), group="demo",
+                            exit_on_error=False)
+
+    async def _demo_post(self, what: str) -> None:
+        """POST to the fake's admin route and say what the fake did."""
+        import httpx
+
+        url = f"{(self.demo_admin_url or '').rstrip('/')}/demo/{what}"
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                response = await client.post(url)
+        except httpx.HTTPError as exc:
+            self.notify(f"The fake Redtail did not answer ({type(exc).__name__}).",
+                        title="Demo", severity="error")
+            return
+        try:
+            doc = response.json()
+        except ValueError:
+            doc = {}
+        if response.status_code >= 400 or not isinstance(doc, dict):
+            message = doc.get("message") if isinstance(doc, dict) else None
+            self.notify(message or f"HTTP {response.status_code}", title="Demo",
+                        severity="error")
+            return
+        self.notify(describe_demo(what, doc), title="Demo: Redtail changed", timeout=10)
 
     def _plan_name(self, plan_id: int) -> str:
         try:
@@ -282,6 +423,32 @@ class PlantechApp(App[None]):
             self.notify(f"database: {exc}", severity="error")
         finally:
             self.set_timer(POLL_SECONDS, self._poll)
+
+
+def describe_demo(what: str, doc: dict[str, Any]) -> str:
+    """What the fake did, in the advisor's words (only the last 4 of a number)."""
+    from .domain.describe import last4, staged_description
+    from .domain.money import MoneyError, money_display, to_money_or_none
+
+    account = doc.get("account") or doc.get("removed") or {}
+
+    def money(value: object) -> str:
+        try:
+            return money_display(to_money_or_none(value), "balance unknown")
+        except MoneyError:
+            return str(value)
+
+    name = staged_description(account.get("company"), last4(account.get("number")),
+                              account.get("account_type"))
+    if what == "move-balance":
+        return (f"{name}: {money(doc.get('old_balance'))} → {money(doc.get('new_balance'))} "
+                "in Redtail. Refresh Integrations (r) pulls it.")
+    if what == "add-account":
+        kind = account.get("account_type") or "type unknown"
+        return (f"Redtail has a new account: {name} ({kind}, {money(account.get('balance'))}). "
+                "Refresh Integrations (r) stages it as Pending.")
+    return (f"Redtail no longer lists {name}. Pulls flag it missing at source (after two in "
+            "a row).")
 
 
 def run_app(db_path: Path | str, user_name: str | None) -> int:

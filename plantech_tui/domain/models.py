@@ -35,7 +35,8 @@ PARTNER = "Redtail CRM"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: validators are built on first use, not at import (start-up time)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class User(_Model):

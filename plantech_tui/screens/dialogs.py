@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, OptionList, Static
@@ -33,7 +34,7 @@ class ConfirmModal(PlantechModal[str | None]):
                 yield button("Cancel", "choice-cancel")
 
     def on_mount(self) -> None:
-        self.query_one(Button).focus()
+        self.query_one(Button).focus()  # the first choice: enter takes it
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         value = (event.button.id or "").removeprefix("choice-")
@@ -41,13 +42,15 @@ class ConfirmModal(PlantechModal[str | None]):
 
 
 class MenuModal(PlantechModal[str | None]):
-    """A "⋮" menu: a short list of destinations; dismisses with the chosen item's id."""
+    """A "⋮" menu: a short list of destinations; dismisses with the chosen item's id. An item
+    may carry a key ((label, id, key)): pressing it in the menu picks the item at once."""
 
-    def __init__(self, title: str, items: Sequence[tuple[str, str]], *,
+    def __init__(self, title: str, items: Sequence[tuple[str, str] | tuple[str, str, str]], *,
                  css_class: str = "menu") -> None:
         super().__init__()
         self._title = title
-        self._items = list(items)
+        self._items = [(item[0], item[1]) for item in items]
+        self._keys = {item[2]: item[1] for item in items if len(item) > 2}
         self._css_class = css_class
 
     def compose(self) -> ComposeResult:
@@ -64,3 +67,9 @@ class MenuModal(PlantechModal[str | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(event.option.id)
+
+    def on_key(self, event: events.Key) -> None:
+        item = self._keys.get(event.character or "")
+        if item is not None:
+            event.stop()
+            self.dismiss(item)

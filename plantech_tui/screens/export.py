@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +18,44 @@ from ..domain.errors import PlantechError, UsageError
 from .base import FormMixin, PlantechModal, button, field_row
 
 
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    """The same document as `plantech export --csv` (its cell rule, `_csv_safe`, is reused)."""
+def csv_text(rows: list[dict[str, Any]], columns: Sequence[str] = CSV_COLUMNS) -> str:
+    """The same document as `plantech export --csv` (its cell rule, `_csv_safe`, is reused:
+    plain decimals, cells starting with = + - @ prefixed with ')."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     for r in rows:
-        writer.writerow([_csv_safe(r[c]) for c in CSV_COLUMNS])
+        writer.writerow([_csv_safe(r[c]) for c in columns])
     return buf.getvalue()
 
 
-def default_name(plan_id: int, plan_name: str) -> str:
+def default_name(plan_id: int, plan_name: str, suffix: str = "") -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", plan_name.casefold()).strip("-") or "plan"
-    return f"plan-{plan_id}-{slug}.csv"
+    return f"plan-{plan_id}-{slug}{suffix}.csv"
 
 
 class ExportModal(FormMixin, PlantechModal[str | None]):
-    def __init__(self, plan_id: int) -> None:
+    """Export CSV: by default the plan's accounts, pending and ignored rows (`rows` and
+    `columns` export something else of the plan, e.g. its audit log)."""
+
+    def __init__(self, plan_id: int, *, title: str = "Export CSV",
+                 note: str = "One row per account, pending and ignored account you can see.",
+                 rows: Callable[[], list[dict[str, Any]]] | None = None,
+                 columns: Sequence[str] = CSV_COLUMNS, suffix: str = "") -> None:
         super().__init__()
         self.plan_id = plan_id
+        self.title_text = title
+        self.note = note
+        self.rows = rows or (lambda: self.ws.export_rows(self.plan_id))
+        self.columns = list(columns)
+        self.suffix = suffix
         self.confirm_overwrite: Path | None = None
 
     def compose(self) -> ComposeResult:
-        name = default_name(self.plan_id, self.ws.plan(self.plan_id).name)
+        name = default_name(self.plan_id, self.ws.plan(self.plan_id).name, self.suffix)
         with Vertical(classes="dialog form wide"):
-            yield Static("Export CSV", classes="dialog-title")
-            yield Static("One row per account, pending and ignored account you can see.",
-                         classes="note")
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Static(self.note, classes="note", markup=False)
             yield field_row("File", Input(name, id="field-path"))
             yield Static("In the current directory unless you give a path.", classes="note")
             yield Static("", id="form-error", classes="form-error", markup=False)
@@ -76,13 +88,13 @@ class ExportModal(FormMixin, PlantechModal[str | None]):
             if path.exists() and self.confirm_overwrite != path:
                 self.confirm_overwrite = path
                 raise UsageError(f"{path} exists: press Export again to overwrite it")
-            rows = self.ws.export_rows(self.plan_id)
+            rows = self.rows()
             try:
-                path.write_text(csv_text(rows), encoding="utf-8")
+                path.write_text(csv_text(rows, self.columns), encoding="utf-8")
             except OSError as exc:
                 raise PlantechError(f"cannot write {path}: {exc.strerror}") from None
         except PlantechError as exc:
             self.show_form_error(exc)
             return
-        self.notify(f"Wrote {len(rows)} rows to {path.resolve()}.", title="Export CSV")
+        self.notify(f"Wrote {len(rows):,} rows to {path.resolve()}.", title=self.title_text)
         self.dismiss(str(path))

@@ -13,13 +13,32 @@ from .base import PlantechModal, button
 
 GENERAL = [
     ("enter", "Open the highlighted row"),
-    ("escape", "Back (or clear the marks)"),
+    ("escape", "Back"),
+    ("/", "Filter the table (description, company, last 4, type, contact)"),
+    ("o", "Sort by the next column, again to reverse (or click a column header)"),
     ("tab / shift+tab", "Move between fields and tables"),
     ("ctrl+p", "Command palette: every action by name"),
-    ("g", "Global menu (Advisor Integration, Plans)"),
+    ("g", "Global menu (Plans)"),
     ("?", "This help"),
     ("ctrl+q", "Quit at once"),
 ]
+# what advisors have besides (never shown to other roles)
+ADVISOR_GENERAL = {
+    "escape": "Back (or clear the marks)",
+    "g": "Global menu: Plans, Advisor Integration, Pending inbox (i), Refresh all (R)",
+}
+DEMO_GENERAL = ("g then b / a / x", "Demo: move a balance / add / remove an account")
+
+
+def general_lines(app: Any) -> list[tuple[str, str]]:
+    from ..domain.permissions import Action
+
+    lines = list(GENERAL)
+    if app.workspace.can(Action.TRIAGE):
+        lines = [(k, ADVISOR_GENERAL.get(k, d)) for k, d in lines]
+    if app.permitted("demo_move_balance"):
+        lines.insert(-2, DEMO_GENERAL)
+    return lines
 
 
 def key_lines(screen: Screen[Any]) -> list[tuple[str, str]]:
@@ -47,9 +66,10 @@ class HelpScreen(PlantechModal[None]):
         self.under_title = type(under).__name__.removesuffix("Screen")
 
     def compose(self) -> ComposeResult:
-        width = max([len(k) for k, _ in self.lines + GENERAL] + [8])
+        general = general_lines(self.app)
+        width = max([len(k) for k, _ in self.lines + general] + [8])
         body = ["Keys here:"] + [f"  {k:<{width}}  {d}" for k, d in self.lines]
-        body += ["", "Everywhere:"] + [f"  {k:<{width}}  {d}" for k, d in GENERAL]
+        body += ["", "Everywhere:"] + [f"  {k:<{width}}  {d}" for k, d in general]
         with Vertical(classes="dialog wide"):
             yield Static("Help — keys", classes="dialog-title")
             with VerticalScroll():

@@ -3,7 +3,6 @@ accounts); the account editor opens from here. Opening it runs the automatic pul
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,10 +12,11 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
 from ..domain.errors import NotFound, PlantechError
-from ..domain.models import LinkState, PlanAccount, PlanDetail
+from ..domain.models import LinkState, PlanAccount
 from ..domain.permissions import Action
+from ..service.workspace import TableQuery
 from ..widgets.fmt import money_display
-from ..widgets.record_table import Column, RecordTable
+from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
 from .base import PlantechScreen
 from .plan_menu import PlanMenuMixin
@@ -31,6 +31,8 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         Binding("d", "delete_account", "Delete", id="delete"),
         Binding("r", "refresh", "Refresh Integrations", id="refresh"),
         Binding("m", "plan_menu", "Plan menu", id="plan-menu"),
+        Binding("P", "plan_integration('pending')", "Pending Data", id="pending",
+                show=False),
         Binding("e", "export", "Export", id="export"),
     ]
     REQUIRES = {
@@ -53,8 +55,6 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
     def __init__(self, plan_id: int) -> None:
         super().__init__()
         self.plan_id = plan_id
-        self.detail: PlanDetail | None = None
-        self._accounts: dict[str, PlanAccount] = {}
 
     def compose(self) -> ComposeResult:
         yield TopBar("Plans › Investment Assets")
@@ -67,14 +67,19 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
                  + (", or link Redtail contacts from Plan Integration (m)."
                     if self.ws.can(Action.PLAN_INTEGRATION) else ".")
                  if self.ws.can(Action.EDIT_ACCOUNT) else "No accounts in this plan yet.")
-        yield RecordTable([Column("description", "Description"),
+        yield RecordTable([Column("description", "Description", min_width=20),
                            Column("type", "Investment type"), Column("owner", "Owner"),
-                           Column("balance", "Balance"), Column("link", "Redtail link")],
+                           Column("balance", "Balance", right=True),
+                           Column("link", "Redtail link")],
                           empty_text=empty, id="accounts")
-        yield Static("enter open", classes="hint")
+        yield Static("enter open · / filter · o sort"
+                     + (" · P Pending Data" if self.ws.can(Action.PLAN_INTEGRATION) else ""),
+                     classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(RecordTable).set_source(QuerySource(self._keys, self._rows),
+                                               reload=False)
         if self.refresh_data() == "gone":
             return
         self.query_one(RecordTable).focus()
@@ -99,13 +104,19 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         style = "" if state is LinkState.ACTIVE and not a.link.missing_at_source else "yellow"
         return Text(" · ".join(parts), style=style)
 
-    def _row(self, a: PlanAccount) -> list[str | Text]:
+    def _row(self, a: PlanAccount) -> list[Cell]:
         desc = f"{self.icons.link} {a.description}" if a.link else a.description
         return [desc, a.investment_type, a.owner, money_display(a.balance), self._link_cell(a)]
 
+    def _keys(self, text: str, sort: str | None, descending: bool) -> list[int]:
+        return self.ws.account_keys(self.plan_id, TableQuery(text, sort, descending))
+
+    def _rows(self, ids: list[int]) -> list[tuple[int, list[Cell], PlanAccount]]:
+        return [(a.id, self._row(a), a) for a in self.ws.accounts_by_id(self.plan_id, ids)]
+
     def refresh_data(self) -> str | None:
         try:
-            detail = self.ws.plan_detail(self.plan_id)
+            summary = self.ws.plan_totals(self.plan_id)
         except NotFound as exc:
             self.fail(exc)
             self.app.call_later(self.papp.leave_plan)
@@ -113,27 +124,24 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         except PlantechError as exc:
             self.fail(exc)
             return None
-        self.detail = detail
-        plan = detail.plan
+        plan = summary.plan
         self.query_one(TopBar).set_crumbs(f"Plans › {plan.name} › Investment Assets")
         self.query_one("#plan-title", Static).update(
             f"{plan.name} — {' & '.join(plan.clients) or 'no clients'}")
-        linked = sum((a.balance for a in detail.accounts if a.link), Decimal(0))
-        manual = sum((a.balance for a in detail.accounts if not a.link), Decimal(0))
-        totals = f"Linked {money_display(linked)} · Manual {money_display(manual)}"
+        totals = (f"Linked {money_display(summary.total_linked)} · "
+                  f"Manual {money_display(summary.total_manual)}")
         if self.ws.can(Action.PLAN_INTEGRATION):
-            pending = sum((s.balance for s in detail.pending if s.balance), Decimal(0))
-            totals += f" · Pending {len(detail.pending)} ({money_display(pending)})"
+            totals += (f" · Pending {summary.pending:,} "
+                       f"({money_display(summary.total_pending)})")
         self.query_one("#totals", Static).update(totals)
-        self._accounts = {str(a.id): a for a in detail.accounts}
-        changes = self.query_one(RecordTable).set_rows(
-            (str(a.id), self._row(a)) for a in detail.accounts)
+        changes = self.query_one(RecordTable).reload()
         self.refresh_bindings()
         return f"{plan.name}: {changes.describe('account')}" if changes.any else None
 
     def current(self) -> PlanAccount | None:
-        key = self.query_one(RecordTable).cursor_key
-        return self._accounts.get(key) if key else None
+        table = self.query_one(RecordTable)
+        record = table.record(table.cursor_key)
+        return record if isinstance(record, PlanAccount) else None
 
     # ------------------------------------------------------------------ actions
 

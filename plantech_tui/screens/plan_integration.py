@@ -1,10 +1,13 @@
 """Plan Integration (advisors only): the Integration table of linked Redtail contacts, and the
 staged "Investment Assets" tab — Pending Data and Ignored Data — with triage.
 
-Triage acts on the marked rows (space, *), else on the cursor row, then advances."""
+Pending and Ignored are windowed tables over SQLite (filter /, sort o, 100k rows stay instant).
+Triage acts on the marked rows (space, v range, * all in the filter), else on the cursor row,
+then puts the cursor on the row that followed; u undoes the last action, bulk ones included."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import ClassVar
 
@@ -15,22 +18,31 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
 
 from ..domain.errors import NotFound, PlantechError
-from ..domain.models import PlanContact, PlanDetail, StagedAccount
+from ..domain.models import PlanAccount, PlanContact, StagedAccount
 from ..domain.permissions import Action
+from ..service.workspace import TableQuery
 from ..widgets.fmt import money_display
-from ..widgets.record_table import Column, RecordTable
+from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
 from .base import Command, PlantechScreen, button
 from .plan_menu import PlanMenuMixin
 
 TABS = ("contacts", "pending", "ignored")
+MARKING = {"toggle_mark", "mark_range", "mark_all"}
 BY_TAB = {
     "contacts": {"add_integration", "link_household", "remove_link"},
-    "pending": {"ignore", "link_existing", "add_to_plan", "edit_description", "toggle_mark",
-                "mark_all"},
-    "ignored": {"stop_ignoring", "toggle_mark", "mark_all"},
+    "pending": {"ignore", "link_existing", "link_suggested", "add_to_plan", "edit_description",
+                *MARKING},
+    "ignored": {"stop_ignoring", *MARKING},
 }
 NO_ROW_NEEDED = {"add_integration"}
+PENDING_COLUMNS = [Column("description", "Description", min_width=20),
+                   Column("balance", "Balance", right=True),
+                   Column("default", "Default type"), Column("flags", "Notes"),
+                   Column("type", "Redtail type")]
+IGNORED_COLUMNS = [Column("description", "Description", min_width=20),
+                   Column("balance", "Balance", right=True),
+                   Column("reason", "Reason"), Column("type", "Redtail type")]
 
 
 class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
@@ -41,9 +53,12 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         Binding("i", "ignore", "Ignore", id="ignore"),
         Binding("I", "stop_ignoring", "Stop Ignoring", id="stop-ignoring"),
         Binding("l", "link_existing", "Link to Existing Item", id="link"),
+        Binding("L", "link_suggested", "Link to Suggested", id="link-suggested"),
         Binding("a", "add_to_plan", "Add to Plan", id="add"),
-        Binding("space", "toggle_mark", "Mark", id="mark"),
-        Binding("asterisk", "mark_all", "Mark all", id="mark-all", show=False),
+        Binding("space", "toggle_mark", "Mark", id="mark",
+                tooltip="Mark or unmark the row (then the next one)"),
+        Binding("v", "mark_range", "Mark range", id="mark-range", show=False),
+        Binding("asterisk", "mark_all", "Mark all in the filter", id="mark-all", show=False),
         Binding("u", "undo", "Undo", id="undo"),
         Binding("r", "refresh", "Refresh Integrations", id="refresh"),
         Binding("m", "plan_menu", "Plan menu", id="plan-menu"),
@@ -59,10 +74,13 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         "ignore": Action.TRIAGE,
         "stop_ignoring": Action.TRIAGE,
         "link_existing": Action.TRIAGE,
+        "link_suggested": Action.TRIAGE,
         "add_to_plan": Action.TRIAGE,
         "edit_description": Action.TRIAGE,
         "toggle_mark": Action.TRIAGE,
+        "mark_range": Action.TRIAGE,
         "mark_all": Action.TRIAGE,
+        "clear_marks": Action.TRIAGE,
         "undo": Action.TRIAGE,
         "show_tab": Action.PLAN_INTEGRATION,
         **PlanMenuMixin.MENU_REQUIRES,
@@ -74,19 +92,25 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         ("Ignore", "ignore", "Move the pending account(s) to Ignored Data"),
         ("Stop Ignoring", "stop_ignoring", "Return the ignored account(s) to Pending Data"),
         ("Link to Existing Item", "link_existing", "Link to one of the plan's accounts"),
-        ("Add to Plan", "add_to_plan", "Create a linked account from this Redtail account"),
+        ("Link to Suggested", "link_suggested", "Link to the account it looks like (★)"),
+        ("Add to Plan", "add_to_plan", "Create linked account(s) from the Redtail account(s)"),
         ("Edit description", "edit_description", "Edit the staged description"),
+        ("Mark", "toggle_mark", "Mark or unmark the highlighted row (space)"),
+        ("Mark range", "mark_range", "Mark from the last mark to the cursor (v)"),
+        ("Mark all", "mark_all", "Mark every row of the current filter (*)"),
+        ("Clear marks", "clear_marks", "Unmark every row (esc)"),
         ("Undo", "undo", "Undo the last triage action of this session"),
         *PlanMenuMixin.MENU_PALETTE,
     )
 
-    def __init__(self, plan_id: int, tab: str = "contacts") -> None:
+    def __init__(self, plan_id: int, tab: str = "contacts", focus_key: str | None = None
+                 ) -> None:
         super().__init__()
         self.plan_id = plan_id
         self.initial_tab = tab if tab in TABS else "contacts"
-        self.detail: PlanDetail | None = None
+        self.focus_key = focus_key  # the row to put the cursor on (from the Pending inbox)
         self._contacts: dict[str, PlanContact] = {}
-        self._staged: dict[str, StagedAccount] = {}
+        self._accounts: dict[int, PlanAccount] = {}
 
     def compose(self) -> ComposeResult:
         yield TopBar("Plans › Plan Integration")
@@ -97,7 +121,8 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             with TabPane("Integration", id="contacts"):
                 yield RecordTable(
-                    [Column("name", "Redtail contact"), Column("contact", "Contact id"),
+                    [Column("name", "Redtail contact", min_width=20),
+                     Column("contact", "Contact id"),
                      Column("integration", "Integration"), Column("party", "In plan as")],
                     empty_text="No linked Redtail contacts yet — press n (Add Integration) to "
                     "search Redtail and link them.", id="contacts-table")
@@ -110,32 +135,34 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
                 yield Static("Investment Assets — Redtail accounts to link, add or ignore.",
                              classes="note")
                 yield RecordTable(
-                    [Column("description", "Description"), Column("balance", "Balance"),
-                     Column("default", "Default type"), Column("flags", "Notes"),
-                     Column("type", "Redtail type")],
-                    empty_text="Nothing pending. Refresh Integrations (r) pulls new accounts.",
-                    markable=True, id="pending-table")
+                    PENDING_COLUMNS, markable=True, id="pending-table",
+                    empty_text="Nothing pending. Refresh Integrations (r) pulls new accounts.")
                 with Horizontal(classes="buttons"):
                     yield button("Ignore (i)", "btn-ignore")
                     yield button("Link to Existing Item (l)", "btn-link_existing")
                     yield button("Add to Plan (a)", "btn-add_to_plan", "primary")
             with TabPane("Ignored Data", id="ignored"):
                 yield RecordTable(
-                    [Column("description", "Description"), Column("balance", "Balance"),
-                     Column("reason", "Reason"), Column("type", "Redtail type")],
-                    empty_text="No ignored accounts.", markable=True, id="ignored-table")
+                    IGNORED_COLUMNS, markable=True, id="ignored-table",
+                    empty_text="No ignored accounts.")
                 with Horizontal(classes="buttons"):
                     yield button("Stop Ignoring (I)", "btn-stop_ignoring")
-        yield Static("space mark · * mark all · enter edit description · 1 2 3 tabs",
-                     classes="hint")
+        yield Static("space mark · v range · * all · / filter · o sort · enter edit "
+                     "description · 1 2 3 tabs", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
         if not self.ws.can(Action.PLAN_INTEGRATION):  # never drawn for other roles
             self.app.call_later(self.dismiss, None)
             return
+        for state, rows in (("pending", self._pending_rows), ("ignored", self._ignored_rows)):
+            self.table(state).set_source(QuerySource(partial(self._keys, state), rows,
+                                                     partial(self._existing, state)),
+                                         reload=False)
         if self.refresh_data() == "gone":
             return
+        if self.focus_key is not None:
+            self.table().move_to(self.focus_key)
         self.table().focus()
 
     # ------------------------------------------------------------------ data
@@ -147,13 +174,28 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
     def table(self, tab: str | None = None) -> RecordTable:
         return self.query_one(f"#{tab or self.tab}-table", RecordTable)
 
+    def _keys(self, state: str, text: str, sort: str | None, descending: bool) -> list[int]:
+        return self.ws.staged_keys(self.plan_id, state, TableQuery(text, sort, descending))
+
+    def _existing(self, state: str, ids: list[int]) -> list[int]:
+        return self.ws.staged_in_state(self.plan_id, state, ids)
+
+    def _pending_rows(self, ids: list[int]) -> list[tuple[int, list[Cell], StagedAccount]]:
+        return [(s.id, [s.description, money_display(s.balance, "unknown"),
+                        s.default_investment_type, self._flags(s), s.account_type or "unknown"],
+                 s) for s in self.ws.staged_rows(self.plan_id, ids) if s.state == "pending"]
+
+    def _ignored_rows(self, ids: list[int]) -> list[tuple[int, list[Cell], StagedAccount]]:
+        return [(s.id, [s.description, money_display(s.balance, "unknown"),
+                        s.ignore_reason or "", s.account_type or "unknown"], s)
+                for s in self.ws.staged_rows(self.plan_id, ids) if s.state == "ignored"]
+
     def _flags(self, s: StagedAccount) -> Text:
         i = self.icons
         parts: list[str] = []
-        if s.suggested_account_id is not None and self.detail is not None:
-            match = next((a for a in self.detail.accounts if a.id == s.suggested_account_id), None)
-            if match is not None:
-                parts.append(f"{i.suggested} looks like {match.description}")
+        match = self._accounts.get(s.suggested_account_id or 0)
+        if match is not None:
+            parts.append(f"{i.suggested} looks like {match.description}")
         if s.review_type:
             parts.append(f"{i.warning} review type")
         if s.balance is None:
@@ -166,8 +208,11 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
 
     def refresh_data(self) -> str | None:
         try:
-            detail = self.ws.plan_detail(self.plan_id)
+            plan = self.ws.plan(self.plan_id)
+            contacts = self.ws.contacts(self.plan_id)
             integrations = {i.id: i for i in self.ws.list_integrations()}
+            counts = self.ws.staged_counts(self.plan_id)
+            self._accounts = {a.id: a for a in self.ws.unlinked_accounts(self.plan_id)}
         except NotFound as exc:
             self.fail(exc)
             self.app.call_later(self.papp.leave_plan)
@@ -175,13 +220,10 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         except PlantechError as exc:
             self.fail(exc)
             return None
-        self.detail = detail
-        plan = detail.plan
         self.query_one(TopBar).set_crumbs(f"Plans › {plan.name} › Plan Integration")
         self.query_one("#plan-title", Static).update(
             f"{plan.name} — {' & '.join(plan.clients) or 'no clients'}")
-        self._contacts = {str(c.id): c for c in detail.contacts}
-        self._staged = {str(s.id): s for s in (*detail.pending, *detail.ignored)}
+        self._contacts = {str(c.id): c for c in contacts}
 
         def integration_label(integration_id: int) -> str:
             i = integrations.get(integration_id)
@@ -197,50 +239,53 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
                 (str(c.id), [c.name, str(c.redtail_contact_id),
                              integration_label(c.integration_id),
                              "Co-client" if c.party == "co_client" else "Client"])
-                for c in detail.contacts),
-            self.table("pending").set_rows(
-                (str(s.id), [s.description, money_display(s.balance, "unknown"),
-                             s.default_investment_type, self._flags(s),
-                             s.account_type or "unknown"]) for s in detail.pending),
-            self.table("ignored").set_rows(
-                (str(s.id), [s.description, money_display(s.balance, "unknown"),
-                             s.ignore_reason or "", s.account_type or "unknown"])
-                for s in detail.ignored),
+                for c in contacts),
+            self.table("pending").reload(),
+            self.table("ignored").reload(),
         ]
         tabs = self.query_one(TabbedContent)
-        tabs.get_tab("contacts").label = f"Integration ({len(detail.contacts)})"
-        tabs.get_tab("pending").label = f"Pending Data ({len(detail.pending)})"
-        tabs.get_tab("ignored").label = f"Ignored Data ({len(detail.ignored)})"
+        tabs.get_tab("contacts").label = f"Integration ({len(contacts)})"
+        tabs.get_tab("pending").label = f"Pending Data ({counts['pending']:,})"
+        tabs.get_tab("ignored").label = f"Ignored Data ({counts['ignored']:,})"
         self.refresh_bindings()
         said = [c.describe(noun) for c, noun in zip(
             changes, ("linked contact", "pending account", "ignored account"), strict=True)]
         said = [s for s in said if s]
         return f"{plan.name}: {'; '.join(said)}" if said else None
 
-    def _chosen_staged(self, tab: str) -> list[StagedAccount]:
-        return [self._staged[k] for k in self.table(tab).chosen() if k in self._staged]
+    def _current(self, tab: str) -> StagedAccount | None:
+        table = self.table(tab)
+        record = table.record(table.cursor_key)
+        return record if isinstance(record, StagedAccount) else None
 
     # ------------------------------------------------------------------ state
 
     def action_state(self, action: str) -> bool | None:
-        for tab, actions in BY_TAB.items():
-            if action in actions:
-                if self.tab != tab:
-                    return False
-                if action in NO_ROW_NEEDED:
-                    return True
-                return True if self.table(tab).cursor_key else None
+        if any(action in actions for actions in BY_TAB.values()):
+            tab = self.tab
+            if action not in BY_TAB[tab]:
+                return False
+            if action in NO_ROW_NEEDED:
+                return True
+            if action == "link_suggested":
+                current = self._current(tab)
+                return current is not None and current.suggested_account_id in self._accounts
+            return True if self.table(tab).cursor_key else None
         if action == "undo":
             return bool(self.ws.undo_depth)
+        if action == "clear_marks":
+            return self.tab != "contacts" and bool(self.table().marks)
         return super().action_state(action)
 
     def palette_state(self, action: str) -> bool:
         return True  # palette commands switch to their tab first
 
     async def run_from_palette(self, action: str) -> None:
-        for tab, actions in BY_TAB.items():
-            if action in actions:
-                self.show_tab(tab)
+        if action not in BY_TAB[self.tab]:  # switch to the tab the action belongs to
+            for tab, actions in BY_TAB.items():
+                if action in actions:
+                    self.show_tab(tab)
+                    break
         await self.run_action(action)
 
     def palette_commands(self) -> list[Command]:
@@ -252,6 +297,9 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         self.call_after_refresh(self.table().focus)
 
     def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
+        self.refresh_bindings()
+
+    def on_record_table_marks_changed(self, event: RecordTable.MarksChanged) -> None:
         self.refresh_bindings()
 
     def on_record_table_opened(self, event: RecordTable.Opened) -> None:
@@ -342,86 +390,155 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
 
     # ------------------------------------------------------------------ triage
 
-    def _done(self, message: str, tab: str) -> None:
+    def _chosen(self, tab: str) -> list[int]:
+        return [int(k) for k in self.table(tab).chosen()]
+
+    def _done(self, message: str, tab: str, acted: list[int], then: str | None) -> None:
+        """After an action: say what happened, unmark the rows that left, put the cursor on
+        the row that followed them."""
         self.notify(message)
         table = self.table(tab)
-        table.clear_marks()
+        table.unmark(str(i) for i in acted)
         self.refresh_data()
+        if then is not None:
+            table.move_to(then)
+
+    def _next_after(self, tab: str, ids: list[int]) -> str | None:
+        return self.table(tab).next_key_after({str(i) for i in ids})
+
+    def _bulk_confirm(self, title: str, body: str, verb: str, then: Callable[[], None]) -> None:
+        from .dialogs import ConfirmModal
+
+        def chosen(value: str | None) -> None:
+            if value == "go":
+                then()
+
+        self.app.push_screen(ConfirmModal(title, body, [(verb, "go", "primary")]), chosen)
 
     def action_ignore(self) -> None:
         from .staged_dialogs import IgnoreModal
 
-        rows = self._chosen_staged("pending")
-        if not rows:
+        ids = self._chosen("pending")
+        if not ids:
             return
+        table = self.table("pending")
+        preview = self.ws.staged_rows(self.plan_id, ids[:8])
+        then = self._next_after("pending", ids)
 
         def chosen(reason: str | None) -> None:
             if reason is None:
                 return
             try:
-                changed = self.ws.ignore(self.plan_id, [s.id for s in rows], reason)
+                changed = self.ws.ignore(self.plan_id, ids, reason)
             except PlantechError as exc:
                 self.fail(exc)
                 return
-            self._done(f"Ignored {len(changed)} account(s)"
-                       + (f": {rows[0].description}" if len(rows) == 1 else "") + ".", "pending")
+            self._done(f"Ignored {len(changed):,} account(s)"
+                       + (f": {preview[0].description}" if len(ids) == 1 and preview else "")
+                       + ". Undo: u.", "pending", ids, then)
 
-        self.app.push_screen(IgnoreModal(rows), chosen)
+        self.app.push_screen(IgnoreModal(preview, total=len(ids), hidden=table.hidden_marks),
+                             chosen)
 
     def action_stop_ignoring(self) -> None:
-        rows = self._chosen_staged("ignored")
-        if not rows:
+        from .staged_dialogs import CONFIRM_ABOVE, bulk_line
+
+        ids = self._chosen("ignored")
+        if not ids:
             return
-        try:
-            changed = self.ws.stop_ignoring(self.plan_id, [s.id for s in rows])
-        except PlantechError as exc:
-            self.fail(exc)
-            return
-        self._done(f"{len(changed)} account(s) back in Pending Data"
-                   + (f": {rows[0].description}" if len(rows) == 1 else "") + ".", "ignored")
+        then = self._next_after("ignored", ids)
+
+        def go() -> None:
+            try:
+                changed = self.ws.stop_ignoring(self.plan_id, ids)
+            except PlantechError as exc:
+                self.fail(exc)
+                return
+            first = self._current("ignored")
+            self._done(f"{len(changed):,} account(s) back in Pending Data"
+                       + (f": {first.description}" if len(ids) == 1 and first else "") + ".",
+                       "ignored", ids, then)
+
+        if len(ids) > CONFIRM_ABOVE:
+            hidden = self.table("ignored").hidden_marks
+            self._bulk_confirm(f"Stop Ignoring {len(ids):,} accounts?",
+                               f"{bulk_line(len(ids), hidden)} go back to Pending Data. "
+                               "Undo (u) takes the whole step back.", "Stop Ignoring", go)
+        else:
+            go()
 
     def _one_pending(self) -> StagedAccount | None:
-        rows = self._chosen_staged("pending")
-        if len(rows) > 1:
-            self.notify("Link to Existing Item and Add to Plan take one account at a time: "
-                        "clear the marks (esc) first.", severity="warning")
+        ids = self._chosen("pending")
+        if len(ids) > 1:
+            self.notify("Link to Existing Item takes one account at a time: clear the marks "
+                        "(esc) first.", severity="warning")
             return None
+        if not ids:
+            return None
+        rows = self.ws.staged_rows(self.plan_id, ids)
         return rows[0] if rows else None
 
     def action_link_existing(self) -> None:
         from .staged_dialogs import LinkExistingModal
 
         staged = self._one_pending()
-        if staged is None or self.detail is None:
+        if staged is None:
             return
-        unlinked = [a for a in self.detail.accounts if a.link is None]
+        unlinked = list(self._accounts.values())
+        then = self._next_after("pending", [staged.id])
 
         def chosen(account_id: int | None) -> None:
             if account_id is None:
                 return
-            try:
-                account = self.ws.link_to_existing(self.plan_id, staged.id, account_id)
-            except PlantechError as exc:
-                self.fail(exc)
-                return
-            self._done(f"Linked {staged.description} to {account.description}; its balance is "
-                       f"now {money_display(account.balance)}.", "pending")
+            self._link(staged, account_id, then)
 
         self.app.push_screen(LinkExistingModal(staged, unlinked), chosen)
 
+    def _link(self, staged: StagedAccount, account_id: int, then: str | None,
+              how: str = "") -> None:
+        try:
+            account = self.ws.link_to_existing(self.plan_id, staged.id, account_id)
+        except PlantechError as exc:
+            self.fail(exc)
+            return
+        self._done(f"Linked {staged.description} to {account.description}{how}; its balance "
+                   f"is now {money_display(account.balance)}.", "pending", [staged.id], then)
+
+    def action_link_suggested(self) -> None:
+        """L: accept the suggestion (★) of the highlighted pending row in one key."""
+        staged = self._one_pending()
+        if staged is None:
+            return
+        account = self._accounts.get(staged.suggested_account_id or 0)
+        if account is None:
+            self.notify(f"No suggested link for {staged.description}: use Link to Existing "
+                        "Item (l).", severity="warning")
+            return
+        self._link(staged, account.id, self._next_after("pending", [staged.id]),
+                   " (suggested)")
+
     def action_add_to_plan(self) -> None:
+        ids = self._chosen("pending")
+        if len(ids) > 1:
+            self._bulk_add(ids)
+        elif ids:
+            self._add_one(ids[0])
+
+    def _add_one(self, staged_id: int) -> None:
         from .account_editor import AccountEditorScreen
         from .staged_dialogs import AddToPlanModal
 
-        staged = self._one_pending()
-        if staged is None or self.detail is None:
+        rows = self.ws.staged_rows(self.plan_id, [staged_id])
+        if not rows:
             return
-        suggested = next((a for a in self.detail.accounts
-                          if a.id == staged.suggested_account_id), None)
+        staged = rows[0]
+        suggested = self._accounts.get(staged.suggested_account_id or 0)
+        then = self._next_after("pending", [staged_id])
 
         def edited(account_id: int | None) -> None:
             if account_id is not None:
-                self.refresh_data()
+                self._done(f"Added {staged.description} to the plan, linked to Redtail.",
+                           "pending", [staged_id], then)
 
         def chosen(values: dict[str, str] | None) -> None:
             if values is None:
@@ -432,13 +549,45 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         self.app.push_screen(AddToPlanModal(staged, self.ws.mapping.investment_types,
                                             suggested), chosen)
 
+    def _bulk_add(self, ids: list[int]) -> None:
+        from .staged_dialogs import BulkAddModal
+
+        table = self.table("pending")
+        try:
+            left = self.ws.bulk_add_check(self.plan_id, ids)
+        except PlantechError as exc:
+            self.fail(exc)
+            return
+        then = self._next_after("pending", [i for i in ids if i not in left])
+
+        def chosen(owner: str | None) -> None:
+            if owner is None:
+                return
+            try:
+                result = self.ws.bulk_add_to_plan(self.plan_id, ids, owner or None)
+            except PlantechError as exc:
+                self.fail(exc)
+                return
+            added = [i for i in ids if i not in result.left_pending]
+            message = f"Added {len(result.added):,} accounts to the plan, linked to Redtail."
+            if result.left_pending:
+                reasons: dict[str, int] = {}
+                for why in result.left_pending.values():
+                    reasons[why] = reasons.get(why, 0) + 1
+                message += (" Left pending (still marked): "
+                            + "; ".join(f"{n:,} {why}" for why, n in sorted(reasons.items()))
+                            + ".")
+            self._done(message + " Undo: u.", "pending", added, then)
+
+        self.app.push_screen(BulkAddModal(len(ids), table.hidden_marks, left,
+                                          self.ws.staged_rows(self.plan_id, ids[:8])), chosen)
+
     def action_edit_description(self) -> None:
         from .staged_dialogs import EditDescriptionModal
 
-        rows = self._chosen_staged("pending")
-        if not rows:
+        staged = self._current("pending")
+        if staged is None:
             return
-        staged = rows[0]
 
         def chosen(text: str | None) -> None:
             if text is None:
@@ -448,7 +597,8 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
             except PlantechError as exc:
                 self.fail(exc)
                 return
-            self._done(f"Description saved: {' '.join(text.split())}.", "pending")
+            self._done(f"Description saved: {' '.join(text.split())}.", "pending", [],
+                       str(staged.id))
 
         self.app.push_screen(EditDescriptionModal(staged), chosen)
 
@@ -456,15 +606,21 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         self.table().toggle_mark()
         self.table().advance()
 
+    def action_mark_range(self) -> None:
+        self.table().mark_range()
+
     def action_mark_all(self) -> None:
         self.table().mark_all()
+
+    def action_clear_marks(self) -> None:
+        self.table().clear_marks()
 
     def action_undo(self) -> None:
         try:
             label = self.ws.undo()
         except PlantechError as exc:
             self.fail(exc, "Undo")
+            self.refresh_data()
             return
-        self.notify(f"Undid {label}.")
+        self.notify(f"Undid {label}.", title="Undo")
         self.refresh_data()
-

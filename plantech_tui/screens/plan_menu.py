@@ -19,10 +19,12 @@ class PlanMenuMixin(_Base):
     plan_id: int
     MENU_REQUIRES: ClassVar[dict[str, Action]] = {
         "plan_integration": Action.PLAN_INTEGRATION,
+        "audit_log": Action.PLAN_INTEGRATION,
         "refresh": Action.REFRESH,
     }
     MENU_PALETTE: ClassVar[tuple[PaletteEntry, ...]] = (
         ("Plan Integration", "plan_integration", "Linked Redtail contacts, Pending and Ignored"),
+        ("Audit log", "audit_log", "Who did what in this plan, when; exportable as CSV"),
         ("Refresh Integrations", "refresh", "Pull this plan's accounts from Redtail now"),
         ("Investment Assets", "investment_assets", "This plan's accounts"),
         ("Export CSV", "export", "Write this plan's accounts to a CSV file"),
@@ -34,6 +36,7 @@ class PlanMenuMixin(_Base):
         items = [("Investment Assets", "investment_assets")]
         if self.ws.can(Action.PLAN_INTEGRATION):
             items.append(("Plan Integration", "plan_integration"))
+            items.append(("Audit log", "audit_log"))
         if self.ws.can(Action.REFRESH):
             items.append(("Refresh Integrations (r)", "refresh"))
         items += [("Export CSV (e)", "export"), ("Back to Plans", "plans")]
@@ -74,6 +77,14 @@ class PlanMenuMixin(_Base):
                 screen.show_tab(tab)
             return
         self.app.push_screen(PlanIntegrationScreen(self.plan_id, tab=tab))
+
+    def action_audit_log(self) -> None:
+        from .audit_log import AuditLogScreen
+
+        if self.refused("audit_log"):
+            return
+        if not self._pop_to(AuditLogScreen):
+            self.app.push_screen(AuditLogScreen(self.plan_id))
 
     def action_refresh(self) -> None:
         if not self.refused("refresh"):

@@ -40,11 +40,13 @@ class PlansScreen(PlantechScreen):
     def compose(self) -> ComposeResult:
         yield TopBar("Plans")
         # the columns an advisor scans first come first: at 80 columns they still show
-        columns = [Column("name", "Plan"), Column("last_pull", "Last pull")]
+        columns = [Column("name", "Plan", min_width=20),
+                   Column("last_pull", "Last pull", min_width=10)]
         if self.ws.can(Action.PLAN_INTEGRATION):
-            columns.append(Column("pending", "Pending"))
-        columns += [Column("linked", "Linked"), Column("manual", "Manual"),
-                    Column("accounts", "Accounts"), Column("clients", "Clients")]
+            columns.append(Column("pending", "Pending", right=True))
+        columns += [Column("linked", "Linked", right=True),
+                    Column("manual", "Manual", right=True),
+                    Column("accounts", "Accounts", right=True), Column("clients", "Clients")]
         empty = ("No plans yet — press n to create one." if self.ws.can(Action.MANAGE_PLANS)
                  else "No plans are shared with you yet.")
         yield Static("Plans", classes="screen-title")
@@ -63,7 +65,7 @@ class PlansScreen(PlantechScreen):
             last = Text(f"{last} {self.icons.warning} stale", style="yellow")
         cells: list[str | Text] = [s.plan.name, last]
         if self.ws.can(Action.PLAN_INTEGRATION):
-            cells.append(str(s.pending) if s.pending else "—")
+            cells.append(f"{s.pending:,}" if s.pending else "—")
         cells += [money_display(s.total_linked), money_display(s.total_manual),
                   str(s.accounts), "; ".join(s.plan.clients) or "—"]
         return cells

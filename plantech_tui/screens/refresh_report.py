@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
-from ..domain.report import RefreshReport
+from ..domain.report import PullError, RefreshReport
 from ..sync.diff import describe_change
 from ..widgets.fmt import money_display
 from ..widgets.icons import IconSet
@@ -57,6 +57,53 @@ class RefreshReportScreen(PlantechModal[None]):
             with VerticalScroll(id="report-body"):
                 yield Static("\n".join(report_lines(self.report, self.icons)), id="report",
                              markup=False)
+            with Horizontal(classes="buttons"):
+                yield button("Close (esc)", "close", "primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+
+def refresh_all_lines(outcomes: list[tuple[str, RefreshReport | PullError | str]],
+                      i: IconSet) -> list[str]:
+    """One line per plan (its summary, or why it was not pulled), then the errors."""
+    counts = {"ok": 0, "partial": 0, "failed": 0, "not pulled": 0}
+    lines: list[str] = []
+    for name, outcome in outcomes:
+        if isinstance(outcome, RefreshReport):
+            counts[outcome.status] += 1
+            mark = {"ok": i.ok, "partial": i.warning, "failed": i.error}[outcome.status]
+            status = "" if outcome.status == "ok" else f" ({outcome.status})"
+            lines.append(f"{mark} {name}{status}: {outcome.summary()}")
+            for e in outcome.errors:
+                who = f"contact {e.redtail_contact_id}" if e.redtail_contact_id else "Redtail"
+                lines.append(f"    {i.error} {who}: {e.message}")
+        elif isinstance(outcome, PullError):
+            counts["failed"] += 1
+            lines.append(f"{i.error} {name}: {outcome.message}")
+        else:
+            counts["not pulled"] += 1
+            lines.append(f"- {name}: {outcome}")
+    head = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "no plans"
+    return [f"{len(outcomes)} plan(s): {head}", "", *lines]
+
+
+class RefreshAllScreen(PlantechModal[None]):
+    """The report of "Refresh all my plans": one line per plan."""
+
+    def __init__(self, outcomes: list[tuple[str, RefreshReport | PullError | str]]) -> None:
+        super().__init__()
+        self.outcomes = outcomes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide report"):
+            yield Static("Refresh all my plans", classes="dialog-title")
+            with VerticalScroll(id="report-body"):
+                yield Static("\n".join(refresh_all_lines(self.outcomes, self.icons)),
+                             id="report", markup=False)
             with Horizontal(classes="buttons"):
                 yield button("Close (esc)", "close", "primary")
 

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from ..domain.errors import ValidationFailed
-from ..domain.models import PlanAccount, StagedAccount
+from ..domain.models import OWNERS, PlanAccount, StagedAccount
 from ..widgets.fmt import money_display
 from .base import FormMixin, PlantechModal, button, field_row
 
@@ -23,25 +23,50 @@ def staged_line(s: StagedAccount) -> str:
             f"{money_display(s.balance, 'balance unknown')}")
 
 
-class IgnoreModal(PlantechModal[str | None]):
-    """Dismisses with the reason ("" for none), or None when cancelled."""
+CONFIRM_ABOVE = 25  # a bulk action on more rows than this asks before it acts
 
-    def __init__(self, rows: Sequence[StagedAccount]) -> None:
+
+def bulk_line(total: int, hidden: int, noun: str = "account") -> str:
+    return (f"{total:,} {noun}{'' if total == 1 else 's'}"
+            + (f" ({hidden:,} of them hidden by the filter)" if hidden else ""))
+
+
+class IgnoreModal(PlantechModal[str | None]):
+    """Dismisses with the reason ("" for none), or None when cancelled. Above CONFIRM_ABOVE
+    rows it is also the confirmation: enter in the reason field goes to the button, so it
+    takes a second, deliberate enter."""
+
+    def __init__(self, rows: Sequence[StagedAccount], *, total: int | None = None,
+                 hidden: int = 0) -> None:
         super().__init__()
         self.rows = list(rows)
+        self.total = len(self.rows) if total is None else total
+        self.hidden = hidden
+
+    @property
+    def confirming(self) -> bool:
+        return self.total > CONFIRM_ABOVE
 
     def compose(self) -> ComposeResult:
-        n = len(self.rows)
+        n = self.total
         with Vertical(classes="dialog form"):
-            yield Static("Ignore" + (f" {n} accounts" if n > 1 else ""), classes="dialog-title")
-            yield Static("\n".join(staged_line(s) for s in self.rows[:8])
-                         + (f"\n… and {n - 8} more" if n > 8 else ""), markup=False)
+            yield Static("Ignore" + (f" {n:,} accounts" if n > 1 else "")
+                         + ("?" if self.confirming else ""), classes="dialog-title")
+            shown = self.rows[:8]
+            yield Static("\n".join(staged_line(s) for s in shown)
+                         + (f"\n… and {n - len(shown):,} more" if n > len(shown) else ""),
+                         markup=False)
+            if self.hidden:
+                yield Static(f"{self.icons.warning} {self.hidden:,} of the {n:,} marked "
+                             "accounts are hidden by the filter.", classes="warning",
+                             markup=False)
             yield Static("Ignored accounts move to Ignored Data and get no updates until you "
-                         "Stop Ignoring them.", classes="note")
+                         "Stop Ignoring them. Undo (u) brings them back.", classes="note")
             yield field_row("Reason (optional)", Input("", id="field-reason",
                                                        placeholder="e.g. held away, closed"))
             with Horizontal(classes="buttons"):
-                yield button("Ignore", "ok", "primary")
+                yield button(f"Ignore {n:,} accounts" if self.confirming else "Ignore", "ok",
+                             "primary")
                 yield button("Cancel", "cancel")
 
     def on_mount(self) -> None:
@@ -49,10 +74,69 @@ class IgnoreModal(PlantechModal[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value)
+        if self.confirming:
+            self.query_one("#ok", Button).focus()
+        else:
+            self.dismiss(event.value)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(self.query_one(Input).value if event.button.id == "ok" else None)
+
+
+class BulkAddModal(PlantechModal[str | None]):
+    """Bulk Add to Plan: one owner for all (or each row's own, from its contacts), the type
+    defaulted per row; says which rows will stay pending and why. Dismisses with the owner
+    ("" for each row's own) or None."""
+
+    FROM_CONTACTS = "from-contacts"
+
+    def __init__(self, total: int, hidden: int, left: dict[int, str],
+                 sample: Sequence[StagedAccount]) -> None:
+        super().__init__()
+        self.total = total
+        self.hidden = hidden
+        self.left = left
+        self.sample = list(sample)
+
+    def compose(self) -> ComposeResult:
+        adding = self.total - len(self.left)
+        with Vertical(classes="dialog form wide"):
+            yield Static(f"Add {adding:,} accounts to the plan"
+                         + ("?" if self.total > CONFIRM_ABOVE else ""), classes="dialog-title",
+                         markup=False)
+            yield Static(f"Marked: {bulk_line(self.total, self.hidden)}.", markup=False)
+            yield Static("Each becomes an account linked to Redtail with its Redtail "
+                         "description and its defaulted investment type (you can edit each "
+                         "later). Undo (u) takes the whole step back.", classes="note")
+            if self.left:
+                reasons: dict[str, int] = {}
+                for why in self.left.values():
+                    reasons[why] = reasons.get(why, 0) + 1
+                text = "; ".join(f"{n:,} {why}" for why, n in sorted(reasons.items()))
+                yield Static(f"{self.icons.warning} {len(self.left):,} will stay pending "
+                             f"(and marked): {text}. Add those one at a time (a).",
+                             classes="warning", id="left-pending", markup=False)
+            yield field_row("Owner for all", Select(
+                [("Each row's own (from its contacts)", self.FROM_CONTACTS),
+                 *((o, o) for o in OWNERS)], value=self.FROM_CONTACTS,
+                id="field-owner", allow_blank=False))
+            with Horizontal(classes="buttons"):
+                if adding:
+                    yield button(f"Add {adding:,}", "ok", "primary")
+                yield button("Cancel", "cancel")
+
+    def on_mount(self) -> None:
+        for ok in self.query("#ok").results(Button):
+            ok.focus()
+            return
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != "ok":
+            self.dismiss(None)
+            return
+        owner = self.query_one("#field-owner", Select).value
+        self.dismiss("" if owner == self.FROM_CONTACTS else str(owner))
 
 
 class EditDescriptionModal(FormMixin, PlantechModal[str | None]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -43,9 +43,14 @@ from ..domain.models import (
 from ..domain.money import MoneyError, to_money, to_money_or_none
 from ..domain.permissions import Action, allowed, require
 from ..store import rows as R
+from ..store import tables as T
 from ..store.db import Store, now_utc
+from ..store.tables import TableQuery
 
 UNDO_LEVELS = 50
+# suggested links score only accounts sharing the last 4 or the type: sound while the other
+# signals alone (similar description 2 + company 1) cannot reach the threshold
+PREFILTER = suggestions.THRESHOLD > 3
 # the columns of a staged row that triage actions change (and undo restores)
 UNDONE_STAGED_COLUMNS = ("state", "ignore_reason", "linked_account_id", "link_state",
                          "prior_link_state", "description", "description_edited")
@@ -83,18 +88,40 @@ def resolve_user(store: Store, name: str) -> User:
     return R.user_from(row)
 
 
+@dataclass(slots=True)
+class StagedBefore:
+    """A staged row as a triage step found it: what undo restores (UNDONE_STAGED_COLUMNS)
+    and its version then. Kept small: a bulk step holds thousands of them."""
+
+    id: int
+    version: int
+    values: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> StagedBefore:
+        return cls(row["id"], row["version"], tuple(row[c] for c in UNDONE_STAGED_COLUMNS))
+
+
 @dataclass
 class UndoStep:
     """What one triage action changed: rows as they were before, and their versions after."""
 
     label: str
     plan_id: int
-    staged_before: list[dict[str, Any]] = field(default_factory=list)
+    staged_before: list[StagedBefore] = field(default_factory=list)
     accounts_before: list[dict[str, Any]] = field(default_factory=list)
     created_accounts: list[int] = field(default_factory=list)
     versions_after: dict[tuple[str, int], int] = field(default_factory=dict)
     # what makes a row the same row: SQLite reuses the highest id after a delete
     identities: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BulkAdd:
+    """What a bulk Add to Plan did: the accounts created, and the rows left pending (why)."""
+
+    added: list[PlanAccount]
+    left_pending: dict[int, str]
 
 
 _IDENTITY = {
@@ -103,13 +130,27 @@ _IDENTITY = {
 }
 
 
-def _fingerprint(db: Database, table: str, row_id: int) -> tuple[int, tuple[Any, ...]] | None:
-    """(version, identity) of a row, or None when it is gone."""
-    row = R.one(db, f"SELECT version, {', '.join(_IDENTITY[table])} FROM {table} "  # noqa: S608
-                "WHERE id = ?", [row_id])
-    if row is None:
-        return None
-    return int(row["version"]), tuple(row[c] for c in _IDENTITY[table])
+def _fingerprints(db: Database, table: str, row_ids: list[int]
+                  ) -> dict[int, tuple[int, tuple[Any, ...]]]:
+    """id → (version, identity) of the rows that still exist (one query)."""
+    if not row_ids:
+        return {}
+    cols = ", ".join(f"t.{c}" for c in _IDENTITY[table])
+    return {r[0]: (int(r[1]), tuple(r[2:])) for r in db.execute(
+        f"SELECT t.id, t.version, {cols} FROM json_each(?) j CROSS JOIN {table} t "  # noqa: S608
+        "ON t.id = j.value", [T.id_list(row_ids)]).fetchall()}
+
+
+def _owner_from(parties: Mapping[tuple[int, int], str], integration_id: int,
+                contact_ids: Iterable[int]) -> str:
+    """SPEC §2.5: listed only under the client → Client, only under the co-client →
+    Co-client, under both → Joint (contacts the plan does not link do not count)."""
+    listed = {parties[(integration_id, c)] for c in contact_ids if (integration_id, c) in parties}
+    if listed == {"co_client"}:
+        return "Co-client"
+    if listed == {"client", "co_client"}:
+        return "Joint"
+    return "Client"
 
 
 def _load_mapping() -> Any:
@@ -224,38 +265,52 @@ class Workspace:
     # ------------------------------------------------------------------ plans
 
     def list_plans(self) -> list[PlanSummary]:
+        """Every plan the user sees with its totals: a handful of queries over all plans,
+        no model object per account or staged row (a plan may hold 100k pending rows)."""
         db = self.store.db
         with self.store.read():
             plans = R.dict_rows(
-                db,
-                "SELECT p.* FROM plans p WHERE p.owner_user_id = ? OR EXISTS (SELECT 1 FROM "
-                "plan_grants g WHERE g.plan_id = p.id AND g.user_id = ?) ORDER BY p.id",
-                [self.user.id, self.user.id],
-            )
-            out = []
-            see_staged = self.can(Action.PLAN_INTEGRATION)
-            for p in plans:
-                accounts = R.load_accounts(db, p["id"])
-                counts = {r["state"]: r["n"] for r in R.dict_rows(
-                    db,
-                    "SELECT state, count(*) AS n FROM staged_accounts WHERE plan_id = ? "
-                    "GROUP BY state", [p["id"]])}
-                last = R.one(db, "SELECT max(finished_at) AS t FROM sync_runs WHERE plan_id = ? "
-                             "AND status = 'ok' AND dry_run = 0", [p["id"]])
-                pending_total = sum(
-                    (s.balance for s in R.load_staged(db, p["id"], "pending") if s.balance),
-                    Decimal(0),
-                ) if see_staged else Decimal(0)
-                out.append(PlanSummary(
-                    plan=R.plan_from(p),
-                    accounts=len(accounts),
-                    pending=counts.get("pending", 0) if see_staged else 0,
-                    ignored=counts.get("ignored", 0) if see_staged else 0,
-                    total_linked=sum((a.balance for a in accounts if a.link), Decimal(0)),
-                    total_manual=sum((a.balance for a in accounts if not a.link), Decimal(0)),
-                    total_pending=pending_total,
-                    last_pull=last["t"] if last else None,
-                ))
+                db, f"SELECT p.* FROM plans p WHERE {T.VISIBLE_PLANS} ORDER BY p.id",  # noqa: S608
+                [self.user.id, self.user.id])
+            totals = self._totals(db, [p["id"] for p in plans])
+        return [PlanSummary(plan=R.plan_from(p), **totals[p["id"]]) for p in plans]
+
+    def plan_totals(self, plan_id: int) -> PlanSummary:
+        """One plan's summary (Investment Assets' totals line)."""
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        with self.store.read():
+            plan = self._plan_row(db, plan_id)
+            return PlanSummary(plan=R.plan_from(plan), **self._totals(db, [plan_id])[plan_id])
+
+    def _totals(self, db: Database, plan_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """plan id → PlanSummary fields (pending and ignored only for Plan Integration)."""
+        out: dict[int, dict[str, Any]] = {pid: {
+            "accounts": 0, "pending": 0, "ignored": 0, "total_linked": Decimal(0),
+            "total_manual": Decimal(0), "total_pending": Decimal(0), "last_pull": None}
+            for pid in plan_ids}
+        if not plan_ids:
+            return out
+        see_staged = self.can(Action.PLAN_INTEGRATION)
+        for pid in plan_ids:  # per plan: each query is an index search
+            totals = out[pid]
+            for balance, linked in db.execute(
+                    "SELECT a.balance, l.id IS NOT NULL FROM plan_accounts a LEFT JOIN "
+                    "staged_accounts l ON l.linked_account_id = a.id WHERE a.plan_id = ?",
+                    [pid]).fetchall():
+                totals["accounts"] += 1
+                totals["total_linked" if linked else "total_manual"] += Decimal(balance)
+            totals["last_pull"] = db.execute(
+                "SELECT max(finished_at) FROM sync_runs WHERE plan_id = ? AND status = 'ok' "
+                "AND dry_run = 0", [pid]).fetchone()[0]
+            if not see_staged:
+                continue
+            counts = T.staged_counts(db, pid)
+            totals["pending"] = counts.get("pending", 0)
+            totals["ignored"] = counts.get("ignored", 0)
+            totals["total_pending"] = sum(map(Decimal, (r[0] for r in db.execute(
+                "SELECT balance FROM staged_accounts WHERE plan_id = ? AND state = 'pending' "
+                "AND balance IS NOT NULL", [pid]).fetchall())), Decimal(0))
         return out
 
     def plan(self, plan_id: int) -> Plan:
@@ -325,9 +380,8 @@ class Workspace:
                 staged = R.load_staged(db, plan_id)
             else:
                 contacts, staged = [], []
-        unlinked = [a for a in accounts if a.link is None]
-        pending = [s.model_copy(update={"suggested_account_id": suggestions.suggest(s, unlinked)})
-                   for s in staged if s.state == "pending"]
+        pending = _with_suggestions([s for s in staged if s.state == "pending"],
+                                    [a for a in accounts if a.link is None])
         return PlanDetail(
             plan=plan,
             contacts=tuple(contacts),
@@ -368,6 +422,133 @@ class Workspace:
         self._plan_row(db, plan_id)
         return [R.audit_from(r) for r in R.dict_rows(
             db, "SELECT * FROM audit_log WHERE plan_id = ? ORDER BY id", [plan_id])]
+
+    # ------------------------------------------------------------------ windowed tables
+    # A table asks for the ordered ids that match its filter, then the rows it shows by id
+    # (store/tables.py): nothing here builds a model for a row nobody looks at.
+
+    def staged_keys(self, plan_id: int, state: str, query: TableQuery | None = None
+                    ) -> list[int]:
+        """Ids of the plan's pending (or ignored) rows matching the filter, in display order."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        if state not in ("pending", "ignored"):
+            raise UsageError(f"state must be pending or ignored, not {state!r}")
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return T.staged_ids(db, plan_id, state, query or TableQuery())
+
+    def staged_counts(self, plan_id: int) -> dict[str, int]:
+        """{"pending": n, "ignored": m} (no filter)."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            counts = T.staged_counts(db, plan_id)
+        return {"pending": counts.get("pending", 0), "ignored": counts.get("ignored", 0)}
+
+    def staged_in_state(self, plan_id: int, state: str, staged_ids: Iterable[int]) -> list[int]:
+        """Which of these ids are still rows of the plan in `state` (marks a filter hides)."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        return [r[0] for r in self.store.db.execute(
+            "SELECT s.id FROM json_each(?) j CROSS JOIN staged_accounts s ON s.id = j.value "
+            "WHERE s.plan_id = ? AND s.state = ?",
+            [T.id_list(staged_ids), plan_id, state]).fetchall()]
+
+    def staged_rows(self, plan_id: int, staged_ids: Iterable[int]) -> list[StagedAccount]:
+        """These pending or ignored rows, in the order given (gone ones left out); pending
+        rows carry their suggested link, computed for these rows only."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            rows = T.rows_by_id(db, "staged_accounts", list(staged_ids),
+                                where="WHERE t.plan_id = ? AND t.state != 'linked'",
+                                params=[plan_id])
+            staged = self._staged_models(db, rows)
+            if any(s.state == "pending" for s in staged):
+                unlinked = self._unlinked_accounts(db, plan_id)
+                staged = _with_suggestions(staged, unlinked)
+        return staged
+
+    def _staged_models(self, db: Database, rows: list[dict[str, Any]]) -> list[StagedAccount]:
+        listings = T.contacts_of(db, [r["id"] for r in rows])
+        return [R.staged_from(r, listings.get(r["id"], ())) for r in rows]
+
+    def _unlinked_accounts(self, db: Database, plan_id: int) -> list[PlanAccount]:
+        return [R.account_from(r, None) for r in R.dict_rows(
+            db, "SELECT a.* FROM plan_accounts a WHERE a.plan_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM staged_accounts l WHERE l.linked_account_id = a.id) ORDER BY a.id",
+            [plan_id])]
+
+    def unlinked_accounts(self, plan_id: int) -> list[PlanAccount]:
+        """The plan's accounts not linked to Redtail (Link to Existing Item's choices)."""
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return self._unlinked_accounts(db, plan_id)
+
+    def account_keys(self, plan_id: int, query: TableQuery | None = None) -> list[int]:
+        """Ids of the plan's accounts matching the filter, in display order."""
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return T.account_ids(db, plan_id, query or TableQuery())
+
+    def accounts_by_id(self, plan_id: int, account_ids: Iterable[int]) -> list[PlanAccount]:
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            rows = T.rows_by_id(db, "plan_accounts", list(account_ids),
+                                where="WHERE t.plan_id = ?", params=[plan_id])
+            links = T.links_of(db, [r["id"] for r in rows])
+        return [R.account_from(r, links.get(r["id"])) for r in rows]
+
+    def audit_keys(self, plan_id: int, query: TableQuery | None = None) -> list[int]:
+        """Ids of the plan's audit entries matching the filter, newest first by default."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return T.audit_ids(db, plan_id, query or TableQuery())
+
+    def audit_entries(self, plan_id: int, entry_ids: Iterable[int]) -> list[AuditEntry]:
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return [R.audit_from(r) for r in T.rows_by_id(
+                db, "audit_log", list(entry_ids), where="WHERE t.plan_id = ?", params=[plan_id])]
+
+    def inbox_keys(self, query: TableQuery | None = None) -> list[int]:
+        """The Pending inbox: ids of every pending row of every plan the user sees."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            return T.inbox_ids(db, self.user.id, query or TableQuery())
+
+    def inbox_rows(self, staged_ids: Iterable[int]) -> list[tuple[Plan, StagedAccount]]:
+        """(plan, pending row with its suggestion) for these ids, in the order given."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            rows = T.rows_by_id(
+                db, "staged_accounts", list(staged_ids),
+                where=f"CROSS JOIN plans p ON p.id = t.plan_id WHERE t.state = 'pending' AND "
+                f"{T.VISIBLE_PLANS}", params=[self.user.id, self.user.id])
+            staged = self._staged_models(db, rows)
+            plans = {r["id"]: R.plan_from(r) for r in T.rows_by_id(
+                db, "plans", sorted({s.plan_id for s in staged}))}
+            out = []
+            for plan_id in plans:
+                mine = [s for s in staged if s.plan_id == plan_id]
+                for s in _with_suggestions(mine, self._unlinked_accounts(db, plan_id)):
+                    out.append(s)
+        by_id = {s.id: s for s in out}
+        return [(plans[s.plan_id], by_id[s.id]) for s in staged]
 
     # ------------------------------------------------------------------ accounts
 
@@ -497,55 +678,74 @@ class Workspace:
 
     # ------------------------------------------------------------------ triage
 
-    def _begin_step(self, label: str, plan_id: int) -> UndoStep:
-        return UndoStep(label=label, plan_id=plan_id)
-
     def _finish_step(self, db: Database, step: UndoStep) -> None:
-        keys = [("staged_accounts", r["id"]) for r in step.staged_before]
-        keys += [("plan_accounts", r["id"]) for r in step.accounts_before]
-        keys += [("plan_accounts", aid) for aid in step.created_accounts]
-        for table, row_id in keys:
-            found = _fingerprint(db, table, row_id)
-            assert found is not None
-            step.versions_after[(table, row_id)], step.identities[(table, row_id)] = found
+        """Remember the versions the step left (one query per table, however many rows)."""
+        wanted: dict[str, list[int]] = {
+            "staged_accounts": [r.id for r in step.staged_before],
+            "plan_accounts": [r["id"] for r in step.accounts_before] + step.created_accounts,
+        }
+        for table, ids in wanted.items():
+            found = _fingerprints(db, table, ids)
+            for row_id in ids:
+                version, identity = found[row_id]
+                step.versions_after[(table, row_id)] = version
+                step.identities[(table, row_id)] = identity
         self._undo.append(step)
         del self._undo[:-UNDO_LEVELS]
 
     def _staged_many(self, db: Database, plan_id: int, staged_ids: Iterable[int]
                      ) -> list[dict[str, Any]]:
+        """The pending or ignored rows with these ids, in the order given (duplicates once);
+        NotFound names the first id that is not one (all or none)."""
         ids = list(dict.fromkeys(int(i) for i in staged_ids))
         if not ids:
             raise UsageError("no staged account ids given")
-        return [self._staged_row(db, plan_id, sid) for sid in ids]
+        cur = db.execute(
+            "SELECT j.value AS wanted, s.* FROM json_each(?) j LEFT JOIN staged_accounts s "
+            "ON s.id = j.value AND s.plan_id = ? ORDER BY j.key", [T.id_list(ids), plan_id])
+        names = [d[0] for d in cur.description][1:]
+        rows = []
+        for found in cur.fetchall():
+            row = dict(zip(names, found[1:], strict=True))
+            if row["id"] is None or row["state"] == "linked":
+                raise NotFound(f"staged account {found[0]} not found in plan {plan_id}")
+            rows.append(row)
+        return rows
 
     def ignore(self, plan_id: int, staged_ids: Iterable[int], reason: str | None = None
                ) -> list[int]:
         """Pending → Ignored; returns the ids that changed (already ignored: no-op)."""
-        return self._move(plan_id, staged_ids, "pending", "ignored", "ignore",
+        return self._move(plan_id, staged_ids, "ignored", "ignore",
                           {"ignore_reason": (reason or "").strip() or None})
 
     def stop_ignoring(self, plan_id: int, staged_ids: Iterable[int]) -> list[int]:
-        return self._move(plan_id, staged_ids, "ignored", "pending", "stop ignoring",
+        return self._move(plan_id, staged_ids, "pending", "stop ignoring",
                           {"ignore_reason": None})
 
-    def _move(self, plan_id: int, staged_ids: Iterable[int], src: str, dst: str, action: str,
+    def _move(self, plan_id: int, staged_ids: Iterable[int], dst: str, action: str,
               extra: dict[str, Any]) -> list[int]:
+        """One UPDATE for every row that moves, one audit entry per row (executemany)."""
         require(self.user, Action.TRIAGE)
-        changed: list[int] = []
         with self.store.write() as db:
             self._plan_row(db, plan_id)
             rows = self._staged_many(db, plan_id, staged_ids)
-            step = self._begin_step(f"{action} {len(rows)}", plan_id)
-            for row in rows:
-                if row["state"] == dst:
-                    continue
-                step.staged_before.append(row)
-                R.update_row(db, "staged_accounts", row["id"], {"state": dst, **extra})
-                self._audit(db, plan_id, action, "staged", row["id"],
-                            {"state": src}, {"state": dst, **extra})
-                changed.append(row["id"])
-            if changed:
-                self._finish_step(db, step)
+            moving = [r for r in rows if r["state"] != dst]  # the others are already there
+            if not moving:
+                return []
+            changed = [r["id"] for r in moving]
+            sets = {"state": dst, **extra}
+            db.execute(
+                f"UPDATE staged_accounts SET {', '.join(f'{k} = ?' for k in sets)}, "  # noqa: S608
+                "version = version + 1 WHERE id IN (SELECT value FROM json_each(?))",
+                [*sets.values(), T.id_list(changed)])
+            src = "ignored" if dst == "pending" else "pending"
+            before, after = R.row_json({"state": src}), R.row_json(sets)
+            R.audit_many(db, user_name=self.user.name, plan_id=plan_id, action=action,
+                         object_type="staged",
+                         entries=[(sid, before, after, "") for sid in changed])
+            step = UndoStep(f"{action} {len(rows):,}", plan_id)
+            step.staged_before = [StagedBefore.of(r) for r in moving]
+            self._finish_step(db, step)
         return changed
 
     def edit_staged_description(self, plan_id: int, staged_id: int, description: str
@@ -558,8 +758,8 @@ class Workspace:
             self._plan_row(db, plan_id)
             row = self._staged_row(db, plan_id, staged_id)
             if row["description"] != text:
-                step = self._begin_step("edit description", plan_id)
-                step.staged_before.append(row)
+                step = UndoStep("edit description", plan_id)
+                step.staged_before.append(StagedBefore.of(row))
                 R.update_row(db, "staged_accounts", staged_id,
                              {"description": text, "description_edited": 1})
                 self._audit(db, plan_id, "edit staged description", "staged", staged_id,
@@ -583,8 +783,8 @@ class Workspace:
             account = self._account_row(db, plan_id, account_id)
             if self._link_of(db, account_id) is not None:
                 raise InvalidState(f"account {account_id} is already linked to Redtail")
-            step = self._begin_step("link", plan_id)
-            step.staged_before.append(staged)
+            step = UndoStep("link", plan_id)
+            step.staged_before.append(StagedBefore.of(staged))
             step.accounts_before.append(account)
             R.update_row(db, "staged_accounts", staged_id, {
                 "state": "linked", "linked_account_id": account_id, "link_state": "active"})
@@ -601,17 +801,14 @@ class Workspace:
 
     def default_owner(self, plan_id: int, staged: StagedAccount) -> str:
         """Listed only under the client → Client, only under the co-client → Co-client, both → Joint."""
-        db = self.store.db
-        rows = R.dict_rows(
-            db, "SELECT redtail_contact_id, party FROM plan_contacts WHERE plan_id = ? "
-            "AND integration_id = ?", [plan_id, staged.integration_id])
-        by_contact = {r["redtail_contact_id"]: r["party"] for r in rows}
-        parties = {by_contact[c] for c in staged.contact_ids if c in by_contact}
-        if parties == {"co_client"}:
-            return "Co-client"
-        if parties == {"client", "co_client"}:
-            return "Joint"
-        return "Client"
+        return _owner_from(self._parties(self.store.db, plan_id), staged.integration_id,
+                           staged.contact_ids)
+
+    def _parties(self, db: Database, plan_id: int) -> dict[tuple[int, int], str]:
+        """(integration, Redtail contact) → client / co_client, for the plan's linked contacts."""
+        return {(r[0], r[1]): r[2] for r in db.execute(
+            "SELECT integration_id, redtail_contact_id, party FROM plan_contacts "
+            "WHERE plan_id = ?", [plan_id]).fetchall()}
 
     def add_to_plan(self, plan_id: int, staged_id: int, values: Mapping[str, Any] | None = None
                     ) -> PlanAccount:
@@ -619,46 +816,93 @@ class Workspace:
         return self.add_many_to_plan(plan_id, [(staged_id, values or {})])[0]
 
     def add_many_to_plan(self, plan_id: int,
-                         items: list[tuple[int, Mapping[str, Any]]]) -> list[PlanAccount]:
-        """Add several pending rows in one transaction: all or none."""
+                         items: Sequence[tuple[int, Mapping[str, Any]]]) -> list[PlanAccount]:
+        """Add several pending rows in one transaction: all or none. Set-based: the rows are
+        read in one query and written with executemany, one audit entry per account."""
         require(self.user, Action.TRIAGE)
         if not items:
             raise UsageError("no staged account ids given")
-        created: list[int] = []
+        wanted = [int(sid) for sid, _ in items]
+        twice = next((sid for i, sid in enumerate(wanted) if sid in wanted[:i]), None) \
+            if len(set(wanted)) != len(wanted) else None
+        if twice is not None:
+            raise UsageError(f"staged account {twice} is listed twice")
         with self.store.write() as db:
             self._plan_row(db, plan_id)
-            step = self._begin_step(f"add {len(items)}", plan_id)
-            for staged_id, values in items:
-                row = self._staged_row(db, plan_id, staged_id)
+            rows = self._staged_many(db, plan_id, wanted)
+            for row in rows:
                 if row["state"] != "pending":
-                    raise InvalidState(f"staged account {staged_id} is {row['state']}: "
+                    raise InvalidState(f"staged account {row['id']} is {row['state']}: "
                                        "Stop Ignoring it before adding it")
-                staged = R.staged_from(row, R.staged_contacts(db, [staged_id]).get(staged_id, ()))
+            listings = T.contacts_of(db, wanted)
+            parties = self._parties(db, plan_id)
+            top = db.execute("SELECT coalesce(max(id), 0) FROM plan_accounts").fetchone()[0]
+            now = now_utc()
+            accounts, history, links = [], [], []
+            for number, (row, (_, values)) in enumerate(zip(rows, items, strict=True), 1):
                 defaults = {
-                    "description": staged.description,
-                    "investment_type": staged.default_investment_type,
-                    "owner": self.default_owner(plan_id, staged),
-                    "balance": staged.balance,
-                    "number_last4": staged.number_last4,
+                    "description": row["description"],
+                    "investment_type": row["default_investment_type"],
+                    "owner": _owner_from(parties, row["integration_id"],
+                                         listings.get(row["id"], ())),
+                    "balance": row["balance"],
+                    "number_last4": row["number_last4"],
                 }
                 merged = {**defaults, **{k: v for k, v in values.items() if v is not None}}
                 if merged.get("balance") is None:
                     raise ValidationFailed(
-                        f"staged account {staged_id} has no balance from Redtail: "
+                        f"staged account {row['id']} has no balance from Redtail: "
                         "enter one (--balance)", field="balance")
-                fields = validate_fields(merged, self.canonical_type)
-                account_id = self._insert_account(db, plan_id, fields, "add")
-                step.staged_before.append(row)
-                step.created_accounts.append(account_id)
-                R.update_row(db, "staged_accounts", staged_id, {
-                    "state": "linked", "linked_account_id": account_id, "link_state": "active"})
-                self._audit(db, plan_id, "add to plan", "account", account_id, None,
-                            R.get_row(db, "plan_accounts", account_id),
-                            detail=f"from staged {staged_id} (Redtail account "
-                            f"{row['redtail_account_id']})")
-                created.append(account_id)
+                fields = validate_fields(merged, self.canonical_type).as_row()
+                account_id = top + number  # what SQLite would pick; we hold the write lock
+                accounts.append([account_id, plan_id, *(fields[k] for k in FIELDS), now, now])
+                history.append([account_id, fields["balance"], "add", now])
+                links.append([account_id, row["id"]])
+            db.conn.executemany(
+                f"INSERT INTO plan_accounts (id, plan_id, {', '.join(FIELDS)}, created_at, "  # noqa: S608
+                f"updated_at) VALUES (?, ?, {', '.join('?' * len(FIELDS))}, ?, ?)", accounts)
+            db.conn.executemany("INSERT INTO balance_history (plan_account_id, balance, source, "
+                                "at) VALUES (?, ?, ?, ?)", history)
+            db.conn.executemany(
+                "UPDATE staged_accounts SET state = 'linked', linked_account_id = ?, "
+                "link_state = 'active', version = version + 1 WHERE id = ?", links)
+            created = [a[0] for a in accounts]
+            added = T.rows_by_id(db, "plan_accounts", created)
+            R.audit_many(db, user_name=self.user.name, plan_id=plan_id, action="add to plan",
+                         object_type="account", entries=[
+                             (a["id"], None, R.row_json(a),
+                              f"from staged {row['id']} (Redtail account "
+                              f"{row['redtail_account_id']})")
+                             for a, row in zip(added, rows, strict=True)])
+            step = UndoStep(f"add {len(items):,}", plan_id)
+            step.staged_before = [StagedBefore.of(r) for r in rows]
+            step.created_accounts = created
             self._finish_step(db, step)
-        return [self.account(plan_id, a) for a in created]
+            link_rows = T.links_of(db, created)
+            return [R.account_from(a, link_rows.get(a["id"])) for a in added]
+
+    def bulk_add_to_plan(self, plan_id: int, staged_ids: Iterable[int],
+                         owner: str | None = None) -> BulkAdd:
+        """Bulk Add to Plan: every row with its own defaults (one owner for all when given),
+        except rows whose balance is unknown or whose type needs review, which stay pending
+        with the reason. One transaction, one undo step."""
+        require(self.user, Action.TRIAGE)
+        values = {"owner": canonical_owner(owner)} if owner else {}
+        with self.store.write() as db:
+            self._plan_row(db, plan_id)
+            rows = self._staged_many(db, plan_id, staged_ids)
+            left = _left_pending(rows)
+            eligible = [(r["id"], values) for r in rows if r["id"] not in left]
+            added = self.add_many_to_plan(plan_id, eligible) if eligible else []
+        return BulkAdd(added=added, left_pending=left)
+
+    def bulk_add_check(self, plan_id: int, staged_ids: Iterable[int]) -> dict[int, str]:
+        """What bulk_add_to_plan would leave pending, and why (nothing written)."""
+        require(self.user, Action.TRIAGE)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return _left_pending(self._staged_many(db, plan_id, staged_ids))
 
     # ------------------------------------------------------------------ undo
 
@@ -678,10 +922,13 @@ class Workspace:
         # (table, id) -> (version before the step, version after this undo)
         rewound: dict[tuple[str, int], tuple[int, int]] = {}
         with self.store.write() as db:
+            found = {table: _fingerprints(db, table, [i for t, i in step.versions_after
+                                                      if t == table])
+                     for table in ("staged_accounts", "plan_accounts")}
             for (table, row_id), version in step.versions_after.items():
-                found = _fingerprint(db, table, row_id)
-                gone = found is None or found[1] != step.identities[(table, row_id)]
-                if gone or found is None or found[0] != version:
+                now = found[table].get(row_id)
+                gone = now is None or now[1] != step.identities[(table, row_id)]
+                if gone or now is None or now[0] != version:
                     self._undo.pop()  # it can never apply again; the next undo goes further
                     raise UndoConflict(
                         f"cannot undo {step.label}: "
@@ -690,38 +937,50 @@ class Workspace:
                         "(a pull, another user or another action)")
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
+            cols = ", ".join(UNDONE_STAGED_COLUMNS)
+            current = {r[0]: r[1:] for r in db.execute(
+                f"SELECT s.id, {cols} FROM json_each(?) j CROSS JOIN staged_accounts s "  # noqa: S608
+                "ON s.id = j.value", [T.id_list(r.id for r in step.staged_before)]).fetchall()}
+            updates = []
             for row in step.staged_before:
-                cur = R.get_row(db, "staged_accounts", row["id"])
-                assert cur is not None
                 # only what triage changed: a pull's bookkeeping since (last_updated,
                 # missing_streak) does not bump versions and must not be rolled back
-                restore = {k: row[k] for k in UNDONE_STAGED_COLUMNS if cur[k] != row[k]}
-                R.update_row(db, "staged_accounts", row["id"], restore)
-                before[f"staged {row['id']}"] = {k: cur[k] for k in restore}
-                after[f"staged {row['id']}"] = restore
-            for row in step.accounts_before:
-                cur = R.get_row(db, "plan_accounts", row["id"])
+                was = current[row.id]
+                restore = {k: v for k, v, c in zip(UNDONE_STAGED_COLUMNS, row.values, was,
+                                                   strict=True) if c != v}
+                version = step.versions_after[("staged_accounts", row.id)]
+                if restore:
+                    updates.append([*row.values, row.id])
+                    before[f"staged {row.id}"] = {
+                        k: c for k, c in zip(UNDONE_STAGED_COLUMNS, was, strict=True)
+                        if k in restore}
+                    after[f"staged {row.id}"] = restore
+                    version += 1
+                rewound[("staged_accounts", row.id)] = (row.version, version)
+            db.conn.executemany(
+                f"UPDATE staged_accounts SET {', '.join(f'{c} = ?' for c in UNDONE_STAGED_COLUMNS)}, "  # noqa: S608
+                "version = version + 1 WHERE id = ?", updates)
+            for account in step.accounts_before:
+                cur = R.get_row(db, "plan_accounts", account["id"])
                 assert cur is not None
-                if Decimal(cur["balance"]) != Decimal(row["balance"]):
-                    R.update_row(db, "plan_accounts", row["id"],
-                                 {"balance": row["balance"], "updated_at": now_utc()})
-                    R.add_history(db, row["id"], Decimal(row["balance"]), "undo")
-                    before[f"account {row['id']}"] = {"balance": cur["balance"]}
-                    after[f"account {row['id']}"] = {"balance": row["balance"]}
-            for account_id in step.created_accounts:
-                db.execute("DELETE FROM plan_accounts WHERE id = ?", [account_id])
-                before[f"account {account_id}"] = "created"
-                after[f"account {account_id}"] = "deleted"
-            for table, rows in (("staged_accounts", step.staged_before),
-                                ("plan_accounts", step.accounts_before)):
-                for row in rows:
-                    v = R.one(db, f"SELECT version FROM {table} WHERE id = ?",  # noqa: S608
-                              [row["id"]])
-                    assert v is not None
-                    rewound[(table, row["id"])] = (row["version"], v["version"])
+                if Decimal(cur["balance"]) != Decimal(account["balance"]):
+                    R.update_row(db, "plan_accounts", account["id"],
+                                 {"balance": account["balance"], "updated_at": now_utc()})
+                    R.add_history(db, account["id"], Decimal(account["balance"]), "undo")
+                    before[f"account {account['id']}"] = {"balance": cur["balance"]}
+                    after[f"account {account['id']}"] = {"balance": account["balance"]}
+                v = R.one(db, "SELECT version FROM plan_accounts WHERE id = ?", [account["id"]])
+                assert v is not None
+                rewound[("plan_accounts", account["id"])] = (account["version"], v["version"])
+            if step.created_accounts:
+                db.execute("DELETE FROM plan_accounts WHERE id IN "
+                           "(SELECT value FROM json_each(?))", [T.id_list(step.created_accounts)])
+                for account_id in step.created_accounts:
+                    before[f"account {account_id}"] = "created"
+                    after[f"account {account_id}"] = "deleted"
             self._audit(db, step.plan_id, "undo", "plan", step.plan_id, before, after,
                         detail=f"undid {step.label}: staged "
-                        f"{', '.join(str(r['id']) for r in step.staged_before) or '-'}")
+                        f"{', '.join(str(r.id) for r in step.staged_before) or '-'}")
         self._undo.pop()
         # An older step that left a row as this step found it can still be undone: the row is
         # back to what that step left (only this step changed it since).
@@ -913,6 +1172,45 @@ class Workspace:
         return out
 
 
+def _left_pending(rows: list[dict[str, Any]]) -> dict[int, str]:
+    """Rows a bulk Add to Plan leaves pending: an unknown balance or a type to review needs a
+    person (the single Add to Plan asks for them in the editor)."""
+    left: dict[int, str] = {}
+    for row in rows:
+        if row["state"] != "pending":
+            raise InvalidState(f"staged account {row['id']} is {row['state']}: "
+                               "Stop Ignoring it before adding it")
+        why = [text for flag, text in ((row["balance"] is None, "balance unknown"),
+                                       (row["review_type"], "type needs review")) if flag]
+        if why:
+            left[row["id"]] = " and ".join(why)
+    return left
+
+
+def _with_suggestions(staged: list[StagedAccount], unlinked: list[PlanAccount]
+                      ) -> list[StagedAccount]:
+    """Each pending row with its suggested link (domain/suggest.py). Only accounts with the
+    same last 4 or the same investment type are scored: without either a score cannot reach
+    the threshold (2 + 1 < 4), so the answer is the same at a fraction of the cost."""
+    by_last4: dict[str, list[PlanAccount]] = {}
+    by_type: dict[str, list[PlanAccount]] = {}
+    for a in unlinked:
+        if a.number_last4:
+            by_last4.setdefault(a.number_last4, []).append(a)
+        by_type.setdefault(a.investment_type, []).append(a)
+    out = []
+    for s in staged:
+        found = None
+        if s.state == "pending":
+            candidates = {a.id: a for a in (*by_last4.get(s.number_last4 or "", ()),
+                                            *by_type.get(s.default_investment_type, ()))}
+            if candidates or not PREFILTER:
+                found = suggestions.suggest(s, candidates.values() if PREFILTER else unlinked)
+        out.append(s if found == s.suggested_account_id
+                   else s.model_copy(update={"suggested_account_id": found}))
+    return out
+
+
 def _unlink_detail(link: Mapping[str, Any] | None, back_to_pending: bool) -> str:
     if link is None:
         return ""
@@ -929,5 +1227,5 @@ def parse_balance(text: object) -> Decimal | None:
         raise ValidationFailed(f"balance: {exc}", field="balance") from None
 
 
-__all__ = ["Workspace", "resolve_user", "current_user_name", "parse_balance", "canonical_owner",
+__all__ = ["Workspace", "TableQuery", "BulkAdd", "resolve_user", "current_user_name", "parse_balance", "canonical_owner",
            "to_money"]

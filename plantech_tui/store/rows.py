@@ -210,6 +210,26 @@ def audit(
     )
 
 
+def audit_many(
+    db: Database,
+    *,
+    user_name: str,
+    plan_id: int | None,
+    action: str,
+    object_type: str,
+    entries: Iterable[tuple[int | None, str | None, str | None, str]],
+) -> None:
+    """One audit entry per (object id, before JSON, after JSON, detail), in one executemany:
+    a bulk action keeps its per-row entries without a statement per row."""
+    at = now_utc()
+    db.conn.executemany(
+        "INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, before, "
+        "after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(at, user_name, plan_id, action, object_type, oid, before, after, detail)
+         for oid, before, after, detail in entries],
+    )
+
+
 def add_history(
     db: Database, account_id: int, balance: Decimal, source: str, sync_run_id: int | None = None
 ) -> None:

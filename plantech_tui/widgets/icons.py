@@ -29,17 +29,19 @@ class IconSet:
     suggested: str
     new: str
     changed: str
+    sort_up: str
+    sort_down: str
 
 
 UNICODE = IconSet(
     link="🔗", paused="⏸", play="▶", stop="■", missing="!", unlinked="⛓", menu="⋮",
     pulling="⟳", warning="⚠", error="✗", ok="✓", mark="●", suggested="★", new="+",
-    changed="~",
+    changed="~", sort_up="▲", sort_down="▼",
 )
 ASCII = IconSet(
     link="[L]", paused="[P]", play="[>]", stop="[S]", missing="!", unlinked="[U]", menu=":",
     pulling="[~]", warning="!", error="x", ok="ok", mark="*", suggested="*", new="+",
-    changed="~",
+    changed="~", sort_up="^", sort_down="v",
 )
 
 

@@ -1,33 +1,62 @@
-"""RecordTable: keyed rows, updated in place by key, with optional marks.
+"""RecordTable: a windowed table of keyed records — header, cursor, marks, filter and sort.
 
-Screens talk only to this interface (`set_rows`, `cursor_key`, marks, `Opened`), never to the
-DataTable inside, so a windowed SQLite-backed table can replace it later for very large plans
-without touching the screens.
+Textual's DataTable measures every cell on the event loop (100k rows froze the UI 10–15 s),
+so this table never holds all its rows. Its source answers two questions:
+
+  keys(filter, sort, descending) → the ordered keys of the rows that match (for a SQLite
+                                   source: one indexed query returning ids)
+  fetch(keys)                    → (key, cells, record) of just those rows
+
+The table keeps the key list (the virtual height is its length), fetches rows a page at a time
+as they come on screen, keeps a few pages cached, and draws with the Line API (`TableBody`, a
+ScrollView whose `render_line` draws the header and the rows in view). "Mark all in the
+filter" is the key list itself; a reload re-reads the keys and the rows in view and reports
+what changed by key. Column widths come from the cached rows, shrunk to fit the width.
+
+Screens talk only to `RecordTable` (`set_rows` for small in-memory tables, `set_source` for
+SQLite-backed ones, `cursor_key`, marks, `Opened`, `Highlighted`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Input, Static
 
 from .icons import icons
 
 Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
-MARK_COLUMN = "_mark"
+Record = tuple[str, Sequence[Cell], Any]  # key, cells, the object behind the row
+PAGE = 100  # rows fetched at a time
+CACHED_PAGES = 8  # pages kept (a screenful is well under one page)
+FILTER_DELAY = 0.25  # seconds of no typing before the filter runs
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
     label: str
-    width: int | None = None
+    width: int | None = None  # fixed; None: from the rows in view
+    min_width: int = 6  # when the table is too wide, columns shrink down to this
+    right: bool = False  # right-aligned and never shrunk (money, counts)
 
 
 @dataclass(frozen=True)
@@ -59,18 +88,217 @@ def cell_text(cell: object) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
+# ---------------------------------------------------------------- sources
+
+
+class RowSource:
+    """Where a table's rows come from. Keys are strings; filtering and sorting happen here."""
+
+    def keys(self, text: str, sort: str | None, descending: bool) -> list[str]:
+        raise NotImplementedError
+
+    def fetch(self, keys: Sequence[str]) -> list[Record]:
+        raise NotImplementedError
+
+    def existing(self, keys: set[str]) -> set[str]:
+        """Which of these keys still exist, whatever the filter (marks the filter hides)."""
+        return keys & set(self.keys("", None, False))
+
+
+def _sort_value(text: str) -> tuple[int, Any]:
+    """Money and counts sort as numbers, the rest as text."""
+    plain = text.replace("$", "").replace(",", "").strip()
+    try:
+        return (0, Decimal(plain))
+    except (InvalidOperation, ValueError):
+        return (1, text.casefold())
+
+
+class ListSource(RowSource):
+    """Rows held in memory (small tables: plans, contacts, integrations)."""
+
+    def __init__(self, columns: Sequence[Column], rows: Iterable[Sequence[Any]] = ()) -> None:
+        self.columns = [c.key for c in columns]
+        self.order: list[str] = []
+        self.rows: dict[str, tuple[tuple[Cell, ...], Any]] = {}
+        for row in rows:
+            key, cells = row[0], tuple(row[1])
+            self.order.append(key)
+            self.rows[key] = (cells, row[2] if len(row) > 2 else None)
+
+    def keys(self, text: str, sort: str | None, descending: bool) -> list[str]:
+        keys = list(self.order)
+        terms = text.casefold().split()
+        if terms:
+            def hit(key: str) -> bool:
+                blob = " ".join(cell_text(c) for c in self.rows[key][0]).casefold()
+                return all(t in blob for t in terms)
+            keys = [k for k in keys if hit(k)]
+        if sort in self.columns:
+            index = self.columns.index(sort)
+            keys.sort(key=lambda k: _sort_value(cell_text(self.rows[k][0][index])),
+                      reverse=descending)
+        return keys
+
+    def fetch(self, keys: Sequence[str]) -> list[Record]:
+        return [(k, *self.rows[k]) for k in keys if k in self.rows]
+
+    def existing(self, keys: set[str]) -> set[str]:
+        return {k for k in keys if k in self.rows}
+
+
+class QuerySource(RowSource):
+    """Rows from the workspace: `keys(text, sort, descending)` returns ordered ids,
+    `fetch(ids)` returns (id, cells, record) for those ids."""
+
+    def __init__(self, keys: Callable[[str, str | None, bool], Sequence[int]],
+                 fetch: Callable[[list[int]], Iterable[tuple[int, Sequence[Cell], Any]]],
+                 existing: Callable[[list[int]], Iterable[int]] | None = None) -> None:
+        self._keys = keys
+        self._fetch = fetch
+        self._existing = existing
+
+    def keys(self, text: str, sort: str | None, descending: bool) -> list[str]:
+        return [str(k) for k in self._keys(text, sort, descending)]
+
+    def fetch(self, keys: Sequence[str]) -> list[Record]:
+        return [(str(k), cells, record) for k, cells, record in self._fetch([int(k) for k in keys])]
+
+    def existing(self, keys: set[str]) -> set[str]:
+        if self._existing is None:
+            return super().existing(keys)
+        return {str(k) for k in self._existing([int(k) for k in keys])}
+
+
+# ---------------------------------------------------------------- the line-API body
+
+
+class TableBody(ScrollView, can_focus=True):
+    """Draws the header and the rows in view (Line API); keys and clicks move the cursor."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("up", "cursor(-1)", show=False),
+        Binding("down", "cursor(1)", show=False),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
+        Binding("home,ctrl+home", "edge(0)", show=False),
+        Binding("end,ctrl+end", "edge(1)", show=False),
+        Binding("enter", "open", "Open", show=False),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("o", "sort", "Sort", id="sort"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "record-table--header", "record-table--cursor", "record-table--even",
+        "record-table--marked",
+    }
+    DEFAULT_CSS = """
+    TableBody {
+        height: 1fr;
+        overflow-x: hidden;
+        background: $surface;
+        & > .record-table--header { text-style: bold; background: $panel; }
+        & > .record-table--even { background: $surface-lighten-1 50%; }
+        & > .record-table--marked { text-style: bold; }
+        & > .record-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .record-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
+
+    def __init__(self, table: RecordTable) -> None:
+        super().__init__()
+        self.table = table
+
+    @property
+    def rows_in_view(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)  # less the header
+
+    def render_line(self, y: int) -> Strip:
+        return self.table._render_line(self, y)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        self.table._fetch_in_view()
+        super().watch_scroll_y(old_value, new_value)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.table._widths = None
+        self.table._scroll_to_cursor()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None:
+            self.table._clicked(offset.x, offset.y)
+
+    def action_cursor(self, step: int) -> None:
+        self.table._set_cursor(self.table._cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self.table._set_cursor(self.table._cursor + direction * self.rows_in_view)
+
+    def action_edge(self, end: int) -> None:
+        self.table._set_cursor(self.table.row_count - 1 if end else 0)
+
+    def action_open(self) -> None:
+        key = self.table.cursor_key
+        if key is not None:
+            self.table.post_message(RecordTable.Opened(self.table, key))
+
+    def action_filter(self) -> None:
+        self.table.open_filter()
+
+    def action_sort(self) -> None:
+        self.table.cycle_sort()
+
+
+class FilterInput(Input):
+    """The `/` filter line: typing filters (after a pause), enter keeps it and goes back to
+    the rows, escape clears it."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape", "clear_filter", "Clear filter", id="clear-filter"),
+        Binding("down", "done", show=False),
+    ]
+
+    def action_clear_filter(self) -> None:
+        for table in self.ancestors:
+            if isinstance(table, RecordTable):
+                table.close_filter(clear=True)
+                return
+
+    def action_done(self) -> None:
+        for table in self.ancestors:
+            if isinstance(table, RecordTable):
+                table.close_filter(clear=False)
+                return
+
+
+# ---------------------------------------------------------------- the table
+
+
 class RecordTable(Widget):
-    """A table of records identified by string keys."""
+    """A table of records identified by string keys (see the module docstring)."""
 
     DEFAULT_CSS = """
-    RecordTable { height: 1fr; }
-    RecordTable > DataTable { height: auto; max-height: 100%; }
-    RecordTable > .empty { color: $text-muted; padding: 1 2; display: none; }
+    RecordTable { height: 1fr; layout: vertical; }
+    RecordTable > .filter-bar { display: none; height: 1; }
+    RecordTable.-filtering > .filter-bar { display: block; }
+    RecordTable .filter-label { width: auto; padding: 0 1; color: $accent; text-style: bold; }
+    RecordTable FilterInput { width: 1fr; }
+    RecordTable > .empty { color: $text-muted; padding: 1 2; display: none; height: auto; }
     RecordTable.-empty > .empty { display: block; }
+    RecordTable.-empty > TableBody { height: 1; }
+    RecordTable > .table-status { color: $text-muted; padding: 0 1; height: 1; display: none; }
+    RecordTable.-status > .table-status { display: block; }
     """
 
     class Opened(Message):
-        """Enter (or a click) on a row."""
+        """Enter (or a click on the highlighted row) on a row."""
 
         def __init__(self, table: RecordTable, key: str) -> None:
             super().__init__()
@@ -91,157 +319,534 @@ class RecordTable(Widget):
         def control(self) -> RecordTable:
             return self.table
 
+    class MarksChanged(Message):
+        def __init__(self, table: RecordTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> RecordTable:
+            return self.table
+
     def __init__(self, columns: Sequence[Column], *, empty_text: str = "",
-                 markable: bool = False, id: str | None = None,
-                 classes: str | None = None) -> None:
+                 markable: bool = False, source: RowSource | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._columns = list(columns)
         self._empty_text = empty_text
         self.markable = markable
-        self._rows: dict[str, tuple[Cell, ...]] = {}
-        self._order: list[str] = []
+        self._source: RowSource = source or ListSource(columns)
+        self._keys: list[str] = []
+        self._pos: dict[str, int] | None = None
+        self._keyset: set[str] | None = None
+        self._rows: dict[str, tuple[tuple[Cell, ...], Any]] = {}
+        self._pages: OrderedDict[int, list[str]] = OrderedDict()
+        self._natural: list[int] = [0] * len(columns)
+        self._widths: list[int] | None = None
+        self._widths_for = -1  # the width they were computed for
+        self._cursor = 0
+        self._highlighted: str | None = None
         self.marks: set[str] = set()
+        self._anchor: str | None = None
+        self.filter_text = ""
+        self.sort_key: str | None = None
+        self.sort_descending = False
+        self._filter_timer: Timer | None = None
+        self._loaded = source is not None
 
     def compose(self) -> ComposeResult:
-        yield DataTable(cursor_type="row", zebra_stripes=True)
-        yield Static(self._empty_text, classes="empty")
-
-    @property
-    def table(self) -> DataTable[Cell]:
-        return self.query_one(DataTable)
+        with Horizontal(classes="filter-bar"):
+            yield Static("Filter /", classes="filter-label")
+            yield FilterInput(placeholder="description, company, last 4, type, contact — "
+                              "enter keeps it, esc clears it", compact=True,
+                              id=f"{self.id}-filter" if self.id else None)
+        yield TableBody(self)
+        yield Static(self._empty_text, classes="empty", markup=False)
+        yield Static("", classes="table-status", markup=False)
 
     def on_mount(self) -> None:
-        table = self.table
-        if self.markable:
-            table.add_column(" ", key=MARK_COLUMN, width=max(1, len(icons().mark)))
-        for col in self._columns:
-            table.add_column(col.label, key=col.key, width=col.width)
-        self.set_class(not self._order, "-empty")
+        if self._loaded:
+            self.reload()
+        else:
+            self._after_change()
+
+    @property
+    def body(self) -> TableBody:
+        return self.query_one(TableBody)
 
     def focus(self, scroll_visible: bool = True) -> RecordTable:
-        self.table.focus(scroll_visible)
+        self.body.focus(scroll_visible)
         return self
 
     def set_empty_text(self, text: str) -> None:
         self._empty_text = text
-        self.query_one(".empty", Static).update(text)
+        self._show_empty()
 
-    # ------------------------------------------------------------------ rows
+    # ------------------------------------------------------------------ data
+
+    @property
+    def source(self) -> RowSource:
+        return self._source
+
+    def set_source(self, source: RowSource, *, reload: bool = True) -> RowChanges:
+        """Show the rows of another source (keeping filter, sort and marks); with
+        reload=False the caller reloads when it is ready (a screen's refresh_data)."""
+        self._source = source
+        self._loaded = reload
+        return self.reload() if reload and self.is_mounted else RowChanges()
+
+    def set_rows(self, rows: Iterable[Sequence[Any]]) -> RowChanges:
+        """Show exactly these rows, (key, cells) or (key, cells, record), in this order (a
+        small in-memory table)."""
+        new = ListSource(self._columns, rows)
+        old = self._source if isinstance(self._source, ListSource) else ListSource(self._columns)
+        changes = RowChanges(
+            added=sum(1 for k in new.order if k not in old.rows),
+            changed=sum(1 for k in new.order if k in old.rows and old.rows[k][0] != new.rows[k][0]),
+            removed=sum(1 for k in old.order if k not in new.rows))
+        self._source = new
+        self._loaded = True
+        if self.is_mounted:
+            self.reload()
+        return changes
+
+    def reload(self, *, data_changed: bool = True) -> RowChanges:
+        """Re-read the keys and the rows in view; the cursor stays on its record (or, when
+        that is gone, at the same place: on the row that followed it). Marks of rows that are
+        gone are dropped (not on a mere filter or sort change: data_changed=False)."""
+        old_keys = self._keys
+        old_rows = self._rows
+        cursor_key = self.cursor_key
+        self._keys = self._source.keys(self.filter_text, self.sort_key, self.sort_descending)
+        self._pos = None
+        self._keyset = None
+        self._rows = {}
+        self._pages = OrderedDict()
+        self._natural = [0] * len(self._columns)
+        self._widths = None
+        if cursor_key is not None and cursor_key in self._key_set():
+            self._cursor = self._positions()[cursor_key]
+        self._cursor = max(0, min(self._cursor, len(self._keys) - 1))
+        if self.marks and data_changed:
+            known = self.marks & self._key_set()
+            self.marks = known | self._source.existing(self.marks - known)
+        self._fetch_in_view()
+        new_set = self._key_set()
+        old_set = set(old_keys)
+        changes = RowChanges(
+            added=len(new_set - old_set),
+            changed=sum(1 for k, (cells, _) in self._rows.items()
+                        if k in old_rows and old_rows[k][0] != cells),
+            removed=len(old_set - new_set))
+        self._after_change()
+        return changes
+
+    def _after_change(self) -> None:
+        if not self.is_mounted:
+            return
+        body = self.body
+        body.virtual_size = Size(0, len(self._keys) + 1)
+        self._scroll_to_cursor()
+        body.refresh()
+        self._show_empty()
+        self._show_status()
+        self._post_highlight()
+
+    def _show_empty(self) -> None:
+        if not self.is_mounted:
+            return
+        empty = not self._keys
+        text = self._empty_text
+        if empty and self.filter_text:
+            text = (f"No rows match the filter “{self.filter_text}”. Press / and esc to "
+                    "clear it.")
+        self.query_one(".empty", Static).update(text)
+        self.set_class(empty, "-empty")
+
+    def _key_set(self) -> set[str]:
+        if self._keyset is None:
+            self._keyset = set(self._keys)
+        return self._keyset
+
+    def _positions(self) -> dict[str, int]:
+        if self._pos is None:
+            self._pos = {k: i for i, k in enumerate(self._keys)}
+        return self._pos
+
+    def _load_page(self, page: int) -> None:
+        keys = self._keys[page * PAGE:(page + 1) * PAGE]
+        for key, cells, record in self._source.fetch(keys):
+            cells = tuple(cells)
+            self._rows[key] = (cells, record)
+            for i, cell in enumerate(cells[:len(self._natural)]):
+                width = cell.cell_len if isinstance(cell, Text) else Text(str(cell)).cell_len
+                if width > self._natural[i]:
+                    self._natural[i] = width
+                    self._widths = None
+        self._pages[page] = keys
+        self._pages.move_to_end(page)
+        while len(self._pages) > CACHED_PAGES:
+            _, gone = self._pages.popitem(last=False)
+            for key in gone:
+                self._rows.pop(key, None)
+
+    def _fetch_in_view(self) -> None:
+        """Make sure the pages of the rows on screen (and the cursor's) are cached."""
+        if not self._keys:
+            return
+        top = int(self.body.scroll_y) if self.is_mounted else 0
+        last = top + (self.body.rows_in_view if self.is_mounted else PAGE)
+        for page in {top // PAGE, min(last, len(self._keys) - 1) // PAGE,
+                     self._cursor // PAGE}:
+            if page in self._pages:
+                self._pages.move_to_end(page)
+            else:
+                self._load_page(page)
+
+    def _entry(self, index: int) -> tuple[tuple[Cell, ...], Any]:
+        key = self._keys[index]
+        entry = self._rows.get(key)
+        if entry is None:
+            self._load_page(index // PAGE)
+            entry = self._rows.get(key)
+        if entry is None:  # deleted since the keys were read: shown until the next reload
+            return tuple("…" for _ in self._columns), None
+        return entry
 
     @property
     def keys(self) -> list[str]:
-        return list(self._order)
+        """The keys in view order (those matching the filter)."""
+        return list(self._keys)
 
     @property
     def row_count(self) -> int:
         # not __len__: a widget must stay truthy (Textual tests `if self._parent`)
-        return len(self._order)
-
-    def _mark_cell(self, key: str) -> str:
-        return icons().mark if key in self.marks else ""
-
-    def _full(self, key: str, cells: Sequence[Cell]) -> list[Cell]:
-        return ([self._mark_cell(key)] if self.markable else []) + list(cells)
-
-    def set_rows(self, rows: Iterable[Row]) -> RowChanges:
-        """Show exactly these rows, in this order; unchanged rows are not touched."""
-        new_rows = [(k, tuple(cells)) for k, cells in rows]
-        new_keys = [k for k, _ in new_rows]
-        new_map = dict(new_rows)
-        table = self.table
-        cursor = self.cursor_key
-        removed = [k for k in self._order if k not in new_map]
-        kept = [k for k in self._order if k in new_map]
-        added = [k for k in new_keys if k not in self._rows]
-        changed = [k for k in kept if self._rows[k] != new_map[k]]
-        if new_keys == kept + added:
-            for key in removed:
-                table.remove_row(key)
-            for key in changed:
-                for col, value in zip(self._columns, new_map[key], strict=True):
-                    table.update_cell(key, col.key, value, update_width=True)
-            for key in added:
-                table.add_row(*self._full(key, new_map[key]), key=key)
-        else:  # the order changed: rebuild (rare; keeps the cursor on its record)
-            table.clear()
-            for key in new_keys:
-                table.add_row(*self._full(key, new_map[key]), key=key)
-        self._rows = new_map
-        self._order = new_keys
-        self.marks &= set(new_keys)
-        if cursor in new_map:
-            self.move_to(cursor)
-        self.set_class(not new_keys, "-empty")
-        return RowChanges(len(added), len(changed), len(removed))
+        return len(self._keys)
 
     def cells(self, key: str) -> list[str]:
         """The text of a row's cells (without the mark column)."""
-        return [cell_text(c) for c in self._rows[key]]
+        return [cell_text(c) for c in self._entry(self._positions()[key])[0]]
 
     def cell(self, key: str, column: str) -> str:
         index = [c.key for c in self._columns].index(column)
-        return cell_text(self._rows[key][index])
+        return self.cells(key)[index]
+
+    def record(self, key: str | None) -> Any:
+        """The object behind a row (what the source returned with its cells)."""
+        if key is None or key not in self._key_set():
+            return None
+        return self._entry(self._positions()[key])[1]
 
     def find(self, column: str, text: str) -> str | None:
-        """The key of the first row whose cell in `column` contains `text`."""
-        for key in self._order:
-            if text in self.cell(key, column):
-                return key
+        """The key of the first row whose cell in `column` contains `text` (walks the rows:
+        for tests and small tables)."""
+        index = [c.key for c in self._columns].index(column)
+        for i in range(len(self._keys)):
+            if text in cell_text(self._entry(i)[0][index]):
+                return self._keys[i]
         return None
 
     # ------------------------------------------------------------------ cursor
 
     @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    @property
     def cursor_key(self) -> str | None:
-        if not self._order:
-            return None
-        row = self.table.cursor_row
-        if 0 <= row < len(self._order):
-            return self._order[row]
+        if 0 <= self._cursor < len(self._keys):
+            return self._keys[self._cursor]
         return None
 
-    def move_to(self, key: str) -> None:
-        if key in self._rows:
-            self.table.move_cursor(row=self._order.index(key), animate=False)
+    def move_to(self, key: str) -> bool:
+        index = self._positions().get(key)
+        if index is None:
+            return False
+        self._set_cursor(index)
+        return True
 
     def advance(self) -> None:
-        row = self.table.cursor_row
-        if row + 1 < len(self._order):
-            self.table.move_cursor(row=row + 1, animate=False)
+        self._set_cursor(self._cursor + 1)
+
+    def next_key_after(self, leaving: set[str]) -> str | None:
+        """The first row from the cursor down that is not `leaving` (else the nearest one
+        above): where the cursor goes after an action takes those rows away."""
+        for i in range(self._cursor, len(self._keys)):
+            if self._keys[i] not in leaving:
+                return self._keys[i]
+        for i in range(min(self._cursor, len(self._keys)) - 1, -1, -1):
+            if self._keys[i] not in leaving:
+                return self._keys[i]
+        return None
+
+    def _set_cursor(self, index: int) -> None:
+        if not self._keys:
+            return
+        self._cursor = max(0, min(index, len(self._keys) - 1))
+        self._fetch_in_view()
+        self._scroll_to_cursor()
+        if self.is_mounted:
+            self.body.refresh()
+        self._post_highlight()
+
+    def _scroll_to_cursor(self) -> None:
+        if not self.is_mounted:
+            return
+        body = self.body
+        top = int(body.scroll_y)
+        rows = body.rows_in_view
+        if self._cursor < top:
+            body.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + rows:
+            body.scroll_to(y=self._cursor - rows + 1, animate=False, immediate=True)
+
+    def _post_highlight(self) -> None:
+        key = self.cursor_key
+        if key != self._highlighted and self.is_mounted:
+            self._highlighted = key
+            self.post_message(self.Highlighted(self, key))
 
     # ------------------------------------------------------------------ marks
+
+    def _marks_changed(self) -> None:
+        if self.is_mounted:
+            self.body.refresh()
+            self._show_status()
+            self.post_message(self.MarksChanged(self))
 
     def toggle_mark(self, key: str | None = None) -> None:
         key = key or self.cursor_key
         if key is None or not self.markable:
             return
         self.marks.symmetric_difference_update({key})
-        self.table.update_cell(key, MARK_COLUMN, self._mark_cell(key))
+        self._anchor = key
+        self._marks_changed()
+
+    def mark_range(self) -> int:
+        """Mark every row from the last mark (the anchor) to the cursor; returns how many."""
+        if not self.markable or self.cursor_key is None:
+            return 0
+        positions = self._positions()
+        start = positions.get(self._anchor or "", self._cursor)
+        low, high = sorted((start, self._cursor))
+        span = self._keys[low:high + 1]
+        self.marks.update(span)
+        self._anchor = self.cursor_key
+        self._marks_changed()
+        return len(span)
 
     def mark_all(self) -> None:
-        for key in self._order:
-            if key not in self.marks:
-                self.toggle_mark(key)
+        """Mark every row of the current filter (not only those on screen)."""
+        if self.markable and self._keys:
+            self.marks.update(self._keys)
+            self._marks_changed()
 
     def clear_marks(self) -> bool:
         had = bool(self.marks)
-        for key in list(self.marks):
-            self.toggle_mark(key)
+        self.marks.clear()
+        self._anchor = None
+        if had:
+            self._marks_changed()
         return had
 
+    def unmark(self, keys: Iterable[str]) -> None:
+        self.marks.difference_update(keys)
+        self._marks_changed()
+
+    @property
+    def hidden_marks(self) -> int:
+        """Marked rows the filter hides."""
+        return len(self.marks - self._key_set()) if self.marks else 0
+
     def chosen(self) -> list[str]:
-        """The marked rows (in table order), else the cursor row."""
+        """The marked rows (in table order, then those the filter hides), else the cursor row."""
         if self.marks:
-            return [k for k in self._order if k in self.marks]
+            shown = [k for k in self._keys if k in self.marks]
+            if len(shown) != len(self.marks):
+                shown += sorted(self.marks - self._key_set(), key=lambda k: (len(k), k))
+            return shown
         return [self.cursor_key] if self.cursor_key else []
 
-    # ------------------------------------------------------------------ events
+    def marks_text(self) -> str:
+        """ "12 marked, 3 hidden by the filter" (empty without marks)."""
+        if not self.marks:
+            return ""
+        hidden = self.hidden_marks
+        return f"{len(self.marks):,} marked" + (
+            f", {hidden:,} hidden by the filter" if hidden else "")
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.Opened(self, event.row_key.value))
+    def _show_status(self) -> None:
+        if not self.is_mounted:
+            return
+        parts = [self.marks_text()]
+        if self.filter_text:
+            parts.append(f"filter “{self.filter_text}”: {len(self._keys):,} "
+                         f"row{'' if len(self._keys) == 1 else 's'}")
+        text = " · ".join(p for p in parts if p)
+        self.query_one(".table-status", Static).update(text)
+        self.set_class(bool(text), "-status")
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    # ------------------------------------------------------------------ filter and sort
+
+    def set_filter(self, text: str) -> None:
+        text = " ".join(text.split())
+        if text == self.filter_text:
+            return
+        self.filter_text = text
+        if self.is_mounted:
+            field = self.query_one(FilterInput)
+            if field.value.strip() != text:
+                field.value = text
+            self.set_class(bool(text) or field.has_focus, "-filtering")
+        self.reload(data_changed=False)
+
+    def open_filter(self) -> None:
+        self.add_class("-filtering")
+        field = self.query_one(FilterInput)
+        field.value = self.filter_text
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    def close_filter(self, *, clear: bool) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        field = self.query_one(FilterInput)
+        if clear:
+            field.value = ""
+        self.set_filter(field.value)
+        self.set_class(bool(self.filter_text), "-filtering")
+        self.body.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Highlighted(self, event.row_key.value))
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(
+            FILTER_DELAY, lambda: self.set_filter(self.query_one(FilterInput).value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.close_filter(clear=False)
+
+    def sort_by(self, column: str | None, descending: bool = False) -> None:
+        self.sort_key = column
+        self.sort_descending = descending
+        self._widths = None
+        self.reload(data_changed=False)
+
+    def cycle_sort(self, column: str | None = None) -> None:
+        """`o`: the next column ascending, or the same column descending (a header click
+        names the column: ascending, then descending, then back to the default order)."""
+        keys = [c.key for c in self._columns]
+        if column is not None:
+            if self.sort_key != column:
+                self.sort_by(column)
+            elif not self.sort_descending:
+                self.sort_by(column, True)
+            else:
+                self.sort_by(None)
+            return
+        if self.sort_key is None:
+            self.sort_by(keys[0])
+        elif not self.sort_descending:
+            self.sort_by(self.sort_key, True)
+        else:
+            index = keys.index(self.sort_key) + 1 if self.sort_key in keys else 0
+            self.sort_by(keys[index] if index < len(keys) else None)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _mark_width(self) -> int:
+        return len(icons().mark) + 1 if self.markable else 0
+
+    def _column_widths(self, width: int) -> list[int]:
+        if self._widths is not None and self._widths_for == width:
+            return self._widths
+        natural = [c.width or max(n, len(c.label) + (2 if c.key == self.sort_key else 0), 1)
+                   for c, n in zip(self._columns, self._natural, strict=True)]
+        room = width - self._mark_width() - 2 * len(self._columns)
+        widths = list(natural)
+        if sum(widths) > room:
+            # shrink the widest columns first, never below their minimum
+            # numbers (right-aligned) never shrink: a cut amount would read as another one
+            floors = [c.width or (n if c.right else min(n, max(c.min_width, 1)))
+                      for c, n in zip(self._columns, natural, strict=True)]
+            cap = max(widths)
+            while cap > 1 and sum(max(min(w, cap), f) for w, f in zip(natural, floors,
+                                                                      strict=True)) > room:
+                cap -= 1
+            widths = [max(min(w, cap), f) for w, f in zip(natural, floors, strict=True)]
+        self._widths = widths
+        self._widths_for = width
+        return widths
+
+    def _clicked(self, x: int, y: int) -> None:
+        body = self.body
+        if y == 0:
+            column = self._column_at(x)
+            if column is not None:
+                self.cycle_sort(column)
+            return
+        index = int(body.scroll_y) + y - 1
+        if index >= len(self._keys):
+            return
+        body.focus()
+        if index == self._cursor:  # a click on the highlighted row opens it
+            body.action_open()
+        else:
+            self._set_cursor(index)
+
+    def _column_at(self, x: int) -> str | None:
+        left = self._mark_width()
+        for column, w in zip(self._columns, self._column_widths(self.body.size.width),
+                             strict=True):
+            if left <= x < left + w + 2:
+                return column.key
+            left += w + 2
+        return None
+
+    def _render_line(self, body: TableBody, y: int) -> Strip:
+        width = body.size.width
+        base = body.rich_style
+        widths = self._column_widths(width)
+        if y == 0:
+            style = base + body.get_component_rich_style("record-table--header")
+            labels: list[Cell] = []
+            i = icons()
+            for c in self._columns:
+                arrow = ""
+                if c.key == self.sort_key:
+                    arrow = " " + (i.sort_down if self.sort_descending else i.sort_up)
+                labels.append(c.label + arrow)
+            return self._strip(labels, widths, " " * self._mark_width(), style, width)
+        index = int(body.scroll_y) + y - 1
+        if index >= len(self._keys):
+            return Strip.blank(width, base)
+        key = self._keys[index]
+        cells = self._entry(index)[0]
+        style = base
+        if index % 2 == 1:
+            style += body.get_component_rich_style("record-table--even")
+        marked = key in self.marks
+        if marked:
+            style += body.get_component_rich_style("record-table--marked")
+        if index == self._cursor:
+            style += body.get_component_rich_style("record-table--cursor")
+        mark = (icons().mark if marked else "").ljust(self._mark_width())
+        return self._strip(cells, widths, mark, style, width)
+
+    def _strip(self, cells: Sequence[Cell], widths: list[int], mark: str, style: Style,
+               width: int) -> Strip:
+        console = self.app.console
+        segments: list[Segment] = [Segment(mark)] if mark else []
+        for column, cell, w in zip(self._columns, cells, widths, strict=False):
+            text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+            text.no_wrap = True
+            if text.cell_len > w:
+                text.truncate(w, overflow="ellipsis")
+            pad = " " * (w - text.cell_len)
+            segments.append(Segment(" " + pad if column.right else " "))
+            segments.extend(s for s in text.render(console, end="") if s.text)
+            segments.append(Segment(" " if column.right else pad + " "))
+        return Strip(segments).apply_style(style).crop_extend(0, width, style)

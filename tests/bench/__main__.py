@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.bench.common import Row
 
-MODULES = ["tests.bench.bench_pull", "tests.bench.bench_firm", "tests.bench.bench_startup"]
+MODULES = ["tests.bench.bench_pull", "tests.bench.bench_firm", "tests.bench.bench_startup", "tests.bench.bench_tui"]
 
 
 def table(rows: list[Row]) -> str:

@@ -33,12 +33,18 @@ USERS = {
 ADVISOR_ONLY_ACTIONS = {"pause", "play", "stop", "refresh", "plan_integration",
                         "advisor_integration", "ignore", "stop_ignoring", "link_existing",
                         "add_to_plan", "add_integration", "link_household", "remove_link",
-                        "undo", "new_plan", "rename_plan", "delete_plan"}
+                        "undo", "new_plan", "rename_plan", "delete_plan", "link_suggested",
+                        "toggle_mark", "mark_range", "mark_all", "clear_marks", "audit_log",
+                        "inbox", "refresh_all", "demo_move_balance", "demo_add_account",
+                        "demo_remove_account"}
 EDIT_ACTIONS = {"new_account", "delete_account", "save"}
 ADVISOR_ONLY_TITLES = {"Ignore", "Stop Ignoring", "Link to Existing Item", "Add to Plan",
                        "Refresh Integrations", "Plan Integration", "Advisor Integration",
                        "Pause", "Play", "Stop", "Add Integration", "Link household", "Undo",
-                       "New plan", "Delete plan", "Rename plan"}
+                       "New plan", "Delete plan", "Rename plan", "Link to Suggested", "Mark",
+                       "Mark range", "Mark all", "Clear marks", "Audit log", "Pending inbox",
+                       "Refresh all my plans", "Demo: move a balance", "Demo: add an account",
+                       "Demo: remove an account"}
 
 
 async def shared_plan(db_path: Path, srv: FakeRedtailServer) -> dict[str, Any]:
@@ -96,18 +102,31 @@ async def menu_items(pilot: Any, key: str) -> list[str]:
 
 @pytest.mark.parametrize("user", list(USERS))
 async def test_advisor_only_controls_do_not_exist(db_path: Path, fake: FakeRedtailServer,
-                                                  user: str) -> None:
+                                                  user: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     ids = await shared_plan(db_path, fake)
     role, can_edit = USERS[user]
     before = stored_state(db_path, ids["plan_id"])
+    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)  # as under `plantech demo`
     app = PlantechApp(db_path, user)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert f"{user} ({role}" in screen_text(app)
         assert "Pending" not in screen_text(app)  # no Pending column on Plans
         assert not binding_actions(app) & ADVISOR_ONLY_ACTIONS
-        assert "Advisor Integration" not in await menu_items(pilot, "g")
+        assert await menu_items(pilot, "g") == ["Plans", "Help (?)", "Quit (ctrl+q)"]
         assert not await palette_titles(pilot) & ADVISOR_ONLY_TITLES
+        # the Pending inbox, Refresh all and the presenter keys, called anyway: nothing
+        for action in ("inbox", "refresh_all", "demo_move_balance", "demo_add_account",
+                       "demo_remove_account"):
+            assert await app.run_action(action) is False
+        app.action_inbox()
+        app.action_refresh_all()
+        app.action_demo_move_balance()
+        app.action_demo_add_account()
+        await settle(pilot)
+        assert (fake.state.demo_moves, fake.state.demo_adds) == (0, 0)
+        assert len(app.screen_stack) == 1
 
         # ---- Investment Assets, cursor on the linked account
         await pilot.press("enter")
@@ -219,8 +238,11 @@ async def test_the_advisor_has_them_all_and_the_palette_runs_them(
     app = PlantechApp(db_path, "advisor")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert "Advisor Integration" in await menu_items(pilot, "g")
-        assert {"New plan", "Advisor Integration"} <= await palette_titles(pilot)
+        assert await menu_items(pilot, "g") == [  # no presenter keys outside `plantech demo`
+            "Plans", "Advisor Integration", "Pending inbox (i)", "Refresh all my plans (R)",
+            "Help (?)", "Quit (ctrl+q)"]
+        assert {"New plan", "Advisor Integration", "Pending inbox",
+                "Refresh all my plans"} <= await palette_titles(pilot)
         await pilot.press("enter")
         await settle(pilot)
         await go_to_row(pilot, "accounts", "description", "Gomez 401(k)")
@@ -230,7 +252,7 @@ async def test_the_advisor_has_them_all_and_the_palette_runs_them(
                 "Advisor Integration"} <= await palette_titles(pilot)
         assert "Play" not in await palette_titles(pilot)  # active: Pause, not Play
         assert await menu_items(pilot, "m") == [
-            "Investment Assets", "Plan Integration", "Refresh Integrations (r)",
+            "Investment Assets", "Plan Integration", "Audit log", "Refresh Integrations (r)",
             "Export CSV (e)", "Back to Plans"]
         await pilot.press("enter")
         await pilot.pause()

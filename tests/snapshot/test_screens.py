@@ -154,3 +154,13 @@ def test_account_editor_as_a_client(snap_compare: SnapCompare, db_path: Path,
         "Last updated: 2026-01-15 14:30 (local time)", "morticia (client, can edit)",
         "Save (ctrl+s)", "Delete (d)",
         absent=("Play", "Pause (p)", "Stop", "Plan Integration", "Refresh"))))
+
+
+def test_pending_marked_and_filtered_at_80x24(snap_compare: SnapCompare, db_path: Path,
+                                              addams: dict[str, Any]) -> None:
+    app = PlantechApp(db_path, "advisor")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(
+        ("enter", "P", "space", "space", "slash", *"vanguard", "enter", "asterisk"), check(
+            "Pending Data (8)", "Filter /", "vanguard", "Vanguard 0045", "Vanguard 0046",
+            "4 marked, 2 hidden by the filter", "filter “vanguard”: 2 rows", "i Ignore",
+            absent=("Charles Schwab 1937",))))

@@ -627,3 +627,136 @@ def test_deleting_a_plan_removes_its_rows_and_nothing_else(p: Plan) -> None:
     assert conn.execute("SELECT count(*) FROM plan_contacts").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM balance_history WHERE plan_account_id = ?",
                         [p.manual]).fetchone()[0] == 0
+
+
+# ------------------------------------------------------------------ bulk, set-based
+
+
+def test_ignore_and_undo_of_10k_rows_is_set_based(db_path: Path) -> None:
+    """SPEC §4 bulk triage at size: one UPDATE, one audit entry per row, one undo step; both
+    ways under a second (on a 2-core machine)."""
+    import time
+
+    from tests.helpers import make_big_plan, plan_state
+
+    ids = make_big_plan(db_path, 10_000)
+    ws = Workspace.open(db_path, "advisor")
+    plan_id = ids["plan_id"]
+    wanted = ws.staged_keys(plan_id, "pending")
+    before = plan_state(ws)
+    audited = len(audit_rows(ws))
+    started = time.perf_counter()
+    assert ws.ignore(plan_id, wanted, "bulk") == wanted
+    took = time.perf_counter() - started
+    assert ws.staged_counts(plan_id) == {"pending": 0, "ignored": 10_000}
+    entries = audit_rows(ws)[audited:]
+    assert [e["object_id"] for e in entries] == wanted
+    assert {e["action"] for e in entries} == {"ignore"}
+    assert took < 1.0, f"ignoring 10k rows took {took:.2f} s"
+    started = time.perf_counter()
+    assert ws.undo() == "ignore 10,000"
+    took = time.perf_counter() - started
+    assert plan_state(ws) == before
+    assert took < 1.0, f"undoing it took {took:.2f} s"
+    ws.close()
+
+
+def test_bulk_add_leaves_unknown_balances_and_types_to_review_pending(p: Plan) -> None:
+    a = stage(p.ws, p.id, p.integ, 5001, contacts=(GOMEZ,))
+    b = stage(p.ws, p.id, p.integ, 5002, balance=None)
+    c = stage(p.ws, p.id, p.integ, 5003, account_type="Annuity",
+              default_investment_type="Other")
+    d = stage(p.ws, p.id, p.integ, 5004, contacts=(MORTICIA,), balance=None)
+    with p.ws.store.write() as db:
+        db.execute("UPDATE staged_accounts SET review_type = 1 WHERE id IN (?, ?)", [c, d])
+    before = plan_rows(p)
+    assert p.ws.bulk_add_check(p.id, [a, b, c, d]) == {
+        b: "balance unknown", c: "type needs review", d: "balance unknown and type needs review"}
+    result = p.ws.bulk_add_to_plan(p.id, [a, b, c, d])
+    assert [x.link.staged_id for x in result.added if x.link] == [a]
+    assert result.left_pending == {b: "balance unknown", c: "type needs review",
+                                   d: "balance unknown and type needs review"}
+    assert pending_ids(p) == [b, c, d]
+    assert p.ws.undo() == "add 1"
+    assert plan_rows(p) == before
+    # one owner for all (canonical), the type still each row's own
+    e = stage(p.ws, p.id, p.integ, 5005, account_type="Roth IRA",
+              default_investment_type="Roth IRA")
+    added = p.ws.bulk_add_to_plan(p.id, [a, e], owner=" joint ").added
+    assert [(x.owner, x.investment_type) for x in added] == [
+        ("Joint", "Taxable Brokerage"), ("Joint", "Roth IRA")]
+
+
+def test_bulk_add_is_all_or_none(p: Plan) -> None:
+    a = stage(p.ws, p.id, p.integ, 5001)
+    ignored = stage(p.ws, p.id, p.integ, 5002, state="ignored")
+    before = snapshot(p.ws)
+    with pytest.raises(NotFound, match="999"):
+        p.ws.bulk_add_to_plan(p.id, [a, 999])
+    with pytest.raises(InvalidState, match=str(ignored)):
+        p.ws.bulk_add_to_plan(p.id, [a, ignored])
+    with pytest.raises(ValidationFailed):
+        p.ws.bulk_add_to_plan(p.id, [a], owner="Uncle Fester")
+    assert snapshot(p.ws) == before and p.ws.undo_depth == 0
+
+
+# ------------------------------------------------------------------ the windowed tables' queries
+
+
+def test_staged_keys_filter_by_description_company_last4_type_and_contact(p: Plan) -> None:
+    from plantech_tui.service.workspace import TableQuery
+
+    a = stage(p.ws, p.id, p.integ, 5001, company="Fidelity", number_last4="4401",
+              contacts=(GOMEZ,), balance="300.00")
+    b = stage(p.ws, p.id, p.integ, 5002, company="Vanguard", number_last4="0046",
+              account_type="Roth IRA", default_investment_type="Roth IRA",
+              contacts=(MORTICIA,), balance=None)
+    c = stage(p.ws, p.id, p.integ, 5003, company=None, number_last4="7264",
+              account_type="Checking", default_investment_type="Cash",
+              contacts=(GOMEZ, MORTICIA), balance="5.00")
+    ignored = stage(p.ws, p.id, p.integ, 5004, state="ignored", company="Fidelity")
+
+    def keys(text: str = "", sort: str | None = None, descending: bool = False) -> list[int]:
+        return p.ws.staged_keys(p.id, "pending", TableQuery(text, sort, descending))
+
+    assert keys() == [a, b, c]
+    assert keys("fidelity") == [a]  # company (any case); the ignored one is not pending
+    assert keys("0046") == [b]  # last 4
+    assert keys("cash") == [c] and keys("roth") == [b]  # default type, Redtail type
+    assert keys("morticia") == [b, c] and keys("gomez addams") == [a, c]  # contacts
+    assert keys("morticia checking") == [c]  # every term must match
+    assert keys("100%") == [] and keys("_") == []  # LIKE wildcards are literal
+    assert keys(sort="balance") == [c, a, b]  # unknown balances last
+    assert keys(sort="balance", descending=True) == [a, c, b]
+    assert keys(sort="description") == [c, a, b]  # Checking 7264, Fidelity, Vanguard
+    assert p.ws.staged_keys(p.id, "ignored", TableQuery("fid")) == [ignored]
+    assert p.ws.staged_in_state(p.id, "pending", [ignored, a, 999]) == [a]
+
+
+def test_staged_rows_carry_their_suggestion_computed_per_page(p: Plan) -> None:
+    match = stage(p.ws, p.id, p.integ, 5001, company="Vanguard", number_last4="9876",
+                  account_type="401(k)", default_investment_type="401(k)")
+    other = stage(p.ws, p.id, p.integ, 5002)
+    with p.ws.store.write() as db:
+        db.execute("UPDATE plan_accounts SET number_last4 = '9876' WHERE id = ?", [p.manual])
+    rows = p.ws.staged_rows(p.id, [other, match])
+    assert [(s.id, s.suggested_account_id) for s in rows] == [(other, None), (match, p.manual)]
+    detail = p.ws.plan_detail(p.id)  # plan show agrees
+    assert {s.id: s.suggested_account_id for s in detail.pending} == {match: p.manual,
+                                                                      other: None}
+
+
+def test_the_inbox_lists_the_pending_rows_of_the_plans_the_user_sees(p: Plan) -> None:
+    other = p.ws.create_plan("Munsters")
+    mine = stage(p.ws, p.id, p.integ, 5001)
+    theirs_shared = stage(p.ws, other.id, p.integ, 5002)
+    stage(p.ws, other.id, p.integ, 5003, state="ignored")
+    bob = p.ws.add_user("bob", "advisor")
+    bobs = Workspace(p.ws.store, bob)
+    hidden = bobs.create_plan("Bob's")
+    bobs_row = stage(p.ws, hidden.id, p.integ, 5004)
+    assert p.ws.inbox_keys() == [mine, theirs_shared]  # by plan name: Addams, Munsters
+    assert [(plan.name, s.id) for plan, s in p.ws.inbox_rows([theirs_shared, mine])] == [
+        ("Munsters", theirs_shared), ("Addams Family", mine)]
+    assert p.ws.inbox_rows([bobs_row]) == []  # not his plan: not even by id
+    assert bobs.inbox_keys() == [bobs_row]

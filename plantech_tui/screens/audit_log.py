@@ -1,0 +1,170 @@
+"""The plan's audit log (advisors): who did what, when, before → after; a windowed table,
+newest first, filterable (/) and sortable (o); enter shows an entry whole; e exports CSV with
+the CLI's CSV rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Static
+
+from ..domain.errors import NotFound
+from ..domain.models import AuditEntry
+from ..domain.permissions import Action
+from ..service.workspace import TableQuery
+from ..widgets.fmt import local_time
+from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
+from ..widgets.topbar import TopBar
+from .base import PlantechModal, PlantechScreen, button
+
+AUDIT_CSV_COLUMNS = ["id", "at", "user_name", "action", "object_type", "object_id", "before",
+                     "after", "detail"]
+COLUMNS = [Column("when", "When", min_width=16), Column("who", "Who"),
+           Column("action", "Action", min_width=14),
+           Column("object", "Object"), Column("detail", "Change")]
+
+
+def _load(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _short(value: Any, limit: int = 24) -> str:
+    text = "—" if value is None else value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def change_summary(entry: AuditEntry) -> str:
+    """The detail, then what changed: "state: pending → ignored" (a few fields at most)."""
+    before, after = _load(entry.before), _load(entry.after)
+    parts = [entry.detail] if entry.detail else []
+    if isinstance(before, dict) and isinstance(after, dict):
+        changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+        parts += [f"{k}: {_short(before.get(k))} → {_short(after.get(k))}" for k in changed[:3]]
+        if len(changed) > 3:
+            parts.append(f"… {len(changed) - 3:,} more")
+    elif after is not None and before is None:
+        parts.append("created" if not entry.detail else "")
+    elif before is not None and after is None:
+        parts.append("removed")
+    return "; ".join(p for p in parts if p)
+
+
+def csv_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
+    return [e.model_dump() for e in entries]
+
+
+class AuditEntryModal(PlantechModal[None]):
+    def __init__(self, entry: AuditEntry) -> None:
+        super().__init__()
+        self.entry = entry
+
+    def compose(self) -> ComposeResult:
+        e = self.entry
+
+        def pretty(text: str | None) -> str:
+            value = _load(text)
+            return "—" if value is None else json.dumps(value, indent=2, sort_keys=True)
+
+        with Vertical(classes="dialog wide"):
+            yield Static(f"{e.action} — {e.object_type} {e.object_id or ''}",
+                         classes="dialog-title", markup=False)
+            with VerticalScroll():
+                yield Static(
+                    f"When: {local_time(e.at)} (local time) · {e.at}\nWho: {e.user_name}\n"
+                    + (f"Detail: {e.detail}\n" if e.detail else "")
+                    + f"\nBefore:\n{pretty(e.before)}\n\nAfter:\n{pretty(e.after)}",
+                    id="entry", markup=False)
+            with Horizontal(classes="buttons"):
+                yield button("Close (esc)", "close", "primary")
+
+    def on_mount(self) -> None:
+        self.query_one(Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+
+class AuditLogScreen(PlantechScreen):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("e", "export_audit", "Export CSV", id="export"),
+    ]
+    REQUIRES = {"export_audit": Action.PLAN_INTEGRATION}
+    PALETTE = (("Export audit log CSV", "export_audit",
+                "Write the audit entries shown (the filter's) to a CSV file"),)
+
+    def __init__(self, plan_id: int) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Plans › Audit log")
+        yield Static("", id="audit-title", classes="screen-title", markup=False)
+        yield RecordTable(COLUMNS, empty_text="Nothing recorded for this plan yet.",
+                          id="audit-table")
+        yield Static("enter details · / filter · o sort · e export CSV", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.ws.can(Action.PLAN_INTEGRATION):  # never drawn for other roles
+            self.app.call_later(self.dismiss, None)
+            return
+        table = self.query_one(RecordTable)
+        table.set_source(QuerySource(self._keys, self._rows), reload=False)
+        if self.refresh_data() != "gone":
+            table.focus()
+
+    def _keys(self, text: str, sort: str | None, descending: bool) -> list[int]:
+        return self.ws.audit_keys(self.plan_id, TableQuery(text, sort, descending))
+
+    def _rows(self, ids: list[int]) -> list[tuple[int, list[Cell], AuditEntry]]:
+        return [(e.id, [local_time(e.at), e.user_name, e.action,
+                        f"{e.object_type} {e.object_id if e.object_id is not None else ''}",
+                        change_summary(e)], e)
+                for e in self.ws.audit_entries(self.plan_id, ids)]
+
+    def refresh_data(self) -> str | None:
+        try:
+            plan = self.ws.plan(self.plan_id)
+        except NotFound as exc:
+            self.fail(exc)
+            self.app.call_later(self.papp.leave_plan)
+            return "gone"
+        table = self.query_one(RecordTable)
+        table.reload()
+        self.query_one(TopBar).set_crumbs(f"Plans › {plan.name} › Audit log")
+        self.query_one("#audit-title", Static).update(
+            f"Audit log — {plan.name} ({table.row_count:,} entries"
+            + (" in the filter" if table.filter_text else "") + ", newest first)")
+        return None
+
+    def on_record_table_opened(self, event: RecordTable.Opened) -> None:
+        entry = event.table.record(event.key)
+        if isinstance(entry, AuditEntry):
+            self.app.push_screen(AuditEntryModal(entry))
+
+    def action_export_audit(self) -> None:
+        from .export import ExportModal
+
+        if self.refused("export_audit"):
+            return
+        table = self.query_one(RecordTable)
+        ids = [int(k) for k in table.keys]
+
+        def rows() -> list[dict[str, Any]]:
+            return csv_rows(self.ws.audit_entries(self.plan_id, ids))
+
+        what = f"the {len(ids):,} entries of the filter" if table.filter_text else \
+            f"all {len(ids):,} entries"
+        self.app.push_screen(ExportModal(
+            self.plan_id, title="Export audit log CSV",
+            note=f"One row per audit entry: {what}, in the order shown.", rows=rows,
+            columns=AUDIT_CSV_COLUMNS, suffix="-audit"))
