@@ -177,8 +177,7 @@ def validate_base_url(url: str) -> str:
     shown = _one_line(text, 120)
     try:
         parts = urllib.parse.urlsplit(text)
-        parts.port  # noqa: B018 - a bad port or an unbalanced IPv6 bracket raises here
-    except ValueError as exc:
+    except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
         raise ValidationFailed(f"the Redtail base URL is not valid ({exc}): {shown}",
                                field="base_url") from None
     scheme = parts.scheme.lower()
