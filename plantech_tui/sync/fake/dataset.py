@@ -80,6 +80,7 @@ def parse_timestamp(text: str) -> datetime | None:
 def next_timestamp(previous: str | None) -> str:
     """Now, but strictly later than `previous` so every change moves ``updated_at``."""
     now = datetime.now(UTC)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the precision we print
     before = parse_timestamp(previous) if previous else None
     if before is not None and now <= before:
         now = before + timedelta(milliseconds=1)
