@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.bench.common import Row
 
+NOTES = "<!-- notes: kept across make bench --write -->"
 MODULES = ["tests.bench.bench_pull", "tests.bench.bench_firm", "tests.bench.bench_startup", "tests.bench.bench_tui"]
 
 
@@ -43,11 +44,14 @@ def main() -> int:
     if args.write:
         path = Path("docs/BENCHMARKS.md")
         stamp = time.strftime("%Y-%m-%d")
+        notes = ""  # the hand-written analysis after the marker survives a rewrite
+        if path.exists() and NOTES in path.read_text(encoding="utf-8"):
+            notes = path.read_text(encoding="utf-8").split(NOTES, 1)[1]
         path.write_text(
             "# Benchmarks\n\nProduced by `make bench` (`python -m tests.bench --write`) on "
             f"{stamp}, {platform.machine()}, Python {platform.python_version()}, "
             "2 cores (shared, noisy: ratios against a baseline measured in the same run are "
-            "what count).\n\n" + out + "\n", encoding="utf-8")
+            "what count).\n\n" + out + "\n\n" + NOTES + notes, encoding="utf-8")
     return 0
 
 
