@@ -85,8 +85,8 @@ def _utc_text(moment: Any) -> str | None:
     if moment.utcoffset():
         moment = moment.astimezone(UTC)
     # formatting by hand: strftime is the slowest step of a 100k-account diff
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (moment.year, moment.month, moment.day,
-                                              moment.hour, moment.minute, moment.second)
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
 
 
 class _Defaults:
