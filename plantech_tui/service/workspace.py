@@ -40,7 +40,6 @@ from ..domain.models import (
     StagedAccount,
     User,
 )
-from ..domain.money import MoneyError, to_money, to_money_or_none
 from ..domain.permissions import Action, allowed, require
 from ..store import rows as R
 from ..store import tables as T
@@ -1220,12 +1219,4 @@ def _unlink_detail(link: Mapping[str, Any] | None, back_to_pending: bool) -> str
             "linked to the plan")
 
 
-def parse_balance(text: object) -> Decimal | None:
-    try:
-        return to_money_or_none(text)
-    except MoneyError as exc:
-        raise ValidationFailed(f"balance: {exc}", field="balance") from None
-
-
-__all__ = ["Workspace", "TableQuery", "BulkAdd", "resolve_user", "current_user_name", "parse_balance", "canonical_owner",
-           "to_money"]
+__all__ = ["Workspace", "TableQuery", "BulkAdd", "resolve_user", "current_user_name"]

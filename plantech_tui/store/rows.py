@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -254,5 +253,3 @@ def update_row(db: Database, table: str, row_id: int, changes: Mapping[str, Any]
 def get_row(db: Database, table: str, row_id: int) -> dict[str, Any] | None:
     return one(db, f"SELECT * FROM {table} WHERE id = ?", [row_id])  # noqa: S608
 
-
-__all__ = ["sqlite3"]

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..domain.errors import NotFound, UsageError, ValidationFailed
+from ..domain.errors import UsageError, ValidationFailed
 from ..domain.models import Integration, PlanContact
 from ..domain.permissions import Action, require
 from ..domain.report import PullError, RefreshReport
@@ -231,5 +231,3 @@ async def sync_async(ws: Workspace, plan_ids: list[int] | None, *, dry_run: bool
         return await engine.pull_many(list(dict.fromkeys(plan_ids)), trigger="cli",  # type: ignore[no-any-return]
                                       dry_run=dry_run)
 
-
-__all__ = ["NotFound"]

@@ -60,10 +60,6 @@ class PlanDiff:
     # (plan account id, old, new, staged id) for active linked accounts
     report: RefreshReport | None = None
 
-    @property
-    def writes_anything(self) -> bool:
-        return bool(self.inserts or self.updates or self.listings or self.balances
-                    or self.touched)
 
 
 def _resolved(

@@ -14,10 +14,8 @@ import socket
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from ..domain.errors import AlreadyRunning, NotFound
@@ -130,11 +128,6 @@ def _unstorable(accounts: list[RedtailAccount]) -> str | None:
                 return f"account {acct.id}: updated_at is out of range"
     return None
 
-
-@dataclass
-class _PlanContacts:
-    plan_id: int
-    contacts: list[tuple[int, int]]  # (integration id, contact id)
 
 
 class PullEngine:
@@ -385,8 +378,4 @@ class PullEngine:
             "before, after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit)
 
 
-def plan_ids_for_all(store: Store) -> list[int]:
-    return [r["id"] for r in R.dict_rows(store.db, "SELECT id FROM plans ORDER BY id")]
 
-
-__all__ = ["PullEngine", "claim_run", "release_run", "local_today", "plan_ids_for_all", "Path"]
