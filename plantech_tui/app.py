@@ -9,6 +9,7 @@ polling `PRAGMA data_version` (the next poll is armed only when the last one fin
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sqlite3
 import sys
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # annotations only: its pydantic models cost ~6 ms at start-u
 
 ClientFor = Callable[[Any], Any]
 POLL_SECONDS = 2.0
+CREDENTIALS_AFTER = 0.3  # seconds after the first frame: the terminal has drawn it by then
 REFRESH_ALL_AT_ONCE = 4  # plans pulled at the same time by "Refresh all my plans"
 # presenter keys: they exist only while `plantech demo` runs (it sets PLANTECH_DEMO_ADMIN_URL)
 DEMO_ACTIONS = {"demo_move_balance": "move-balance", "demo_add_account": "add-account",
@@ -117,9 +119,18 @@ class PlantechApp(App[None]):
 
     def on_mount(self) -> None:
         self._data_version = self.workspace.store.data_version()
-        # after the first frame: the keyring/httpx imports would otherwise delay it
-        self.call_after_refresh(self._warm_credentials)
+        self.call_after_refresh(self._started)
         self.set_timer(POLL_SECONDS, self._poll)
+
+    def _started(self) -> None:
+        """After the first frame: `plantech` turned garbage collection off for start-up
+        (cli.dispatch); what start-up built lives as long as the app, so it is frozen out of
+        every later collection. Then the keyring/httpx imports, which would have delayed the
+        first frame."""
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
+        self.set_timer(CREDENTIALS_AFTER, self._warm_credentials)
 
     @work(thread=True, exit_on_error=False, group="credentials")
     def _warm_credentials(self) -> None:

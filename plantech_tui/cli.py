@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import io
 import json
 import logging
@@ -477,6 +478,10 @@ def dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command is None:
         _require_tty()
+        # no garbage collection while the UI's ~1,000 modules import and the first screen is
+        # built (~20 ms of collections that free nothing); the app re-enables it after the
+        # first frame (PlantechApp._started)
+        gc.disable()
         from .app import run_app
 
         return run_app(_db_path(args), getattr(args, "user", None))

@@ -1,12 +1,18 @@
-"""The things an advisor works with, in the seed article's words."""
+"""The things an advisor works with, in the seed article's words.
+
+Frozen dataclasses, built from our own rows by `store/rows.py`, which converts every column
+explicitly (Decimal money, enums, bools). Pydantic validates what crosses a trust boundary —
+Redtail's responses (`sync/models.py`) and the refresh report (`domain/report.py`) — and
+stays off the path to the first screen (its import costs ~50 ms of start-up).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any, Literal, Self
 
 from .money import money_str
 
@@ -34,11 +40,22 @@ Owner = Literal["Client", "Co-client", "Joint"]
 PARTNER = "Redtail CRM"
 
 
-class _Model(BaseModel):
-    # defer_build: validators are built on first use, not at import (start-up time)
-    model_config = ConfigDict(frozen=True, defer_build=True)
+class _Model:
+    __slots__ = ()
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class User(_Model):
     id: int
     name: str
@@ -50,6 +67,7 @@ class User(_Model):
         return f"{self.name} ({self.role.value}{', can edit' if self.can_edit else ''})"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Plan(_Model):
     id: int
     name: str
@@ -62,6 +80,7 @@ class Plan(_Model):
         return [c for c in (self.client, self.co_client) if c]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlanSummary(_Model):
     plan: Plan
     accounts: int
@@ -84,6 +103,7 @@ class PlanSummary(_Model):
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Integration(_Model):
     id: int
     owner_user_id: int
@@ -108,6 +128,7 @@ class Integration(_Model):
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlanContact(_Model):
     id: int
     plan_id: int
@@ -124,6 +145,7 @@ class PlanContact(_Model):
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccountLink(_Model):
     staged_id: int
     integration: str = PARTNER
@@ -143,6 +165,7 @@ class AccountLink(_Model):
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlanAccount(_Model):
     id: int
     plan_id: int
@@ -174,6 +197,7 @@ class PlanAccount(_Model):
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StagedAccount(_Model):
     """A Redtail account the plan knows: pending, ignored, or linked to a plan account."""
 
@@ -218,6 +242,7 @@ class StagedAccount(_Model):
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlanDetail(_Model):
     """Everything `plan show` prints; Plan Integration parts are empty for non-advisors."""
 
@@ -237,6 +262,7 @@ class PlanDetail(_Model):
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuditEntry(_Model):
     id: int
     at: str

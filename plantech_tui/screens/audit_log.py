@@ -59,7 +59,7 @@ def change_summary(entry: AuditEntry) -> str:
 
 
 def csv_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
-    return [e.model_dump() for e in entries]
+    return [e.as_dict() for e in entries]
 
 
 class AuditEntryModal(PlantechModal[None]):

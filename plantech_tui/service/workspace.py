@@ -15,8 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from ..domain import suggest as suggestions
 from ..domain.accounts import FIELDS, AccountFields, validate_fields
 from ..domain.errors import (
@@ -43,7 +41,7 @@ from ..domain.models import (
 from ..domain.permissions import Action, allowed, require
 from ..store import rows as R
 from ..store import tables as T
-from ..store.db import Store, now_utc
+from ..store.db import Database, Store, now_utc
 from ..store.tables import TableQuery
 
 UNDO_LEVELS = 50
@@ -1206,7 +1204,7 @@ def _with_suggestions(staged: list[StagedAccount], unlinked: list[PlanAccount]
             if candidates or not PREFILTER:
                 found = suggestions.suggest(s, candidates.values() if PREFILTER else unlinked)
         out.append(s if found == s.suggested_account_id
-                   else s.model_copy(update={"suggested_account_id": found}))
+                   else s.replace(suggested_account_id=found))
     return out
 
 

@@ -7,8 +7,6 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlite_utils import Database
-
 from ..domain.models import (
     AccountLink,
     AuditEntry,
@@ -22,7 +20,7 @@ from ..domain.models import (
     StagedState,
     User,
 )
-from .db import now_utc
+from .db import Database, now_utc
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -44,7 +42,7 @@ def plan_from(row: Mapping[str, Any]) -> Plan:
 
 
 def integration_from(row: Mapping[str, Any]) -> Integration:
-    return Integration(**{k: row[k] for k in Integration.model_fields if k in row.keys()})
+    return Integration(**{k: row[k] for k in Integration.field_names() if k in row.keys()})
 
 
 def contact_from(row: Mapping[str, Any]) -> PlanContact:
@@ -116,14 +114,14 @@ def account_from(row: Mapping[str, Any], link_row: Mapping[str, Any] | None) -> 
 
 
 def audit_from(row: Mapping[str, Any]) -> AuditEntry:
-    return AuditEntry(**{k: row[k] for k in AuditEntry.model_fields})
+    return AuditEntry(**{k: row[k] for k in AuditEntry.field_names()})
 
 
 # ---------------------------------------------------------------- queries
 
 
 def dict_rows(db: Database, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
-    return list(db.query(sql, params))  # type: ignore[arg-type]
+    return list(db.query(sql, params))
 
 
 def one(db: Database, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:

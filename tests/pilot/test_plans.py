@@ -66,3 +66,20 @@ async def test_icons_have_an_ascii_form(db_path: Path, fake: FakeRedtailServer,
         text = screen_text(app)
         assert "[L] Gomez 401(k)" in text and "[P] paused" in text
         assert "🔗" not in text and "⏸" not in text and "⋮" not in text
+
+
+async def test_garbage_collection_is_back_on_after_the_first_frame(db_path: Path) -> None:
+    """`plantech` starts with the collector off (cli.dispatch, for start-up time); a
+    long-running TUI that never turned it back on would keep every reference cycle."""
+    import gc
+
+    gc.disable()
+    try:
+        app = PlantechApp(db_path, "advisor")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "Plans" in screen_text(app)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
