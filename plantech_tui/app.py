@@ -338,7 +338,8 @@ class PlantechApp(App[None]):
                     outcome: RefreshReport | PullError | str
                     try:
                         [outcome] = await sync_async(self.workspace, [plan.id],
-                                                     client_for=self.client_for)
+                                                     client_for=self.client_for,
+                                                     trigger="manual")
                     except PlantechError as exc:
                         outcome = exc.message
                     finally:

@@ -212,8 +212,10 @@ async def auto_pull_async(ws: Workspace, plan_id: int, *,
 
 async def sync_async(ws: Workspace, plan_ids: list[int] | None, *, dry_run: bool = False,
                      max_in_flight: int = 8, client_for: ClientFor | None = None,
+                     trigger: str = "cli",
                      ) -> list[RefreshReport | PullError]:
-    """Headless pull of several plans (None: every plan visible to the user)."""
+    """Pull several plans (None: every plan visible to the user); `trigger` is what
+    sync_runs records: "cli" for `plantech sync`, "manual" for Refresh all in the TUI."""
     require(ws.user, Action.REFRESH)
     if plan_ids is None:
         # ids only: ws.list_plans() loads every account and staged row for its totals (1.4 s
@@ -228,6 +230,6 @@ async def sync_async(ws: Workspace, plan_ids: list[int] | None, *, dry_run: bool
         for pid in plan_ids:
             ws.plan(pid)
     async with _engine(ws, client_for, max_in_flight) as engine:
-        return await engine.pull_many(list(dict.fromkeys(plan_ids)), trigger="cli",  # type: ignore[no-any-return]
+        return await engine.pull_many(list(dict.fromkeys(plan_ids)), trigger=trigger,  # type: ignore[no-any-return]
                                       dry_run=dry_run)
 

@@ -160,6 +160,9 @@ async def test_refresh_all_my_plans(db_path: Path, fake: FakeRedtailServer) -> N
         assert "Refreshing all plans" not in text
     assert ws.store.conn.execute("SELECT count(*) FROM sync_runs WHERE plan_id = ? AND "
                                  "status = 'ok'", [ids["plan_id"]]).fetchone()[0] == runs + 1
+    # an advisor's own pull from the TUI, not a headless `plantech sync`
+    assert ws.store.conn.execute("SELECT trigger FROM sync_runs ORDER BY id DESC LIMIT 1"
+                                 ).fetchone()[0] == "manual"
     pending = {s.redtail_account_id: s for s in ws.plan_detail(ids["plan_id"]).pending}
     assert str(pending[5012].balance) == "99000.00"
     ws.close()
