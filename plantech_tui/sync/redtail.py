@@ -174,6 +174,9 @@ def validate_base_url(url: str) -> str:
         raise ValidationFailed("the Redtail base URL is empty", field="base_url")
     if any(ch.isspace() for ch in text):
         raise ValidationFailed("the Redtail base URL must not contain spaces", field="base_url")
+    if not text.isprintable():
+        raise ValidationFailed("the Redtail base URL must not contain control characters",
+                               field="base_url")
     shown = _one_line(text, 120)
     try:
         parts = urllib.parse.urlsplit(text)
@@ -208,6 +211,11 @@ def validate_base_url(url: str) -> str:
             f"hosts such as 127.0.0.1): {shown}",
             field="base_url",
         )
+    try:  # whatever else the HTTP client would refuse, refused here with a clear message
+        httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise ValidationFailed(f"the Redtail base URL is not valid ({_one_line(str(exc), 80)}): "
+                               f"{shown}", field="base_url") from None
     return text.rstrip("/")
 
 

@@ -1019,7 +1019,24 @@ def test_integration_add_with_odd_urls(workdb: Workdb, url: str, password: str) 
     r = run_cli(db, "integration", "add", f"--base-url={url}", "--username=u",
                 "--password-stdin", "--api-key=k", stdin=password)
     assert_clean_failure(r, before, dump(db))
-    assert r.rc == 2
+    if r.rc == 1:  # well-formed after all (e.g. https://0): it fails when it connects
+        assert "cannot reach Redtail" in r.err, r.err
+    else:
+        assert r.rc == 2, r.err
+
+
+@pytest.mark.parametrize("url", ["https://\x08", "https://crm.example/api\x7f",
+                                 "https://crm.example/\x00v1", "https://crm\u200e.example"])
+def test_integration_add_refuses_control_characters_in_the_url(workdb: Workdb, url: str
+                                                                ) -> None:
+    """Found by the property test above: the HTTP client refused them with a traceback."""
+    db = workdb.fresh()
+    before = dump(db)
+    r = run_cli(db, "integration", "add", f"--base-url={url}", "--username=u",
+                "--password-stdin", "--api-key=k", stdin="pw\n")
+    assert_clean_failure(r, before, dump(db))
+    assert r.rc == 2, r.err
+    assert "base URL" in r.err, r.err
 
 
 def test_integration_add_with_an_unbalanced_bracket(workdb: Workdb) -> None:
