@@ -5,6 +5,7 @@ the CLI's CSV rules."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -118,7 +119,9 @@ class AuditLogScreen(PlantechScreen):
             self.app.call_later(self.dismiss, None)
             return
         table = self.query_one(RecordTable)
-        table.set_source(QuerySource(self._keys, self._rows), reload=False)
+        table.set_source(QuerySource(self._keys, self._rows,
+                                     search=partial(self.ws.audit_search, self.plan_id)),
+                         reload=False)
         if self.refresh_data() != "gone":
             table.focus()
 

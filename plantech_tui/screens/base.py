@@ -100,10 +100,14 @@ class PlantechScreen(RoleGated, Screen[Any]):
         Binding("escape", "back", "Back", id="back"),
     ]
 
+    # the screen's on_mount reads everything: the resume that follows the mount needn't again
+    REFRESHED_ON_MOUNT: ClassVar[bool] = False
+
     def __init__(self) -> None:
         super().__init__()
         self.drop_forbidden_bindings()
         self._bindings_refresh_pending = False
+        self._resumed = False
 
     def refresh_bindings(self) -> None:
         """Coalesced: the footer recomposes once per refresh, however many changes asked."""
@@ -126,7 +130,9 @@ class PlantechScreen(RoleGated, Screen[Any]):
             self.dismiss(None)
 
     def on_screen_resume(self) -> None:
-        self.refresh_data()
+        if self._resumed or not self.REFRESHED_ON_MOUNT:
+            self.refresh_data()
+        self._resumed = True
         self.refresh_bindings()
 
 

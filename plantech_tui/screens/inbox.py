@@ -36,7 +36,8 @@ class InboxScreen(PlantechScreen):
             self.app.call_later(self.dismiss, None)
             return
         table = self.query_one(RecordTable)
-        table.set_source(QuerySource(self._keys, self._rows), reload=False)
+        table.set_source(QuerySource(self._keys, self._rows, search=self.ws.inbox_search),
+                         reload=False)
         self.refresh_data()
         table.focus()
 

@@ -3,6 +3,7 @@ accounts); the account editor opens from here. Opening it runs the automatic pul
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
@@ -78,8 +79,9 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(RecordTable).set_source(QuerySource(self._keys, self._rows),
-                                               reload=False)
+        self.query_one(RecordTable).set_source(
+            QuerySource(self._keys, self._rows,
+                        search=partial(self.ws.account_search, self.plan_id)), reload=False)
         if self.refresh_data() == "gone":
             return
         self.query_one(RecordTable).focus()

@@ -103,6 +103,8 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         *PlanMenuMixin.MENU_PALETTE,
     )
 
+    REFRESHED_ON_MOUNT = True
+
     def __init__(self, plan_id: int, tab: str = "contacts", focus_key: str | None = None
                  ) -> None:
         super().__init__()
@@ -156,9 +158,9 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
             self.app.call_later(self.dismiss, None)
             return
         for state, rows in (("pending", self._pending_rows), ("ignored", self._ignored_rows)):
-            self.table(state).set_source(QuerySource(partial(self._keys, state), rows,
-                                                     partial(self._existing, state)),
-                                         reload=False)
+            self.table(state).set_source(QuerySource(
+                partial(self._keys, state), rows, partial(self._existing, state),
+                search=partial(self.ws.staged_search, self.plan_id, state)), reload=False)
         if self.refresh_data() == "gone":
             return
         if self.focus_key is not None:

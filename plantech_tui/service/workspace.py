@@ -422,7 +422,8 @@ class Workspace:
 
     # ------------------------------------------------------------------ windowed tables
     # A table asks for the ordered ids that match its filter, then the rows it shows by id
-    # (store/tables.py): nothing here builds a model for a row nobody looks at.
+    # (store/tables.py): nothing here builds a model for a row nobody looks at. The *_search
+    # methods give the text the filter searches, per row, to filter in memory as the SQL does.
 
     def staged_keys(self, plan_id: int, state: str, query: TableQuery | None = None
                     ) -> list[int]:
@@ -434,6 +435,18 @@ class Workspace:
         with self.store.read():
             self._plan_row(db, plan_id)
             return T.staged_ids(db, plan_id, state, query or TableQuery())
+
+    def staged_search(self, plan_id: int, state: str) -> tuple[list[str], list[str]]:
+        """Every pending (or ignored) row of the plan: (ids as strings, search texts) for
+        filtering in memory exactly as staged_keys filters (store/tables.py). Safe in a worker
+        thread (each thread has its own connection)."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        if state not in ("pending", "ignored"):
+            raise UsageError(f"state must be pending or ignored, not {state!r}")
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return T.staged_search(db, plan_id, state)
 
     def staged_counts(self, plan_id: int) -> dict[str, int]:
         """{"pending": n, "ignored": m} (no filter)."""
@@ -494,6 +507,14 @@ class Workspace:
             self._plan_row(db, plan_id)
             return T.account_ids(db, plan_id, query or TableQuery())
 
+    def account_search(self, plan_id: int) -> tuple[list[str], list[str]]:
+        """(ids as strings, search texts) of the plan's accounts (see staged_search)."""
+        require(self.user, Action.VIEW_PLAN)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return T.account_search(db, plan_id)
+
     def accounts_by_id(self, plan_id: int, account_ids: Iterable[int]) -> list[PlanAccount]:
         require(self.user, Action.VIEW_PLAN)
         db = self.store.db
@@ -512,6 +533,14 @@ class Workspace:
             self._plan_row(db, plan_id)
             return T.audit_ids(db, plan_id, query or TableQuery())
 
+    def audit_search(self, plan_id: int) -> tuple[list[str], list[str]]:
+        """(ids as strings, search texts) of the plan's audit entries (see staged_search)."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return T.audit_search(db, plan_id)
+
     def audit_entries(self, plan_id: int, entry_ids: Iterable[int]) -> list[AuditEntry]:
         require(self.user, Action.PLAN_INTEGRATION)
         db = self.store.db
@@ -526,6 +555,13 @@ class Workspace:
         db = self.store.db
         with self.store.read():
             return T.inbox_ids(db, self.user.id, query or TableQuery())
+
+    def inbox_search(self) -> tuple[list[str], list[str]]:
+        """(ids as strings, search texts) of the Pending inbox (see staged_search)."""
+        require(self.user, Action.PLAN_INTEGRATION)
+        db = self.store.db
+        with self.store.read():
+            return T.inbox_search(db, self.user.id)
 
     def inbox_rows(self, staged_ids: Iterable[int]) -> list[tuple[Plan, StagedAccount]]:
         """(plan, pending row with its suggestion) for these ids, in the order given."""

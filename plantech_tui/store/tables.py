@@ -10,7 +10,13 @@ Every join with `json_each` is a CROSS JOIN: that keeps the id list the outer lo
 would otherwise happily scan a plan's 100k rows and, for each, the 85k ids of a mark set).
 
 Filtering: every whitespace-separated term must match one of the searched columns (LIKE,
-case-insensitive for ASCII). Sorting: by a named column, ties by id, in the same direction.
+case-insensitive for ASCII; domain/search.py). Sorting: by a named column, ties by id, in the
+same direction.
+
+Search texts (`*_search`): for each row of a table's unfiltered set, its searched columns (and
+the names of the contacts listing it) joined into one folded string, so that a table can filter
+in memory, keystroke by keystroke, with exactly the rows the LIKE query would return. SQLite
+builds them in one statement as two strings (the ids, the texts), split in Python.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.search import FIELD_SEP
 from .db import Database
 
 
@@ -102,19 +109,61 @@ CONTACT_MATCH = (
 )
 
 
+# the names CONTACT_MATCH matches, for a row's search text (joined by FIELD_SEP, a tab)
+CONTACT_NAMES = (
+    "(SELECT group_concat(pc.name, char(9)) FROM staged_account_contacts c JOIN plan_contacts pc "
+    "ON pc.redtail_contact_id = c.redtail_contact_id AND pc.integration_id = s.integration_id "
+    "AND pc.plan_id = s.plan_id WHERE c.staged_id = s.id)"
+)
+
+
+def _staged_searched(state: str) -> tuple[str, ...]:
+    return STAGED_SEARCHED + (("s.ignore_reason",) if state == "ignored" else ())
+
+
 def staged_ids(db: Database, plan_id: int, state: str, query: TableQuery) -> list[int]:
     """Ids of the plan's staged rows in `state` that match the filter, in display order."""
-    searched = STAGED_SEARCHED + (("s.ignore_reason",) if state == "ignored" else ())
-    where, params = _filter(searched, query.terms(), (CONTACT_MATCH,))
+    where, params = _filter(_staged_searched(state), query.terms(), (CONTACT_MATCH,))
     sql = ("SELECT s.id FROM staged_accounts s WHERE s.plan_id = ? AND s.state = ?"  # noqa: S608
            + where + _order(STAGED_SORTS, query, "id", "s.id"))
     return [r[0] for r in db.execute(sql, [plan_id, state, *params]).fetchall()]
+
+
+def staged_search(db: Database, plan_id: int, state: str) -> tuple[list[str], list[str]]:
+    """(ids, search texts) of every staged row of the plan in `state` (what staged_ids
+    searches)."""
+    return search_texts(db, "s.id", "FROM staged_accounts s WHERE s.plan_id = ? AND s.state = ?",
+                        [plan_id, state], (*_staged_searched(state), CONTACT_NAMES))
 
 
 def staged_counts(db: Database, plan_id: int) -> dict[str, int]:
     return {r[0]: r[1] for r in db.execute(
         "SELECT state, count(*) FROM staged_accounts WHERE plan_id = ? GROUP BY state",
         [plan_id]).fetchall()}
+
+
+def search_texts(db: Database, id_column: str, from_where: str, params: Sequence[Any],
+                 searched: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(ids as strings, search texts) of every row `from_where` selects, in no particular
+    order: each text is the `searched` expressions (NULL as empty) joined by FIELD_SEP, folded
+    (domain/search.py). Newlines inside a value become spaces (harmless: a term holds no
+    whitespace), so that the texts of all rows come back as one newline-joined string."""
+    text = f" || char({ord(FIELD_SEP)}) || ".join(
+        f"coalesce(replace({c}, char(10), ' '), '')" for c in searched)
+    # SQLite's lower() folds the ASCII letters only: as LIKE compares, as domain.search.fold
+    row = db.execute(
+        f"SELECT group_concat(id), lower(group_concat(text, char(10))) FROM "  # noqa: S608
+        f"(SELECT {id_column} AS id, {text} AS text {from_where})", list(params)).fetchone()
+    if row[0] is None:
+        return [], []
+    keys = row[0].split(",")
+    texts = row[1]
+    del row  # the joined strings go as soon as they are split (100k rows: ~7 MB each)
+    folded = texts.split("\n")
+    del texts
+    if len(keys) != len(folded):  # a newline got through: never silently misalign
+        raise ValueError(f"search texts: {len(keys)} ids but {len(folded)} texts")
+    return keys, folded
 
 
 def rows_by_id(db: Database, table: str, ids: Sequence[int], *, where: str = "",
@@ -151,13 +200,22 @@ INBOX_SORTS: dict[str, tuple[str, ...]] = {
 }
 
 
+INBOX_FROM = ("FROM staged_accounts s JOIN plans p ON p.id = s.plan_id "
+              f"WHERE s.state = 'pending' AND {VISIBLE_PLANS}")
+INBOX_SEARCHED = (*STAGED_SEARCHED, "p.name")
+
+
 def inbox_ids(db: Database, user_id: int, query: TableQuery) -> list[int]:
     """Ids of every pending row of the plans the user sees, by plan then id by default."""
-    where, params = _filter((*STAGED_SEARCHED, "p.name"), query.terms(), (CONTACT_MATCH,))
-    sql = ("SELECT s.id FROM staged_accounts s JOIN plans p ON p.id = s.plan_id "  # noqa: S608
-           f"WHERE s.state = 'pending' AND {VISIBLE_PLANS}" + where
+    where, params = _filter(INBOX_SEARCHED, query.terms(), (CONTACT_MATCH,))
+    sql = ("SELECT s.id " + INBOX_FROM + where  # noqa: S608
            + _order(INBOX_SORTS, query, "plan", "s.id"))
     return [r[0] for r in db.execute(sql, [user_id, user_id, *params]).fetchall()]
+
+
+def inbox_search(db: Database, user_id: int) -> tuple[list[str], list[str]]:
+    return search_texts(db, "s.id", INBOX_FROM, [user_id, user_id],
+                        (*INBOX_SEARCHED, CONTACT_NAMES))
 
 
 # ---------------------------------------------------------------- plan accounts
@@ -175,14 +233,21 @@ ACCOUNT_SORTS: dict[str, tuple[str, ...]] = {
 ACCOUNT_SEARCHED = ("a.description", "a.investment_type", "a.owner", "a.number_last4",
                     "a.notes", "l.company", "l.account_type")
 ACCOUNT_CONTACT_MATCH = CONTACT_MATCH.replace("s.id IN", "l.id IN")
+ACCOUNT_CONTACT_NAMES = CONTACT_NAMES.replace(" s.", " l.")
+ACCOUNT_FROM = ("FROM plan_accounts a LEFT JOIN staged_accounts l ON l.linked_account_id = a.id "
+                "WHERE a.plan_id = ?")
 
 
 def account_ids(db: Database, plan_id: int, query: TableQuery) -> list[int]:
     where, params = _filter(ACCOUNT_SEARCHED, query.terms(), (ACCOUNT_CONTACT_MATCH,))
-    sql = ("SELECT a.id FROM plan_accounts a LEFT JOIN staged_accounts l "  # noqa: S608
-           "ON l.linked_account_id = a.id WHERE a.plan_id = ?" + where
+    sql = ("SELECT a.id " + ACCOUNT_FROM + where  # noqa: S608
            + _order(ACCOUNT_SORTS, query, "id", "a.id"))
     return [r[0] for r in db.execute(sql, [plan_id, *params]).fetchall()]
+
+
+def account_search(db: Database, plan_id: int) -> tuple[list[str], list[str]]:
+    return search_texts(db, "a.id", ACCOUNT_FROM, [plan_id],
+                        (*ACCOUNT_SEARCHED, ACCOUNT_CONTACT_NAMES))
 
 
 def links_of(db: Database, account_ids_: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -215,3 +280,7 @@ def audit_ids(db: Database, plan_id: int, query: TableQuery) -> list[int]:
     sql = ("SELECT id FROM audit_log WHERE plan_id = ?" + where  # noqa: S608
            + _order(AUDIT_SORTS, query, "when", "id", default_desc=True))
     return [r[0] for r in db.execute(sql, [plan_id, *params]).fetchall()]
+
+
+def audit_search(db: Database, plan_id: int) -> tuple[list[str], list[str]]:
+    return search_texts(db, "id", "FROM audit_log WHERE plan_id = ?", [plan_id], AUDIT_SEARCHED)

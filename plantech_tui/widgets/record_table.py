@@ -10,8 +10,14 @@ so this table never holds all its rows. Its source answers two questions:
 The table keeps the key list (the virtual height is its length), fetches rows a page at a time
 as they come on screen, keeps a few pages cached, and draws with the Line API (`TableBody`, a
 ScrollView whose `render_line` draws the header and the rows in view). "Mark all in the
-filter" is the key list itself; a reload re-reads the keys and the rows in view and reports
-what changed by key. Column widths come from the cached rows, shrunk to fit the width.
+filter" is the key list itself; a reload after a data change re-reads the keys and the rows in
+view and reports what changed by key. Column widths come from the cached rows, shrunk to fit.
+
+The filter line (`/`) filters on every keystroke. A `QuerySource` given a search callable
+keeps the unfiltered keys of the current sort and, once `/` has loaded its search index in a
+thread worker, filters them in memory (narrowing the previous result while the text grows) to
+exactly the rows of its SQL filter; until then, and after each data change until the index is
+loaded again, the filter runs in SQL (`reload(data_changed=True)` drops what a source kept).
 
 Screens talk only to `RecordTable` (`set_rows` for small in-memory tables, `set_source` for
 SQLite-backed ones, `cursor_key`, marks, `Opened`, `Highlighted`).
@@ -19,10 +25,12 @@ SQLite-backed ones, `cursor_key`, marks, `Opened`, `Highlighted`).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import compress
 from typing import Any, ClassVar
 
 from rich.segment import Segment
@@ -36,18 +44,17 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from .icons import icons
+from ..domain.search import terms as search_terms
+from .icons import IconSet, icons
 
 Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
 Record = tuple[str, Sequence[Cell], Any]  # key, cells, the object behind the row
 PAGE = 100  # rows fetched at a time
 CACHED_PAGES = 8  # pages kept (a screenful is well under one page)
-FILTER_DELAY = 0.25  # seconds of no typing before the filter runs
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,13 @@ class RowSource:
         """Which of these keys still exist, whatever the filter (marks the filter hides)."""
         return keys & set(self.keys("", None, False))
 
+    def invalidate(self) -> None:
+        """The rows changed: forget what was kept (reload(data_changed=True) calls it)."""
+
+    def search_loader(self) -> Callable[[], None] | None:
+        """A function that prepares in-memory filtering, to run in a worker thread."""
+        return None
+
 
 def _sort_value(text: str) -> tuple[int, Any]:
     """Money and counts sort as numbers, the rest as text."""
@@ -147,19 +161,122 @@ class ListSource(RowSource):
         return {k for k in keys if k in self.rows}
 
 
+SearchIndex = tuple[Sequence[str], Sequence[str]]  # (keys, folded search texts), aligned
+
+
+@dataclass(frozen=True)
+class _Filtered:
+    """The last in-memory filter result: the next, longer text narrows it instead of the whole
+    list (rows matching "fidelity" are among those matching "fid")."""
+
+    order: tuple[str | None, bool]
+    terms: tuple[str, ...]
+    keys: list[str]
+    texts: list[str]
+
+    def narrows_to(self, order: tuple[str | None, bool], terms: Sequence[str]) -> bool:
+        # a row matching every new term matches each old term inside one of them
+        return order == self.order and all(any(old in new for new in terms)
+                                           for old in self.terms)
+
+
 class QuerySource(RowSource):
     """Rows from the workspace: `keys(text, sort, descending)` returns ordered ids,
-    `fetch(ids)` returns (id, cells, record) for those ids."""
+    `fetch(ids)` returns (id, cells, record) for those ids.
+
+    The unfiltered key list of the current sort is kept until `invalidate()`. With `search`
+    (returning the keys of every unfiltered row and their search texts, folded as
+    domain/search.py says), the filter runs in memory once the index is loaded: a keystroke
+    filters the kept list (or, when the text grew, the previous result) by substring, and
+    returns exactly the rows `keys` would return from SQL. `search_loader()` gives the load to
+    run in a worker thread; until it is done the filter runs in SQL (at 100k rows one SQL
+    filter takes less time than the whole load)."""
 
     def __init__(self, keys: Callable[[str, str | None, bool], Sequence[int]],
                  fetch: Callable[[list[int]], Iterable[tuple[int, Sequence[Cell], Any]]],
-                 existing: Callable[[list[int]], Iterable[int]] | None = None) -> None:
+                 existing: Callable[[list[int]], Iterable[int]] | None = None,
+                 search: Callable[[], SearchIndex] | None = None) -> None:
         self._keys = keys
         self._fetch = fetch
         self._existing = existing
+        self._search = search
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped by invalidate(): a load begun before is dropped
+        self._base: tuple[tuple[str | None, bool], list[str]] | None = None
+        self._index: dict[str, str] | None = None
+        self._loading = False
+        self._base_texts: list[str] | None = None  # the texts of self._base's keys
+        self._last: _Filtered | None = None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._base = None
+            self._index = None
+            self._loading = False
+            self._base_texts = None
+            self._last = None
+
+    @property
+    def search_ready(self) -> bool:
+        return self._index is not None
+
+    def search_loader(self) -> Callable[[], None] | None:
+        """The function that loads the search index, to run in a worker thread (None: there
+        is none, or it is loaded or loading); it must be called once returned."""
+        if self._search is None or self._index is not None or self._loading:
+            return None
+        search = self._search
+        generation = self._generation
+        self._loading = True
+
+        def load() -> None:
+            index = None
+            try:
+                keys, texts = search()
+                index = dict(zip(keys, texts, strict=True))
+            finally:
+                with self._lock:
+                    if generation == self._generation:  # else: begun before a change
+                        self._index = index
+                        self._loading = False  # failed (None): a later load may work
+
+        return load
 
     def keys(self, text: str, sort: str | None, descending: bool) -> list[str]:
-        return [str(k) for k in self._keys(text, sort, descending)]
+        order = (sort, descending)
+        terms = search_terms(text)
+        if not terms:
+            return self._unfiltered(order)
+        index = self._index
+        if index is None:
+            return self._str_keys(self._keys(text, sort, descending))
+        last = self._last
+        if last is not None and last.narrows_to(order, terms):
+            keys, texts = last.keys, last.texts
+            todo = [t for t in terms if t not in last.terms]
+        else:
+            keys = self._unfiltered(order)
+            if self._base_texts is None:
+                self._base_texts = [index.get(k, "") for k in keys]
+            texts = self._base_texts
+            todo = list(terms)
+        for term in todo:
+            hits = [term in t for t in texts]
+            keys, texts = list(compress(keys, hits)), list(compress(texts, hits))
+        self._last = _Filtered(order, tuple(terms), keys, texts)
+        return keys
+
+    def _unfiltered(self, order: tuple[str | None, bool]) -> list[str]:
+        """The kept unfiltered keys in this order (the table never changes the list)."""
+        if self._base is None or self._base[0] != order:
+            self._base = (order, self._str_keys(self._keys("", *order)))
+            self._base_texts = None
+        return self._base[1]
+
+    @staticmethod
+    def _str_keys(ids: Sequence[int]) -> list[str]:
+        return list(map(str, ids))
 
     def fetch(self, keys: Sequence[str]) -> list[Record]:
         return [(str(k), cells, record) for k, cells, record in self._fetch([int(k) for k in keys])]
@@ -257,7 +374,7 @@ class TableBody(ScrollView, can_focus=True):
 
 
 class FilterInput(Input):
-    """The `/` filter line: typing filters (after a pause), enter keeps it and goes back to
+    """The `/` filter line: every keystroke filters, enter keeps the filter and goes back to
     the rows, escape clears it."""
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
@@ -351,8 +468,8 @@ class RecordTable(Widget):
         self.filter_text = ""
         self.sort_key: str | None = None
         self.sort_descending = False
-        self._filter_timer: Timer | None = None
         self._loaded = source is not None
+        self._icon_set: IconSet | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="filter-bar"):
@@ -412,11 +529,15 @@ class RecordTable(Widget):
 
     def reload(self, *, data_changed: bool = True) -> RowChanges:
         """Re-read the keys and the rows in view; the cursor stays on its record (or, when
-        that is gone, at the same place: on the row that followed it). Marks of rows that are
-        gone are dropped (not on a mere filter or sort change: data_changed=False)."""
+        that is gone, at the same place: on the row that followed it). With data_changed (the
+        default) the source forgets what it kept, marks of rows that are gone are dropped and
+        what changed is counted; a mere filter or sort change passes data_changed=False (and
+        gets no count)."""
         old_keys = self._keys
         old_rows = self._rows
         cursor_key = self.cursor_key
+        if data_changed:
+            self._source.invalidate()
         self._keys = self._source.keys(self.filter_text, self.sort_key, self.sort_descending)
         self._pos = None
         self._keyset = None
@@ -424,22 +545,42 @@ class RecordTable(Widget):
         self._pages = OrderedDict()
         self._natural = [0] * len(self._columns)
         self._widths = None
-        if cursor_key is not None and cursor_key in self._key_set():
-            self._cursor = self._positions()[cursor_key]
+        if cursor_key is not None:
+            self._cursor = self._index_of(cursor_key, self._cursor)
         self._cursor = max(0, min(self._cursor, len(self._keys) - 1))
         if self.marks and data_changed:
             known = self.marks & self._key_set()
             self.marks = known | self._source.existing(self.marks - known)
         self._fetch_in_view()
-        new_set = self._key_set()
-        old_set = set(old_keys)
-        changes = RowChanges(
-            added=len(new_set - old_set),
-            changed=sum(1 for k, (cells, _) in self._rows.items()
-                        if k in old_rows and old_rows[k][0] != cells),
-            removed=len(old_set - new_set))
+        changes = RowChanges()
+        if data_changed:
+            changes = self._changes(old_keys, old_rows)
+            if self.filter_text and self.is_mounted:
+                self._load_search_index()  # the next keystroke filters in memory again
         self._after_change()
         return changes
+
+    def _index_of(self, key: str, near: int) -> int:
+        """Where `key` is now (else `near`): the same place is checked first, then a scan
+        (in C) rather than a 100k-entry position map built per keystroke."""
+        keys = self._keys
+        if 0 <= near < len(keys) and keys[near] == key:
+            return near
+        try:
+            return keys.index(key)
+        except ValueError:
+            return near
+
+    def _changes(self, old_keys: list[str], old_rows: dict[str, tuple[tuple[Cell, ...], Any]]
+                 ) -> RowChanges:
+        changed = sum(1 for k, (cells, _) in self._rows.items()
+                      if k in old_rows and old_rows[k][0] != cells)
+        if not old_keys or old_keys == self._keys:  # first load, or the same rows
+            return RowChanges(added=len(self._keys) if not old_keys else 0, changed=changed)
+        new_set = self._key_set()
+        old_set = set(old_keys)
+        return RowChanges(added=len(new_set - old_set), changed=changed,
+                          removed=len(old_set - new_set))
 
     def _after_change(self) -> None:
         if not self.is_mounted:
@@ -688,14 +829,15 @@ class RecordTable(Widget):
 
     # ------------------------------------------------------------------ filter and sort
 
-    def set_filter(self, text: str) -> None:
+    def set_filter(self, text: str, *, typed: bool = False) -> None:
+        """Show the rows matching `text` (typed: it comes from the filter line, left as is)."""
         text = " ".join(text.split())
         if text == self.filter_text:
             return
         self.filter_text = text
         if self.is_mounted:
             field = self.query_one(FilterInput)
-            if field.value.strip() != text:
+            if not typed and field.value.strip() != text:
                 field.value = text
             self.set_class(bool(text) or field.has_focus, "-filtering")
         self.reload(data_changed=False)
@@ -706,11 +848,17 @@ class RecordTable(Widget):
         field.value = self.filter_text
         field.focus()
         field.cursor_position = len(field.value)
+        self._load_search_index()
+
+    def _load_search_index(self) -> None:
+        """Let the source prepare in-memory filtering off the UI thread (the Store gives each
+        thread its own connection)."""
+        load = self._source.search_loader()
+        if load is not None:
+            self.run_worker(load, thread=True, group="search-index", exit_on_error=False,
+                            name=f"search index {self.id or ''}")
 
     def close_filter(self, *, clear: bool) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-            self._filter_timer = None
         field = self.query_one(FilterInput)
         if clear:
             field.value = ""
@@ -720,10 +868,7 @@ class RecordTable(Widget):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        self._filter_timer = self.set_timer(
-            FILTER_DELAY, lambda: self.set_filter(self.query_one(FilterInput).value))
+        self.set_filter(event.value, typed=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -757,8 +902,14 @@ class RecordTable(Widget):
 
     # ------------------------------------------------------------------ drawing
 
+    def _icons(self) -> IconSet:
+        # once per table: icons() reads the config file, and rows are drawn line by line
+        if self._icon_set is None:
+            self._icon_set = icons()
+        return self._icon_set
+
     def _mark_width(self) -> int:
-        return len(icons().mark) + 1 if self.markable else 0
+        return len(self._icons().mark) + 1 if self.markable else 0
 
     def _column_widths(self, width: int) -> list[int]:
         if self._widths is not None and self._widths_for == width:
@@ -813,7 +964,7 @@ class RecordTable(Widget):
         if y == 0:
             style = base + body.get_component_rich_style("record-table--header")
             labels: list[Cell] = []
-            i = icons()
+            i = self._icons()
             for c in self._columns:
                 arrow = ""
                 if c.key == self.sort_key:
@@ -833,7 +984,7 @@ class RecordTable(Widget):
             style += body.get_component_rich_style("record-table--marked")
         if index == self._cursor:
             style += body.get_component_rich_style("record-table--cursor")
-        mark = (icons().mark if marked else "").ljust(self._mark_width())
+        mark = (self._icons().mark if marked else "").ljust(self._mark_width())
         return self._strip(cells, widths, mark, style, width)
 
     def _strip(self, cells: Sequence[Cell], widths: list[int], mark: str, style: Style,
