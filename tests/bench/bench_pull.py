@@ -4,6 +4,8 @@ apply step at 100k accounts.
 - one plan, 10 contacts × 30 accounts, 50 ms latency on the fake over real loopback HTTP;
   default in-flight limit (8) vs 1 request in flight, same engine; floor = waves of the minimum
   request set (2 lookup lists + 1 page per contact) at the limit × latency.
+- the same requests through a bare httpx client, nothing parsed (the ceiling of the ratio
+  on this machine: the fake's and httpx's own CPU per request).
 - applying 100k fetched accounts to an empty plan (diff + one transaction), rows per second.
 """
 
@@ -57,6 +59,30 @@ def _pull_seconds(base_url: str, contact_ids: list[int], in_flight: int) -> tupl
     return asyncio.run(go())
 
 
+def _bare_seconds(base_url: str, contact_ids: list[int], in_flight: int) -> float:
+    """The same 12 requests through a bare httpx client (unauthenticated: the fake answers
+    401 after the same latency), nothing parsed or applied: the machine's own ceiling."""
+    import httpx
+
+    paths = ["lists/account_types", "lists/account_tax_qualified_types",
+             *(f"contacts/{cid}/accounts" for cid in contact_ids)]
+
+    async def go() -> float:
+        limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+        async with httpx.AsyncClient(base_url=base_url + "/", limits=limits) as client:
+            gate = asyncio.Semaphore(in_flight)
+
+            async def one(path: str) -> None:
+                async with gate:
+                    (await client.get(path)).read()
+
+            start = time.perf_counter()
+            await asyncio.gather(*(one(p) for p in paths))
+            return time.perf_counter() - start
+
+    return asyncio.run(go())
+
+
 @contextmanager
 def fake_process(*args: str) -> Iterator[str]:
     """The fake in its own process (as Redtail is): our client and the server must not share
@@ -82,6 +108,8 @@ def bench_concurrency() -> list[Row]:
     with fake_process("--generate", "10", "--seed", "7", "--latency-ms", "50") as base_url:
         fast = sorted(_pull_seconds(base_url, contact_ids, 8) for _ in range(5))[2]
         slow = sorted(_pull_seconds(base_url, contact_ids, 1) for _ in range(3))[1]
+        bare_fast = sorted(_bare_seconds(base_url, contact_ids, 8) for _ in range(5))[2]
+        bare_slow = sorted(_bare_seconds(base_url, contact_ids, 1) for _ in range(3))[1]
     requests = fast[1]
     minimum = 2 + len(contact_ids)
     floor = math.ceil(minimum / 8) * latency
@@ -92,8 +120,12 @@ def bench_concurrency() -> list[Row]:
     rows.append(Row("pull 10×30 @50ms", "1 in flight (sequential)", f"{slow[0]:.3f} s"))
     rows.append(Row("pull 10×30 @50ms", "floor (waves × latency)", f"{floor:.3f} s",
                     f"{minimum} requests min"))
-    rows.append(Row("pull 10×30 @50ms", "speed-up vs sequential", f"{speedup:.1f}×", "≥ 5×",
+    rows.append(Row("pull 10×30 @50ms", "speed-up vs sequential", f"{speedup:.2f}×", "≥ 5×",
                     verdict(speedup >= 5)))
+    rows.append(Row("pull 10×30 @50ms", "bare httpx, same requests: speed-up",
+                    f"{bare_slow / bare_fast:.2f}×",
+                    f"{bare_fast:.3f} s vs {bare_slow:.3f} s; nothing parsed: this machine's "
+                    "ceiling"))
     rows.append(Row("pull 10×30 @50ms", "ratio to floor", f"{to_floor:.2f}×", "≤ 2×",
                     verdict(to_floor <= 2)))
     return rows
