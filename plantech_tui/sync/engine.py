@@ -179,11 +179,14 @@ class PullEngine:
     def _lookups_for(self, integration_id: int) -> Awaitable[Lookups | PullError]:
         if integration_id not in self._lookups:
             client = self._client(integration_id)
+            # started now, before the contacts' pages: the lists are small and answered
+            # first, so their slots free up early for the pages of the second wave
+            lists = (asyncio.ensure_future(client.account_types()),
+                     asyncio.ensure_future(client.tax_qualified_types()))
 
             async def fetch() -> Lookups | PullError:
                 try:
-                    types, tqs = await asyncio.gather(client.account_types(),
-                                                      client.tax_qualified_types())
+                    types, tqs = await asyncio.gather(*lists)
                 except RedtailError as exc:
                     return PullError(redtail_contact_id=None, kind=exc.kind,
                                      message=f"lookup lists: {exc.message}")

@@ -743,6 +743,9 @@ class RedtailClient:
                     f"Redtail sent an unreadable answer for {what}: {reason}"
                 ) from None
             elapsed = (time.monotonic() - started) * 1000
+        # let a request waiting for the slot just freed go on the wire before this one's
+        # answer is parsed (JSON and validation hold the loop for ~1 ms a page)
+        await asyncio.sleep(0)
         logger.debug("GET %s -> %d in %.0f ms", log_path, response.status_code, elapsed)
         return self._classify(response, what, login, gave_up, secrets)
 
