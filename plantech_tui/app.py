@@ -468,9 +468,11 @@ def run_app(db_path: Path | str, user_name: str | None) -> int:
     try:
         app = PlantechApp(db_path, user_name)
     except PlantechError as exc:
+        gc.enable()  # turned off for start-up by cli.dispatch; the app never started
         print(f"plantech: error: {exc.message.splitlines()[0]}", file=sys.stderr)
         return 1
     except sqlite3.Error as exc:
+        gc.enable()
         print(f"plantech: error: cannot open database {db_path}: {exc}", file=sys.stderr)
         return 1
     try:

@@ -60,6 +60,8 @@ class AdvisorIntegrationScreen(PlantechScreen):
         yield Static("enter reconnect", classes="hint")
         yield Footer()
 
+    REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
+
     def on_mount(self) -> None:
         if not self.ws.can(Action.ADVISOR_INTEGRATION):  # never drawn for others
             self.app.call_later(self.dismiss, None)

@@ -114,6 +114,8 @@ class AuditLogScreen(PlantechScreen):
         yield Static("enter details · / filter · o sort · e export CSV", classes="hint")
         yield Footer()
 
+    REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
+
     def on_mount(self) -> None:
         if not self.ws.can(Action.PLAN_INTEGRATION):  # never drawn for other roles
             self.app.call_later(self.dismiss, None)

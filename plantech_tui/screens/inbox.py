@@ -31,6 +31,8 @@ class InboxScreen(PlantechScreen):
                      "type, contact) · o sort", classes="hint")
         yield Footer()
 
+    REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
+
     def on_mount(self) -> None:
         if not self.ws.can(Action.PLAN_INTEGRATION):  # never drawn for other roles
             self.app.call_later(self.dismiss, None)

@@ -78,6 +78,8 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
                      classes="hint")
         yield Footer()
 
+    REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
+
     def on_mount(self) -> None:
         self.query_one(RecordTable).set_source(
             QuerySource(self._keys, self._rows,

@@ -103,7 +103,7 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         *PlanMenuMixin.MENU_PALETTE,
     )
 
-    REFRESHED_ON_MOUNT = True
+    REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
 
     def __init__(self, plan_id: int, tab: str = "contacts", focus_key: str | None = None
                  ) -> None:

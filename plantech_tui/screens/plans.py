@@ -54,6 +54,8 @@ class PlansScreen(PlantechScreen):
         yield Static("enter open", classes="hint")
         yield Footer()
 
+    REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
+
     def on_mount(self) -> None:
         self.refresh_data()
         self.query_one(RecordTable).focus()

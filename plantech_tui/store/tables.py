@@ -160,6 +160,9 @@ def search_texts(db: Database, id_column: str, from_where: str, params: Sequence
     texts = row[1]
     del row  # the joined strings go as soon as they are split (100k rows: ~7 MB each)
     folded = texts.split("\n")
+    if "\x00" in texts:  # LIKE reads a value only up to a NUL: so must the search text
+        folded = [FIELD_SEP.join(f.split("\x00", 1)[0] for f in t.split(FIELD_SEP))
+                  for t in folded]
     del texts
     if len(keys) != len(folded):  # a newline got through: never silently misalign
         raise ValueError(f"search texts: {len(keys)} ids but {len(folded)} texts")

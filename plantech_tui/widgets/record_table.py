@@ -16,8 +16,9 @@ view and reports what changed by key. Column widths come from the cached rows, s
 The filter line (`/`) filters on every keystroke. A `QuerySource` given a search callable
 keeps the unfiltered keys of the current sort and, once `/` has loaded its search index in a
 thread worker, filters them in memory (narrowing the previous result while the text grows) to
-exactly the rows of its SQL filter; until then, and after each data change until the index is
-loaded again, the filter runs in SQL (`reload(data_changed=True)` drops what a source kept).
+exactly the rows of its SQL filter; until then the filter runs in SQL. A data change
+(`reload(data_changed=True)`) drops what a source kept; the index loads again at once only
+when the user is typing in that filter line, else when the filter is next used.
 
 Screens talk only to `RecordTable` (`set_rows` for small in-memory tables, `set_source` for
 SQLite-backed ones, `cursor_key`, marks, `Opened`, `Highlighted`).
@@ -282,8 +283,8 @@ class QuerySource(RowSource):
         return [(str(k), cells, record) for k, cells, record in self._fetch([int(k) for k in keys])]
 
     def existing(self, keys: set[str]) -> set[str]:
-        if self._existing is None:
-            return super().existing(keys)
+        if self._existing is None:  # not through keys(): that would replace the kept list
+            return keys & set(self._str_keys(self._keys("", None, False)))
         return {str(k) for k in self._existing([int(k) for k in keys])}
 
 
@@ -555,7 +556,7 @@ class RecordTable(Widget):
         changes = RowChanges()
         if data_changed:
             changes = self._changes(old_keys, old_rows)
-            if self.filter_text and self.is_mounted:
+            if self._typing_filter():
                 self._load_search_index()  # the next keystroke filters in memory again
         self._after_change()
         return changes
@@ -850,6 +851,15 @@ class RecordTable(Widget):
         field.cursor_position = len(field.value)
         self._load_search_index()
 
+    def _typing_filter(self) -> bool:
+        """The user is at this table's filter line, on the screen in front. Otherwise the
+        index dropped by a data change loads again only when the filter is next used: another
+        session's commits, noticed every 2 s, must not rebuild the index of every filtered
+        table of every screen in the stack."""
+        if not self.is_mounted or self.screen is not self.app.screen:
+            return False
+        return self.query_one(FilterInput).has_focus
+
     def _load_search_index(self) -> None:
         """Let the source prepare in-memory filtering off the UI thread (the Store gives each
         thread its own connection)."""
@@ -869,6 +879,7 @@ class RecordTable(Widget):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.set_filter(event.value, typed=True)
+        self._load_search_index()  # dropped by a data change since `/`: this one ran in SQL
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

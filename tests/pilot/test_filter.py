@@ -80,8 +80,13 @@ async def test_an_active_filter_finds_rows_a_triage_action_changed(db_path: Path
         await pilot.press("enter")
         await settle(pilot)
         assert pending.row_count == 9 and pending.cell(key or "", "description") == "Zebra 7"
-        assert source(pending).search_ready  # loaded again after the change
-        await set_filter(pilot, "pending", "zebra")
+        # dropped, and not rebuilt while nobody types in the filter line
+        assert not source(pending).search_ready
+        await set_filter(pilot, "pending", "zebra")  # `/` loads it again
+        assert pending.keys == [key]
+        await settle(pilot)
+        assert source(pending).search_ready
+        await set_filter(pilot, "pending", "zebra 7")  # now in memory, with the new text
         assert pending.keys == [key]
 
         # a row back from Ignored Data
@@ -117,5 +122,36 @@ async def test_an_active_filter_finds_a_row_a_pull_added(db_path: Path,
         await pilot.press("escape")
         await settle(pilot)
         assert pending.row_count == 1 and "Zenith" in screen_text(app)
-        await set_filter(pilot, "pending", "zenith 7123")  # by the index loaded again
-        assert source(pending).search_ready and pending.row_count == 1
+        await set_filter(pilot, "pending", "zenith 7123")
+        await settle(pilot)
+        await set_filter(pilot, "pending", "zenith 71234")  # by the index loaded again
+        assert source(pending).search_ready and pending.keys == []
+        await set_filter(pilot, "pending", "zenith 7123")
+        assert pending.row_count == 1
+
+
+async def test_a_change_rebuilds_the_index_only_for_someone_typing(db_path: Path) -> None:
+    """Another session's commits (noticed by the poll) must not rebuild the index of a table
+    nobody is filtering; while the user types in its filter line, it loads again at once."""
+    ids = make_big_plan(db_path, 40)
+    other = Workspace.open(db_path, "advisor")
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pending(pilot)
+        pending = table(app)
+        await set_filter(pilot, "pending", "fidelity")  # kept, the cursor back on the rows
+        await settle(pilot)
+        assert source(pending).search_ready
+        other.ignore(ids["plan_id"], [int(pending.keys[0])])
+        app.refresh_screens()  # what the data_version poll does on another session's commit
+        await settle(pilot)
+        assert not source(pending).search_ready and pending.row_count == 5
+
+        await pilot.press("slash")  # at the filter line now
+        await settle(pilot)
+        assert source(pending).search_ready
+        other.ignore(ids["plan_id"], [int(pending.keys[0])])
+        app.refresh_screens()
+        await settle(pilot)
+        assert source(pending).search_ready and pending.row_count == 4
+    other.close()

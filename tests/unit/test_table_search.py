@@ -38,6 +38,9 @@ ROWS = [
          contacts=(ELSEWHERE,)),
     dict(company="Ally\tBank", description="Ally 1", number_last4="0001"),
 ]
+# LIKE reads a value only up to a NUL (Redtail may send "\u0000"): "elity" finds nothing
+NUL_ROW = dict(company="Fid\x00elity", description="Nul\x00byte", number_last4="7777",
+               contacts=())
 IGNORED = [
     dict(company="Fidelity", description="Old Fidelity", reason="Held away at Fidelity"),
     dict(company="Schwab", description="Schwab 9", reason="Closed — dépôt 50%"),
@@ -48,7 +51,8 @@ TEXTS = ["", "f", "fid", "FIDELITY", "fIdElItY 4401", "gomez", "GOMEZ ADDAMS", "
          "_", "0_9", "\\", "back\\slash", "é", "É", "épargne", "ÉPARGNE", "crédit", "CRÉDIT",
          "ß", "SS", "strasse", "straße", "STRAßE", "k", "K", "\u212a", "kelvin", "İ", "i̇", "iş", "IŞ",
          "ally", "ally bank", "bank ally", "\t", "wednesday", "held", "away", "dépôt", "50%",
-         "closed", "roth ira", "cash", "chase", "0", "00", "a", "zzz", "  fid   44  "]
+         "closed", "roth ira", "cash", "chase", "0", "00", "a", "zzz", "  fid   44  ", "elity",
+         "byte", "nul", "nul 7777"]
 
 
 @dataclass
@@ -81,6 +85,7 @@ def f(db_path: Path) -> Iterator[Fixture]:
         with ws.store.write() as db:
             db.execute("UPDATE staged_accounts SET ignore_reason = ? WHERE id = ?", [reason, sid])
         ids.append(sid)
+    ids.append(stage(ws, plan.id, integ, 7000, **NUL_ROW))  # type: ignore[arg-type]
     yield Fixture(ws, plan.id, integ, other_integ, ids)
     ws.close()
 
@@ -124,7 +129,9 @@ def test_the_known_answers(f: Fixture) -> None:
     def keys(text: str) -> list[str]:
         return source.keys(text, None, False)
 
-    assert keys("fid") == [a]
+    nul = str(f.ids[-1])
+    assert keys("fid") == [a, nul] and keys("elity") == [a] and keys("byte") == []
+    assert keys("nul 7777") == [nul]
     assert keys("gomez") == [a, c, credit, strasse, ally]  # contacts by name
     assert keys("morticia") == [b, c] and keys("gomez morticia") == [c]
     assert keys("checking savings") == [c] and keys("savings checking") == [c]
@@ -225,7 +232,7 @@ def test_other_tables_search_texts_match_their_sql(f: Fixture) -> None:
 def test_search_texts_keep_rows_apart(f: Fixture) -> None:
     """One text per row, the fields apart, newlines inside values no row separator."""
     keys, texts = f.ws.staged_search(f.plan_id, "pending")
-    assert sorted(keys, key=int) == [str(i) for i in f.ids[:8]]
+    assert sorted(keys, key=int) == [str(i) for i in (*f.ids[:len(ROWS)], f.ids[-1])]
     by_key = dict(zip(keys, texts, strict=True))
     assert by_key[str(f.ids[2])].startswith("checking savings\t")
     assert by_key[str(f.ids[0])].endswith("\tgomez addams")
@@ -259,7 +266,7 @@ def test_keystrokes_during_the_load_and_after_a_failed_one_use_sql(f: Fixture) -
     source = QuerySource(keys, lambda ids: [], search=search)
     load = source.search_loader()
     assert load is not None and source.search_loader() is None  # one load at a time
-    assert source.keys("fid", None, False) == [str(f.ids[0])]  # while it loads: SQL
+    assert source.keys("fid", None, False) == [str(f.ids[0]), str(f.ids[-1])]  # SQL meanwhile
     release.set()
     with pytest.raises(RuntimeError, match="disk"):
         load()
