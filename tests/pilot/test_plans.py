@@ -83,3 +83,19 @@ async def test_garbage_collection_is_back_on_after_the_first_frame(db_path: Path
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_garbage_collection_is_back_on_when_the_tui_cannot_start(
+        db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    from plantech_tui.app import run_app
+
+    Workspace.open(db_path, "advisor").close()
+    gc.disable()  # as cli.dispatch does before importing the app
+    try:
+        assert run_app(db_path, "nobody at all") == 1
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert capsys.readouterr().err.startswith("plantech: error: ")
