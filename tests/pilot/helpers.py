@@ -84,6 +84,16 @@ async def settle(pilot: Pilot[Any]) -> None:
         await pilot.pause()
 
 
+async def until(pilot: Pilot[Any], holds: Any, what: str, tries: int = 200) -> None:
+    """Pause (no sleeps: one idle cycle at a time) until `holds()` is true; a slow machine
+    may need more than one cycle for a chain of messages to reach the screen."""
+    for _ in range(tries):
+        if holds():
+            return
+        await pilot.pause()
+    raise AssertionError(f"never happened: {what}")
+
+
 async def type_text(pilot: Pilot[Any], selector: str, text: str) -> None:
     """Click a field (the mouse works too), clear it and paste the text into it (one event,
     as a terminal delivers a paste; `pilot.press` per character costs ~60 ms a key)."""

@@ -22,7 +22,7 @@ from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 from tests.helpers import make_big_plan
 
-from .helpers import choose_option, go_to_row, prepare_plan, screen_text, settle
+from .helpers import choose_option, go_to_row, prepare_plan, screen_text, settle, until
 from .test_bulk_triage import notes, open_pending, set_filter
 
 
@@ -149,8 +149,9 @@ async def test_refresh_all_my_plans(db_path: Path, fake: FakeRedtailServer) -> N
         await settle(pilot)
         await pilot.press("g")
         await choose_option(pilot, "Refresh all my plans")
-        await pilot.pause()
-        assert "Refreshing all plans" in screen_text(app)  # in the header while it runs
+        await until(pilot, lambda: "Refreshing all plans" in screen_text(app),
+                    "the header says it is refreshing all plans while it runs")
+        assert not isinstance(app.screen, RefreshAllScreen)  # still running
         await settle(pilot)
         assert isinstance(app.screen, RefreshAllScreen)
         text = screen_text(app)

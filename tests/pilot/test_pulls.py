@@ -16,7 +16,7 @@ from plantech_tui.screens.refresh_report import RefreshReportScreen
 from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
 
-from .helpers import choose_option, prepare_plan, screen_text, settle
+from .helpers import choose_option, prepare_plan, screen_text, settle, until
 
 
 def notifications(app: PlantechApp) -> list[str]:
@@ -61,8 +61,8 @@ async def test_refresh_shows_progress_ignores_a_second_request_and_reports(
         await settle(pilot)  # opened today after a pull: nothing automatic
         assert pulls_logged(ws, ids["plan_id"]) == 1
         await pilot.press("r")
-        await pilot.pause()
-        assert "Pulling Redtail…" in screen_text(app)
+        await until(pilot, lambda: "Pulling Redtail…" in screen_text(app),
+                    "the header says a pull is running")
         await pilot.press("i")  # input is not blocked while the pull runs
         await pilot.press("r")  # ignored while a pull of that plan runs
         await pilot.pause()
