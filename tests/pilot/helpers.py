@@ -113,9 +113,15 @@ async def choose_option(pilot: Pilot[Any], label: str) -> None:
     index = next(i for i, t in enumerate(texts) if label in t)
     options.focus()
     await pilot.pause()
-    current = options.highlighted or 0
-    keys = ["down"] * (index - current) if index >= current else ["up"] * (current - index)
-    await pilot.press(*keys, "enter")
+    # with the arrow keys, looking at the highlight after each (on a loaded machine the list
+    # may set its first highlight after the first look)
+    for _ in range(3 * options.option_count):
+        current = options.highlighted
+        if current == index:
+            break
+        await pilot.press("down" if current is None or current < index else "up")
+    assert options.highlighted == index, f"could not reach {label!r}"
+    await pilot.press("enter")
     await pilot.pause()
 
 
