@@ -39,7 +39,10 @@ def _setup(tmp: Path, base_url: str, contact_ids: list[int]) -> tuple[object, in
     return ws, plan.id
 
 
-def _pull_seconds(base_url: str, contact_ids: list[int], in_flight: int) -> tuple[float, int]:
+def _pull_seconds(base_url: str, contact_ids: list[int], in_flight: int
+                  ) -> tuple[float, int, float]:
+    """(wall seconds of one pull, requests, seconds of its apply step: the transaction
+    after the last answer)."""
     from plantech_tui.sync import actions
     from plantech_tui.sync.engine import PullEngine
 
@@ -47,14 +50,25 @@ def _pull_seconds(base_url: str, contact_ids: list[int], in_flight: int) -> tupl
     ws, plan_id = _setup(tmp, base_url, contact_ids)
     engine = PullEngine(ws.store, ws.mapping, actions.default_client_for(in_flight),  # type: ignore[attr-defined]
                         user_name="bench")
+    applying = [0.0]
+    apply = engine.apply
 
-    async def go() -> tuple[float, int]:
+    def timed_apply(*args: object, **kwargs: object) -> object:
+        start = time.perf_counter()
+        try:
+            return apply(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            applying[0] = time.perf_counter() - start
+
+    engine.apply = timed_apply  # type: ignore[method-assign, assignment]
+
+    async def go() -> tuple[float, int, float]:
         async with engine:
             start = time.perf_counter()
             report = await engine.pull(plan_id)
             elapsed = time.perf_counter() - start
             assert report is not None and report.status == "ok", report
-            return elapsed, engine.request_count
+            return elapsed, engine.request_count, applying[0]
 
     return asyncio.run(go())
 
@@ -116,7 +130,8 @@ def bench_concurrency() -> list[Row]:
     speedup = slow[0] / fast[0]
     to_floor = fast[0] / floor
     rows.append(Row("pull 10×30 @50ms", "8 in flight (default)", f"{fast[0]:.3f} s",
-                    f"{requests} requests"))
+                    f"{requests} requests; its apply step (after the last answer) "
+                    f"{fast[2] * 1000:.0f} ms"))
     rows.append(Row("pull 10×30 @50ms", "1 in flight (sequential)", f"{slow[0]:.3f} s"))
     rows.append(Row("pull 10×30 @50ms", "floor (waves × latency)", f"{floor:.3f} s",
                     f"{minimum} requests min"))
