@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..domain import suggest as suggestions
 from ..domain.accounts import FIELDS, AccountFields, validate_fields
@@ -43,6 +43,8 @@ from ..store import rows as R
 from ..store import tables as T
 from ..store.db import Database, Store, now_utc
 from ..store.tables import TableQuery
+
+_T = TypeVar("_T")
 
 UNDO_LEVELS = 50
 # suggested links score only accounts sharing the last 4 or the type: sound while the other
@@ -423,30 +425,35 @@ class Workspace:
     # ------------------------------------------------------------------ windowed tables
     # A table asks for the ordered ids that match its filter, then the rows it shows by id
     # (store/tables.py): nothing here builds a model for a row nobody looks at. The *_search
-    # methods give the text the filter searches, per row, to filter in memory as the SQL does.
+    # methods give the text the filter searches, per row, to filter in memory as the SQL does
+    # (safe in a worker thread: each thread has its own connection).
+
+    def _plan_query(self, action: Action, plan_id: int, query: Callable[..., _T],
+                    *args: Any) -> _T:
+        """`query(db, plan_id, *args)` in one snapshot, after the role check and the check
+        that the user sees the plan."""
+        require(self.user, action)
+        db = self.store.db
+        with self.store.read():
+            self._plan_row(db, plan_id)
+            return query(db, plan_id, *args)
+
+    @staticmethod
+    def _staged_state(state: str) -> str:
+        if state not in ("pending", "ignored"):
+            raise UsageError(f"state must be pending or ignored, not {state!r}")
+        return state
 
     def staged_keys(self, plan_id: int, state: str, query: TableQuery | None = None
                     ) -> list[int]:
         """Ids of the plan's pending (or ignored) rows matching the filter, in display order."""
-        require(self.user, Action.PLAN_INTEGRATION)
-        if state not in ("pending", "ignored"):
-            raise UsageError(f"state must be pending or ignored, not {state!r}")
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
-            return T.staged_ids(db, plan_id, state, query or TableQuery())
+        return self._plan_query(Action.PLAN_INTEGRATION, plan_id, T.staged_ids,
+                                self._staged_state(state), query or TableQuery())
 
     def staged_search(self, plan_id: int, state: str) -> tuple[list[str], list[str]]:
-        """Every pending (or ignored) row of the plan: (ids as strings, search texts) for
-        filtering in memory exactly as staged_keys filters (store/tables.py). Safe in a worker
-        thread (each thread has its own connection)."""
-        require(self.user, Action.PLAN_INTEGRATION)
-        if state not in ("pending", "ignored"):
-            raise UsageError(f"state must be pending or ignored, not {state!r}")
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
-            return T.staged_search(db, plan_id, state)
+        """Every pending (or ignored) row of the plan: (ids as strings, search texts)."""
+        return self._plan_query(Action.PLAN_INTEGRATION, plan_id, T.staged_search,
+                                self._staged_state(state))
 
     def staged_counts(self, plan_id: int) -> dict[str, int]:
         """{"pending": n, "ignored": m} (no filter)."""
@@ -501,19 +508,12 @@ class Workspace:
 
     def account_keys(self, plan_id: int, query: TableQuery | None = None) -> list[int]:
         """Ids of the plan's accounts matching the filter, in display order."""
-        require(self.user, Action.VIEW_PLAN)
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
-            return T.account_ids(db, plan_id, query or TableQuery())
+        return self._plan_query(Action.VIEW_PLAN, plan_id, T.account_ids,
+                                query or TableQuery())
 
     def account_search(self, plan_id: int) -> tuple[list[str], list[str]]:
-        """(ids as strings, search texts) of the plan's accounts (see staged_search)."""
-        require(self.user, Action.VIEW_PLAN)
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
-            return T.account_search(db, plan_id)
+        """(ids as strings, search texts) of the plan's accounts."""
+        return self._plan_query(Action.VIEW_PLAN, plan_id, T.account_search)
 
     def accounts_by_id(self, plan_id: int, account_ids: Iterable[int]) -> list[PlanAccount]:
         require(self.user, Action.VIEW_PLAN)
@@ -527,19 +527,12 @@ class Workspace:
 
     def audit_keys(self, plan_id: int, query: TableQuery | None = None) -> list[int]:
         """Ids of the plan's audit entries matching the filter, newest first by default."""
-        require(self.user, Action.PLAN_INTEGRATION)
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
-            return T.audit_ids(db, plan_id, query or TableQuery())
+        return self._plan_query(Action.PLAN_INTEGRATION, plan_id, T.audit_ids,
+                                query or TableQuery())
 
     def audit_search(self, plan_id: int) -> tuple[list[str], list[str]]:
-        """(ids as strings, search texts) of the plan's audit entries (see staged_search)."""
-        require(self.user, Action.PLAN_INTEGRATION)
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
-            return T.audit_search(db, plan_id)
+        """(ids as strings, search texts) of the plan's audit entries."""
+        return self._plan_query(Action.PLAN_INTEGRATION, plan_id, T.audit_search)
 
     def audit_entries(self, plan_id: int, entry_ids: Iterable[int]) -> list[AuditEntry]:
         require(self.user, Action.PLAN_INTEGRATION)
