@@ -107,35 +107,41 @@ async def type_text(pilot: Pilot[Any], selector: str, text: str) -> None:
 
 
 async def choose_option(pilot: Pilot[Any], label: str) -> None:
-    """Pick the option whose text contains `label` in the focused screen's OptionList."""
-    options = pilot.app.screen.query_one(OptionList)
+    """Pick the option whose text contains `label` in the focused screen's OptionList, with
+    the arrow keys and enter, as a user does.
+
+    Each arrow key is pressed only once the previous one has moved the highlight: on a loaded
+    machine `pilot.press` can return before the list has handled the key, and reading a stale
+    highlight would send one arrow too many (enter then picks the neighbour)."""
+    menu = pilot.app.screen
+    options = menu.query_one(OptionList)
     texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
     index = next(i for i, t in enumerate(texts) if label in t)
     options.focus()
-    await pilot.pause()
-    # with the arrow keys, looking at the highlight after each (on a loaded machine the list
-    # may set its first highlight after the first look)
-    for _ in range(3 * options.option_count):
-        current = options.highlighted
-        if current == index:
-            break
-        await pilot.press("down" if current is None or current < index else "up")
-    assert options.highlighted == index, f"could not reach {label!r}"
+    await until(pilot, lambda: pilot.app.focused is options and options.highlighted is not None,
+                "the menu has the focus and a highlighted option")
+    while (current := options.highlighted) != index:
+        assert current is not None
+        step = 1 if current < index else -1
+        await pilot.press("down" if step > 0 else "up")
+        await until(pilot, lambda: options.highlighted == current + step,  # noqa: B023
+                    f"the highlight moves to option {current + step}")
     await pilot.press("enter")
-    await pilot.pause()
+    await until(pilot, lambda: pilot.app.screen is not menu, f"{label!r} closes the menu")
 
 
 async def go_to_row(pilot: Pilot[Any], table_id: str, column: str, text: str) -> str:
-    """Move the cursor (with the arrow keys) to the row whose `column` contains `text`."""
+    """Move the cursor (with the arrow keys) to the row whose `column` contains `text`; each
+    key once the previous one has moved the cursor (see `choose_option`)."""
     table = pilot.app.screen.query_one(f"#{table_id}", RecordTable)
     key = table.find(column, text)
     assert key is not None, f"no row with {text!r} in {table_id}: {table.keys}"
     table.focus()
-    await pilot.pause()
-    for _ in range(table.row_count):
-        if table.cursor_key == key:
-            break
+    await until(pilot, lambda: table.has_focus_within, f"{table_id} has the focus")
+    while table.cursor_key != key:
         here = table.keys.index(table.cursor_key or table.keys[0])
-        await pilot.press("down" if table.keys.index(key) > here else "up")
-    assert table.cursor_key == key
+        step = 1 if table.keys.index(key) > here else -1
+        await pilot.press("down" if step > 0 else "up")
+        await until(pilot, lambda: table.cursor_key == table.keys[here + step],  # noqa: B023
+                    f"the cursor moves to row {here + step} of {table_id}")
     return key
