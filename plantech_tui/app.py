@@ -13,6 +13,7 @@ import gc
 import os
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -118,6 +119,9 @@ class PlantechApp(App[None]):
         return PlansScreen()
 
     def on_mount(self) -> None:
+        from . import notices
+
+        notices.claim(self._say)  # not stderr: under the full screen nobody would see it
         self._data_version = self.workspace.store.data_version()
         self.call_after_refresh(self._started)
         self.set_timer(POLL_SECONDS, self._poll)
@@ -132,20 +136,30 @@ class PlantechApp(App[None]):
             gc.enable()
         self.set_timer(CREDENTIALS_AFTER, self._warm_credentials)
 
-    @work(thread=True, exit_on_error=False, group="credentials")
-    def _warm_credentials(self) -> None:
-        """Open the credential store off the UI thread (the keyring probe may take up to
-        2 s); say once in the UI when it falls back to the file store."""
-        from .sync.actions import credential_store
+    def on_unmount(self) -> None:
+        from . import notices
 
-        def tell(message: str) -> None:
+        notices.claim(None)
+
+    def _say(self, message: str) -> None:
+        """A one-time notice of the core (the credential store's fallback), from any thread."""
+        if threading.get_ident() == self._thread_id:
+            self.notify(message, title="Credentials", severity="warning", timeout=10)
+        else:
             self.call_from_thread(self.notify, message, title="Credentials",
                                   severity="warning", timeout=10)
 
+    @work(thread=True, exit_on_error=False, group="credentials")
+    def _warm_credentials(self) -> None:
+        """Open the credential store off the UI thread (the keyring probe may take up to
+        2 s); its fallback notice reaches the UI through `_say`. A pull that needs the store
+        first waits for this probe rather than running a second one."""
+        from .sync.actions import credential_store
+
         try:
-            credential_store(notify=tell)
+            credential_store()
         except PlantechError as exc:
-            tell(exc.message)
+            self._say(exc.message)
 
     # ------------------------------------------------------------------ permissions
 

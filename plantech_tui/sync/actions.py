@@ -6,10 +6,11 @@ transaction. Front ends (CLI, TUI) call these; tests may pass their own `client_
 from __future__ import annotations
 
 import asyncio
-import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import notices
 from ..domain.errors import UsageError, ValidationFailed
 from ..domain.models import Integration, PlanContact
 from ..domain.permissions import Action, require
@@ -22,28 +23,30 @@ if TYPE_CHECKING:
 
 ClientFor = Callable[[Integration], RedtailClient]
 _store: CredentialStore | None = None
-
-
-def notice(message: str) -> None:
-    print(f"plantech: {message}", file=sys.stderr)
+_store_lock = threading.Lock()  # one probe per process, whichever thread asks first
 
 
 def credential_store(notify: Callable[[str], None] | None = None) -> CredentialStore:
-    """The process's credential store (OS keyring, or the 0600 file fallback)."""
+    """The process's credential store (OS keyring, or the 0600 file fallback). Thread-safe:
+    a second caller waits for the first one's probe instead of probing again."""
     global _store
-    if _store is None:
-        from ..paths import data_dir
+    if _store is not None:
+        return _store
+    with _store_lock:
+        if _store is None:
+            from ..paths import data_dir
 
-        # say so once: when the fallback file is about to be created, not on every command
-        first_time = not (data_dir() / "credentials.json").exists()
-        _store = open_credential_store(
-            data_dir(), notify=(notify or notice) if first_time else None)
-    return _store
+            # say so once: when the fallback file is about to be created, not on every command
+            first_time = not (data_dir() / "credentials.json").exists()
+            _store = open_credential_store(
+                data_dir(), notify=(notify or notices.notice) if first_time else None)
+        return _store
 
 
 def reset_credential_store() -> None:
     global _store
-    _store = None
+    with _store_lock:
+        _store = None
 
 
 def default_client_for(max_in_flight: int = 8) -> ClientFor:

@@ -4,6 +4,7 @@ plain text, and keyboard helpers (type, go to a row, choose a menu item)."""
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,14 +85,15 @@ async def settle(pilot: Pilot[Any]) -> None:
         await pilot.pause()
 
 
-async def until(pilot: Pilot[Any], holds: Any, what: str, tries: int = 200) -> None:
+async def until(pilot: Pilot[Any], holds: Any, what: str, limit: float = 30.0) -> None:
     """Pause (no sleeps: one idle cycle at a time) until `holds()` is true; a slow machine
-    may need more than one cycle for a chain of messages to reach the screen."""
-    for _ in range(tries):
-        if holds():
-            return
+    may need many cycles for a chain of messages (or a timer) to reach the screen. `limit`
+    seconds is only the point at which a wait that never ends is called a failure."""
+    deadline = time.monotonic() + limit
+    while not holds():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
         await pilot.pause()
-    raise AssertionError(f"never happened: {what}")
 
 
 async def type_text(pilot: Pilot[Any], selector: str, text: str) -> None:

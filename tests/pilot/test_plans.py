@@ -12,7 +12,7 @@ from plantech_tui.screens.plan_form import PlanFormModal
 from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
 
-from .helpers import prepare_plan, screen_text, settle, staged_id, type_text
+from .helpers import prepare_plan, screen_text, settle, staged_id, type_text, until
 
 
 async def test_create_rename_and_delete_a_plan(db_path: Path) -> None:
@@ -99,3 +99,26 @@ def test_garbage_collection_is_back_on_when_the_tui_cannot_start(
     finally:
         gc.enable()
     assert capsys.readouterr().err.startswith("plantech: error: ")
+
+
+async def test_the_credential_fallback_notice_is_shown_in_the_tui(
+        db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No usable OS keyring: the TUI says once, as a notification, that credentials go to a
+    0600 file; nothing is printed on stderr (it would be lost under the full screen)."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        app = PlantechApp(db_path, "advisor")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: any("storing credentials in" in str(n.message)
+                                           for n in app._notifications),
+                        "a notification about the credentials file")
+            [note] = [n for n in app._notifications if "storing credentials" in str(n.message)]
+            assert note.title == "Credentials" and note.severity == "warning"
+            assert "0600" in str(note.message)
+    finally:
+        keyring.set_keyring(previous)
+    assert "storing credentials" not in capsys.readouterr().err

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -370,3 +371,82 @@ def test_store_repr_never_shows_secrets(data_dir: Path, force_file: bool) -> Non
     store.set(new_secret_ref(), CREDS)
     for text in (repr(store), str(store), store.backend_name, str(store.fallback_reason)):
         assert_no_secret(text)
+
+
+# --- one store per process, from any thread ---------------------------------------------------
+
+
+class GatedKeyring(MemoryKeyring):
+    """A keyring whose probe holds until the test lets it go, counting the probes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.probes = 0
+        self.probing = threading.Event()
+        self.go_on = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.probes += 1
+        self.probing.set()
+        self.go_on.wait(10)
+        return super().get_password(service, username)
+
+
+def _waiting_in(thread: threading.Thread, function: str) -> bool:
+    """The thread's innermost Python frame is `function` (blocked there on a lock)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    return frame is not None and frame.f_code.co_name == function
+
+
+def test_two_threads_asking_at_once_share_one_probe(keyring_backend: MemoryKeyring) -> None:
+    """The TUI warms the store up in a thread while a pull may ask for it on the UI thread:
+    the second caller waits for the first probe instead of probing (and noticing) again."""
+    from plantech_tui.sync import actions
+
+    gated = GatedKeyring()
+    keyring.set_keyring(gated)
+    actions.reset_credential_store()
+    got: dict[str, CredentialStore] = {}
+    first = threading.Thread(target=lambda: got.update(first=actions.credential_store()))
+    second = threading.Thread(target=lambda: got.update(second=actions.credential_store()))
+    first.start()
+    assert gated.probing.wait(10), "the first caller never probed the keyring"
+    second.start()
+    while not (_waiting_in(second, "credential_store") or gated.probes > 1):
+        assert second.is_alive(), "the second caller returned while the first still probed"
+        time.sleep(0.001)  # polling a condition, not waiting for time to pass
+    gated.go_on.set()
+    first.join(10)
+    second.join(10)
+    assert gated.probes == 1
+    assert got["first"] is got["second"]
+    assert not got["first"].using_fallback
+    actions.reset_credential_store()
+
+
+def test_the_fallback_notice_goes_where_the_front_end_says(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A full-screen front end claims the one-time notice: nothing is printed to stderr (it
+    would land in the middle of the TUI), and releasing the claim restores stderr."""
+    from plantech_tui import notices
+    from plantech_tui.sync import actions
+
+    keyring.set_keyring(fail.Keyring())
+    said = Notices()
+    actions.reset_credential_store()
+    notices.claim(said)
+    try:
+        assert actions.credential_store().using_fallback
+    finally:
+        notices.claim(None)
+    assert len(said.messages) == 1 and "credentials.json" in said.messages[0]
+    assert capsys.readouterr().err == ""
+
+    # without a claim (the CLI), a first-time fallback says so on stderr, once
+    (Path(said.messages[0].split(" in ", 1)[1].split(" (mode")[0])).unlink()
+    actions.reset_credential_store()
+    actions.credential_store()
+    actions.credential_store()
+    err = capsys.readouterr().err
+    assert err.count("storing credentials in") == 1 and err.startswith("plantech: ")
+    actions.reset_credential_store()

@@ -1,0 +1,28 @@
+"""One-time notices from the core (today: "no usable OS keyring; storing credentials in a
+0600 file"). They go to stderr, unless a full-screen front end claims them: under Textual a
+line printed to stderr is swallowed, and the user would never learn where their keys went.
+Imports nothing, so claiming costs nothing at start-up."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+Say = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(f"plantech: {message}", file=sys.stderr)
+
+
+_say: Say = _stderr
+
+
+def claim(say: Say | None) -> None:
+    """Send notices to `say` (None: back to stderr)."""
+    global _say
+    _say = say or _stderr
+
+
+def notice(message: str) -> None:
+    _say(message)
