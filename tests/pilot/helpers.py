@@ -92,7 +92,10 @@ async def until(pilot: Pilot[Any], holds: Any, what: str, limit: float = 30.0) -
     deadline = time.monotonic() + limit
     while not holds():
         if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
+            app = pilot.app
+            notes = " | ".join(f"{n.title}: {n.message}" for n in app._notifications)
+            raise AssertionError(f"never happened: {what}\nscreen {type(app.screen).__name__}:\n"
+                                 f"{screen_text(app)}\nnotifications: {notes or 'none'}")
         await pilot.pause()
 
 

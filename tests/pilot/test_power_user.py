@@ -143,15 +143,15 @@ async def test_refresh_all_my_plans(db_path: Path, fake: FakeRedtailServer) -> N
     ws.create_plan("Munster Family", ["Herman Munster"])
     runs = ws.store.conn.execute("SELECT count(*) FROM sync_runs").fetchone()[0]
     fake.data.accounts[5012].balance = "99000.00"
-    fake.set_faults("slow:200")
     app = PlantechApp(db_path, "advisor")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("g")
-        await choose_option(pilot, "Refresh all my plans")
-        await until(pilot, lambda: "Refreshing all plans" in screen_text(app),
-                    "the header says it is refreshing all plans while it runs")
-        assert not isinstance(app.screen, RefreshAllScreen)  # still running
+        with fake.holding_accounts():  # the pull stays in flight until the block ends
+            await pilot.press("g")
+            await choose_option(pilot, "Refresh all my plans")
+            await until(pilot, lambda: "Refreshing all plans" in screen_text(app),
+                        "the header says it is refreshing all plans while it runs")
+            assert not isinstance(app.screen, RefreshAllScreen)  # still running
         await settle(pilot)
         assert isinstance(app.screen, RefreshAllScreen)
         text = screen_text(app)

@@ -52,7 +52,7 @@ async def test_refresh_shows_progress_ignores_a_second_request_and_reports(
         db_path: Path, fake: FakeRedtailServer) -> None:
     ids = await prepare_plan(db_path, fake)
     fake.data.accounts[5012].balance = "99000.00"  # Vanguard 0046 moved in Redtail
-    fake.set_faults("slow:400,server_error_contact:102")
+    fake.set_faults("server_error_contact:102")
     ws = Workspace.open(db_path, "advisor")
     app = PlantechApp(db_path, "advisor")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -60,13 +60,14 @@ async def test_refresh_shows_progress_ignores_a_second_request_and_reports(
         await pilot.press("enter")
         await settle(pilot)  # opened today after a pull: nothing automatic
         assert pulls_logged(ws, ids["plan_id"]) == 1
-        await pilot.press("r")
-        await until(pilot, lambda: "Pulling Redtail…" in screen_text(app),
-                    "the header says a pull is running")
-        await pilot.press("i")  # input is not blocked while the pull runs
-        await pilot.press("r")  # ignored while a pull of that plan runs
-        await pilot.pause()
-        assert any("already running" in n for n in notifications(app))
+        with fake.holding_accounts():  # the pull stays in flight until the block ends
+            await pilot.press("r")
+            await until(pilot, lambda: "Pulling Redtail…" in screen_text(app),
+                        "the header says a pull is running")
+            await pilot.press("i")  # input is not blocked while the pull runs
+            await pilot.press("r")  # ignored while a pull of that plan runs
+            await until(pilot, lambda: any("already running" in n for n in notifications(app)),
+                        "a word that the pull is already running")
         await settle(pilot)
         assert isinstance(app.screen, RefreshReportScreen)
         text = screen_text(app)

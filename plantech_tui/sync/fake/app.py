@@ -16,6 +16,7 @@ import json
 import math
 import random
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -49,6 +50,7 @@ MAX_PAGE_SIZE = 200
 MAX_FAILED_LOGINS = 3
 LYING_TOTAL_PAGES = 9999
 HANG_SECONDS = 30.0
+GATE_SECONDS = 60.0  # the longest a held account listing waits for the test to let it go
 
 MSG_MISSING = "Authorization header missing"
 MSG_BAD_HEADER = "Invalid authorization header"
@@ -90,6 +92,9 @@ class FakeState:
         self.demo_moves = 0
         self.demo_adds = 0
         self.demo_added: list[int] = []
+        # a test harness's gate (FakeRedtailServer.holding_accounts): while it is set,
+        # account listings wait for it to open, so a test sees a pull in flight for sure
+        self.accounts_gate: threading.Event | None = None
 
     def set_faults(self, spec: str | list[str] | FaultSet | None) -> FaultSet:
         """Replace the active faults (counting faults count from now). FaultSpecError if bad."""
@@ -244,6 +249,9 @@ class RedtailGate:
                     return _malformed(), False
                 if faults.slow_ms > 0:
                     await _sleep(faults.slow_ms / 1000)
+                gate = st.accounts_gate
+                if gate is not None:
+                    await asyncio.to_thread(gate.wait, GATE_SECONDS)
         if faults.has("malformed"):
             return _malformed(), False
         return None, False

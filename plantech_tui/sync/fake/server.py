@@ -124,6 +124,18 @@ class FakeRedtailServer:
         faults: FaultSet = self.state.set_faults(spec)
         return faults
 
+    @contextlib.contextmanager
+    def holding_accounts(self) -> Iterator[threading.Event]:
+        """Account listings wait (up to a minute) until the yielded event is set, or the block
+        ends: a test can look at a pull in flight without racing it."""
+        gate = threading.Event()
+        self.state.accounts_gate = gate
+        try:
+            yield gate
+        finally:
+            self.state.accounts_gate = None
+            gate.set()
+
     def start(self) -> FakeRedtailServer:
         import uvicorn
 
