@@ -16,7 +16,7 @@ same direction.
 Search texts (`*_search`): for each row of a table's unfiltered set, its searched columns (and
 the names of the contacts listing it) joined into one folded string, so that a table can filter
 in memory, keystroke by keystroke, with exactly the rows the LIKE query would return. SQLite
-builds them in one statement as two strings (the ids, the texts), split in Python.
+builds them a chunk of rows at a time as two strings (the ids, the texts), split in Python.
 """
 
 from __future__ import annotations
@@ -142,30 +142,44 @@ def staged_counts(db: Database, plan_id: int) -> dict[str, int]:
         [plan_id]).fetchall()}
 
 
+SEARCH_CHUNK = 20_000  # rows per statement building search texts
+
+
 def search_texts(db: Database, id_column: str, from_where: str, params: Sequence[Any],
                  searched: Sequence[str]) -> tuple[list[str], list[str]]:
     """(ids as strings, search texts) of every row `from_where` selects, in no particular
     order: each text is the `searched` expressions (NULL as empty) joined by FIELD_SEP, folded
     (domain/search.py). Newlines inside a value become spaces (harmless: a term holds no
-    whitespace), so that the texts of all rows come back as one newline-joined string."""
+    whitespace), so that the texts of a chunk of rows come back as one newline-joined string.
+
+    SQLite joins each chunk of SEARCH_CHUNK rows with the GIL released (row by row, Python
+    would hold it, and keystrokes typed while the index loads would wait on the loader); the
+    chunks keep the transient copies small (the audit log's texts are ~200 characters a row).
+    Call it inside one read snapshot (the chunks are OFFSETs of the same scan)."""
     text = f" || char({ord(FIELD_SEP)}) || ".join(
         f"coalesce(replace({c}, char(10), ' '), '')" for c in searched)
     # SQLite's lower() folds the ASCII letters only: as LIKE compares, as domain.search.fold
-    row = db.execute(
-        f"SELECT group_concat(id), lower(group_concat(text, char(10))) FROM "  # noqa: S608
-        f"(SELECT {id_column} AS id, {text} AS text {from_where})", list(params)).fetchone()
-    if row[0] is None:
-        return [], []
-    keys = row[0].split(",")
-    texts = row[1]
-    del row  # the joined strings go as soon as they are split (100k rows: ~7 MB each)
-    folded = texts.split("\n")
-    if "\x00" in texts:  # LIKE reads a value only up to a NUL: so must the search text
+    sql = (f"SELECT group_concat(id), lower(group_concat(text, char(10))), count(*) FROM "  # noqa: S608
+           f"(SELECT {id_column} AS id, {text} AS text {from_where} LIMIT ? OFFSET ?)")
+    keys: list[str] = []
+    folded: list[str] = []
+    offset = 0
+    while True:
+        ids, texts, count = db.execute(sql, [*params, SEARCH_CHUNK, offset]).fetchone()
+        if not count:
+            break
+        chunk = texts.split("\n")
+        del texts
+        if len(chunk) != count:  # a newline got through: never silently misalign
+            raise ValueError(f"search texts: {count} rows but {len(chunk)} texts")
+        keys += ids.split(",")
+        folded += chunk
+        offset += count
+        if count < SEARCH_CHUNK:
+            break
+    if any("\x00" in t for t in folded):  # LIKE reads a value only up to a NUL: so must we
         folded = [FIELD_SEP.join(f.split("\x00", 1)[0] for f in t.split(FIELD_SEP))
-                  for t in folded]
-    del texts
-    if len(keys) != len(folded):  # a newline got through: never silently misalign
-        raise ValueError(f"search texts: {len(keys)} ids but {len(folded)} texts")
+                  if "\x00" in t else t for t in folded]
     return keys, folded
 
 

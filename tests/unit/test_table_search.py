@@ -283,3 +283,17 @@ def test_keystrokes_during_the_load_and_after_a_failed_one_use_sql(f: Fixture) -
     assert source.keys("gomez", None, False) == [str(i) for i in (f.ids[0], f.ids[2], f.ids[3],
                                                                  f.ids[4], f.ids[7])]
     assert sql_texts == ["fid", "gomez", ""]  # then only the unfiltered list, from SQL
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1000])
+def test_search_texts_in_chunks_are_the_same_texts(f: Fixture, chunk: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The texts are built a chunk of rows per statement (100k rows: 5 chunks); any chunk
+    size, including one that divides the row count, gives every row once with its own text."""
+    whole = dict(zip(*f.ws.staged_search(f.plan_id, "pending"), strict=True))
+    audit = dict(zip(*f.ws.audit_search(f.plan_id), strict=True))
+    monkeypatch.setattr(T, "SEARCH_CHUNK", chunk)
+    keys, texts = f.ws.staged_search(f.plan_id, "pending")
+    assert len(keys) == len(set(keys)) == len(whole)
+    assert dict(zip(keys, texts, strict=True)) == whole
+    assert dict(zip(*f.ws.audit_search(f.plan_id), strict=True)) == audit
