@@ -145,9 +145,12 @@ class PlantechApp(App[None]):
         """A one-time notice of the core (the credential store's fallback), from any thread."""
         if threading.get_ident() == self._thread_id:
             self.notify(message, title="Credentials", severity="warning", timeout=10)
-        else:
+            return
+        try:
             self.call_from_thread(self.notify, message, title="Credentials",
                                   severity="warning", timeout=10)
+        except RuntimeError:  # the app has stopped meanwhile: say it where a CLI would
+            print(f"plantech: {message}", file=sys.stderr)
 
     @work(thread=True, exit_on_error=False, group="credentials")
     def _warm_credentials(self) -> None:
