@@ -36,6 +36,13 @@ BY_TAB = {
     "ignored": {"stop_ignoring", *MARKING},
 }
 NO_ROW_NEEDED = {"add_integration"}
+# the line under the tabs: the keys that work on the tab shown (contacts are not marked)
+HINTS = {
+    "contacts": "/ filter · o sort · 1 2 3 tabs",
+    "pending": "space mark · v range · * all · / filter · o sort · enter edit description · "
+               "1 2 3 tabs",
+    "ignored": "space mark · v range · * all · / filter · o sort · 1 2 3 tabs",
+}
 PENDING_COLUMNS = [Column("description", "Description", min_width=20),
                    Column("balance", "Balance", right=True),
                    Column("default", "Default type"), Column("flags", "Notes"),
@@ -149,8 +156,7 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
                     empty_text="No ignored accounts.")
                 with Horizontal(classes="buttons"):
                     yield button("Stop Ignoring (I)", "btn-stop_ignoring")
-        yield Static("space mark · v range · * all · / filter · o sort · enter edit "
-                     "description · 1 2 3 tabs", classes="hint")
+        yield Static(HINTS[self.initial_tab], id="tab-hint", classes="hint", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -295,6 +301,7 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
                 for title, action, help_ in self.PALETTE if self.permitted(action)]
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.query_one("#tab-hint", Static).update(HINTS[self.tab])
         self.refresh_bindings()
         self.call_after_refresh(self.table().focus)
 

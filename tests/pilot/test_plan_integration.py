@@ -13,7 +13,15 @@ from plantech_tui.screens.staged_dialogs import EditDescriptionModal, IgnoreModa
 from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
 
-from .helpers import choose_option, go_to_row, prepare_plan, screen_text, settle, type_text
+from .helpers import (
+    choose_option,
+    go_to_row,
+    prepare_plan,
+    screen_text,
+    settle,
+    type_text,
+    until,
+)
 
 
 async def open_plan_integration(pilot, tab: str = "1") -> PlanIntegrationScreen:  # noqa: ANN001
@@ -120,3 +128,25 @@ async def test_remove_an_integration_keeping_linked_accounts(db_path: Path,
     kept = next(a for a in detail.accounts if a.id == ids["manual_id"])
     assert kept.link is None and detail.pending == ()
     ws.close()
+
+
+async def test_the_hint_line_names_the_keys_of_the_tab_shown(db_path: Path,
+                                                            fake: FakeRedtailServer) -> None:
+    """Contacts are not marked and enter edits only a pending row's description: the line under
+    the tabs says what works on the tab shown."""
+    await prepare_plan(db_path, fake)
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plan_integration(pilot, "1")
+        hint = "space mark · v range"
+        await until(pilot, lambda: "/ filter · o sort · 1 2 3 tabs" in screen_text(app),
+                    "the contacts tab's hint")
+        assert hint not in screen_text(app) and "enter edit description" not in screen_text(app)
+        await pilot.press("2")
+        await until(pilot, lambda: "enter edit description" in screen_text(app),
+                    "the pending tab's hint")
+        assert hint in screen_text(app)
+        await pilot.press("3")
+        await until(pilot, lambda: "enter edit description" not in screen_text(app),
+                    "the ignored tab's hint")
+        assert hint in screen_text(app)
