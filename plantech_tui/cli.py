@@ -64,6 +64,17 @@ def _ids(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    """A count (`--max-in-flight`): any whole number from 1 up; not an id, so no id bound."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     p = _Parser(prog="plantech", parents=[common],
@@ -94,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--plan", type=_ids, nargs="+", action="extend", metavar="ID")
     target.add_argument("--all", action="store_true")
     sync.add_argument("--dry-run", action="store_true")
-    sync.add_argument("--max-in-flight", type=_ids, default=8, metavar="N")
+    sync.add_argument("--max-in-flight", type=_positive, default=8, metavar="N")
 
     cmd(sub, "doctor", "check this machine's set-up")
 

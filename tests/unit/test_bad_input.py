@@ -928,6 +928,7 @@ def python_int(text: str) -> int | None:
                                 "triage 1 stop-ignoring", "export --csv", "sync --plan",
                                 "sync --max-in-flight"]),
        ident=st.sampled_from(ID_TEXTS) | st.integers(-(2**70), 2**70).map(str) | odd_text)
+@example(command="sync --max-in-flight", ident=str(2**63))  # a count, not an id: no id bound
 def test_ids_with_odd_values(workdb: Workdb, command: str, ident: str) -> None:
     db = workdb.fresh()
     before = dump(db)
