@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-settings.register_profile("ci", deadline=None, max_examples=200, derandomize=False)
+# CI (the landing gate) runs a fixed set of 200 examples per property, the same on every run,
+# so that its verdict is reproducible; every local `make test` explores 60 new random ones
+# (a find there is pinned with @example, as the --max-in-flight 2^63 one is)
+settings.register_profile("ci", deadline=None, max_examples=200, derandomize=True)
 settings.register_profile("dev", deadline=None, max_examples=60)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
