@@ -332,6 +332,15 @@ class TableBody(ScrollView, can_focus=True):
     def __init__(self, table: RecordTable) -> None:
         super().__init__()
         self.table = table
+        self._wheeled = False  # the next scroll comes from the mouse wheel
+
+    # The wheel scrolls the view (Widget's own handler, after these); the cursor then stays
+    # on a row in view, so that the next key acts on a row the user can see.
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheeled = True
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._wheeled = True
 
     @property
     def rows_in_view(self) -> int:
@@ -343,6 +352,9 @@ class TableBody(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         self.table._fetch_in_view()
         super().watch_scroll_y(old_value, new_value)
+        if self._wheeled:
+            self._wheeled = False
+            self.table._cursor_into_view()
 
     def on_resize(self, event: events.Resize) -> None:
         self.table._widths = None
@@ -722,6 +734,8 @@ class RecordTable(Widget):
         return None
 
     def _set_cursor(self, index: int) -> None:
+        if self.is_mounted:
+            self.body._wheeled = False  # a wheel turn at an edge scrolled nothing: forget it
         if not self._keys:
             return
         self._cursor = max(0, min(index, len(self._keys) - 1))
@@ -730,6 +744,15 @@ class RecordTable(Widget):
         if self.is_mounted:
             self.body.refresh()
         self._post_highlight()
+
+    def _cursor_into_view(self) -> None:
+        """After the wheel scrolled the view: the cursor to the nearest row in view."""
+        if not self._keys or not self.is_mounted:
+            return
+        top = int(self.body.scroll_y)
+        last = min(top + self.body.rows_in_view, len(self._keys)) - 1
+        if not top <= self._cursor <= last:
+            self._set_cursor(min(max(self._cursor, top), last))
 
     def _scroll_to_cursor(self) -> None:
         if not self.is_mounted:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Select
 
@@ -22,10 +23,10 @@ from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.screens.staged_dialogs import BulkAddModal, IgnoreModal
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.widgets.record_table import RecordTable
+from plantech_tui.widgets.record_table import RecordTable, TableBody
 from tests.helpers import audit_rows, make_big_plan, plan_state
 
-from .helpers import screen_text, settle, type_text
+from .helpers import screen_text, settle, type_text, until
 
 
 async def open_pending(pilot: Pilot[None], tab: str = "2") -> PlanIntegrationScreen:
@@ -297,3 +298,46 @@ async def test_mouse_moves_the_cursor_and_the_header_sorts(db_path: Path) -> Non
         await pilot.click(body, offset=(6, 1))
         await pilot.pause()
         assert "Redtail account 1000009" in screen_text(app)
+
+
+async def wheel(pilot: Pilot[None], body: TableBody, down: bool, turns: int) -> None:
+    """Turn the mouse wheel over the table, as a terminal reports it (to the app, at a screen
+    position: the app routes it to the widget under the pointer)."""
+    region = body.content_region
+    x, y = region.x + 5, region.y + 3
+    kind = events.MouseScrollDown if down else events.MouseScrollUp
+    for _ in range(turns):
+        pilot.app.post_message(kind(None, x, y, 0, 1 if down else -1, 0, False, False, False,
+                                    screen_x=x, screen_y=y))
+        await pilot.pause()
+
+
+async def test_the_mouse_wheel_keeps_the_cursor_on_a_row_in_view(db_path: Path) -> None:
+    """Scrolling with the wheel moves the view, and the cursor comes along to the nearest row
+    in view: the next key (here i, Ignore) acts on a row the user can see."""
+    ids = make_big_plan(db_path, 200)
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pending(pilot)
+        pending = table(app)
+        body = pending.query_one(TableBody)
+        assert pending.cursor_key == str(ids["first_staged_id"])
+
+        def in_view() -> bool:
+            top = int(body.scroll_y)
+            index = pending.keys.index(pending.cursor_key or "")
+            return top <= index < top + body.rows_in_view
+
+        await wheel(pilot, body, down=True, turns=24)  # 2 lines a turn
+        await until(pilot, lambda: body.scroll_y > body.rows_in_view, "the wheel scrolled down")
+        await until(pilot, in_view, "the cursor is on a row in view")
+        top_row = pending.keys[int(body.scroll_y)]
+        assert pending.cursor_key == top_row  # the nearest row in view: the top one
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, IgnoreModal), "the Ignore dialog")
+        assert "Fidelity 0000" not in screen_text(app)  # row 0, scrolled away, is not the one
+        await pilot.press("escape")
+        await wheel(pilot, body, down=False, turns=40)
+        await until(pilot, lambda: body.scroll_y == 0, "the wheel scrolled back to the top")
+        await until(pilot, in_view, "the cursor is on a row in view")
+        assert pending.cursor_key == pending.keys[body.rows_in_view - 1]  # the bottom one
