@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -142,13 +143,19 @@ class PlantechApp(App[None]):
         notices.claim(None)
 
     def _say(self, message: str) -> None:
-        """A one-time notice of the core (the credential store's fallback), from any thread."""
+        """A one-time notice of the core (the credential store's fallback), from any thread.
+        Never waits for the UI: the thread saying it may hold the credential store's lock
+        while the UI thread waits on that lock (call_from_thread would deadlock)."""
+        show = partial(self.notify, message, title="Credentials", severity="warning",
+                       timeout=10)
         if threading.get_ident() == self._thread_id:
-            self.notify(message, title="Credentials", severity="warning", timeout=10)
+            show()
             return
+        loop = self._loop
         try:
-            self.call_from_thread(self.notify, message, title="Credentials",
-                                  severity="warning", timeout=10)
+            if loop is None or loop.is_closed():
+                raise RuntimeError("the app is not running")
+            loop.call_soon_threadsafe(show)
         except RuntimeError:  # the app has stopped meanwhile: say it where a CLI would
             print(f"plantech: {message}", file=sys.stderr)
 
@@ -176,8 +183,6 @@ class PlantechApp(App[None]):
         return self.permitted(action)
 
     def palette_commands(self, screen: Any) -> list[tuple[str, str, Callable[[], Any]]]:
-        from functools import partial
-
         commands = []
         if hasattr(screen, "palette_commands"):
             commands.extend(screen.palette_commands())

@@ -122,3 +122,28 @@ async def test_the_credential_fallback_notice_is_shown_in_the_tui(
     finally:
         keyring.set_keyring(previous)
     assert "storing credentials" not in capsys.readouterr().err
+
+
+async def test_a_notice_from_another_thread_never_waits_for_the_ui(db_path: Path) -> None:
+    """The warm-up thread may say "no usable keyring" while holding the credential store's
+    lock, and the UI thread may be waiting on that lock (a pull asking for the store): the
+    notice must not wait for the UI thread, or both wait forever."""
+    import threading
+
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        said = threading.Event()
+
+        def warm_up() -> None:
+            app._say("storing credentials in /somewhere (mode 0600)")
+            said.set()
+
+        thread = threading.Thread(target=warm_up)
+        thread.start()
+        # the UI thread blocked, as on the store's lock: the notice returns all the same
+        assert said.wait(10), "the notice waited for the blocked UI thread"
+        thread.join()
+        await until(pilot, lambda: any("storing credentials in /somewhere" in str(n.message)
+                                       for n in app._notifications),
+                    "the notice shows once the UI thread is free")
