@@ -9,6 +9,7 @@ polling `PRAGMA data_version` (the next poll is armed only when the last one fin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import sqlite3
@@ -280,6 +281,17 @@ class PlantechApp(App[None]):
                         name=f"refresh {plan_id}", exit_on_error=False)
         return True
 
+    async def _credentials_ready(self) -> None:
+        """Open the credential store in a thread before a pull needs it: the pull would open
+        it on the UI thread, which then waits out a keyring probe (up to 2 s) still running
+        in the warm-up thread just after start-up. A failure is the pull's to report."""
+        if self.client_for is not None:  # a test brought its own clients
+            return
+        from .sync.actions import credential_store
+
+        with contextlib.suppress(PlantechError):
+            await asyncio.to_thread(credential_store)
+
     def _show_pulls(self) -> None:
         if self.refresh_all_progress is not None:
             done, of = self.refresh_all_progress
@@ -296,6 +308,7 @@ class PlantechApp(App[None]):
         self._show_pulls()
         report: RefreshReport | None = None
         try:
+            await self._credentials_ready()
             if manual:
                 report = await refresh_async(self.workspace, plan_id, client_for=self.client_for)
             else:
@@ -341,6 +354,7 @@ class PlantechApp(App[None]):
 
         outcomes: list[tuple[str, RefreshReport | PullError | str]] = []
         try:
+            await self._credentials_ready()
             todo = []
             for summary in self.workspace.list_plans():
                 plan = summary.plan

@@ -172,3 +172,37 @@ async def test_ctrl_q_quits_at_once_from_a_dialog(db_path: Path) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_a_pull_opens_the_credential_store_off_the_ui_thread(
+        db_path: Path, fake: FakeRedtailServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening the store may wait out a keyring probe (up to 2 s): a pull started before the
+    warm-up has opened it (the automatic pull of a plan opened at once) opens it in a thread,
+    never on the UI thread, and still pulls."""
+    import threading
+
+    from plantech_tui import app as app_module
+    from plantech_tui.sync import actions
+
+    ids = await prepare_plan(db_path, fake, pull=False)
+    actions.reset_credential_store()  # the app must open it (the keys stay in the keyring)
+    monkeypatch.setattr(app_module, "CREDENTIALS_AFTER", 3600.0)  # no warm-up in this test
+    app = PlantechApp(db_path, "advisor")
+    opened_on_ui: list[str] = []
+    real = actions.credential_store
+
+    def watched(notify: object = None) -> object:
+        if threading.get_ident() == app._thread_id and actions._store is None:
+            opened_on_ui.append("the UI thread opened the credential store")
+        return real(notify)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(actions, "credential_store", watched)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # the plan: its automatic pull
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)
+    assert opened_on_ui == []
+    ws = Workspace.open(db_path, "advisor")
+    assert len(ws.plan_detail(ids["plan_id"]).pending) == 11  # the pull ran with the keys
+    ws.close()
