@@ -9,7 +9,6 @@ polling `PRAGMA data_version` (the next poll is armed only when the last one fin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import sqlite3
@@ -141,14 +140,18 @@ class PlantechApp(App[None]):
     def on_unmount(self) -> None:
         from . import notices
 
-        notices.claim(None)
+        notices.release(self._say)
 
     def _say(self, message: str) -> None:
         """A one-time notice of the core (the credential store's fallback), from any thread.
         Never waits for the UI: the thread saying it may hold the credential store's lock
         while the UI thread waits on that lock (call_from_thread would deadlock)."""
-        show = partial(self.notify, message, title="Credentials", severity="warning",
-                       timeout=10)
+        def show() -> None:
+            if self._closing or not self._running:  # quitting: say it where a CLI would
+                print(f"plantech: {message}", file=sys.stderr)
+            else:
+                self.notify(message, title="Credentials", severity="warning", timeout=10)
+
         if threading.get_ident() == self._thread_id:
             show()
             return
@@ -281,17 +284,6 @@ class PlantechApp(App[None]):
                         name=f"refresh {plan_id}", exit_on_error=False)
         return True
 
-    async def _credentials_ready(self) -> None:
-        """Open the credential store in a thread before a pull needs it: the pull would open
-        it on the UI thread, which then waits out a keyring probe (up to 2 s) still running
-        in the warm-up thread just after start-up. A failure is the pull's to report."""
-        if self.client_for is not None:  # a test brought its own clients
-            return
-        from .sync.actions import credential_store
-
-        with contextlib.suppress(PlantechError):
-            await asyncio.to_thread(credential_store)
-
     def _show_pulls(self) -> None:
         if self.refresh_all_progress is not None:
             done, of = self.refresh_all_progress
@@ -308,7 +300,6 @@ class PlantechApp(App[None]):
         self._show_pulls()
         report: RefreshReport | None = None
         try:
-            await self._credentials_ready()
             if manual:
                 report = await refresh_async(self.workspace, plan_id, client_for=self.client_for)
             else:
@@ -354,7 +345,6 @@ class PlantechApp(App[None]):
 
         outcomes: list[tuple[str, RefreshReport | PullError | str]] = []
         try:
-            await self._credentials_ready()
             todo = []
             for summary in self.workspace.list_plans():
                 plan = summary.plan

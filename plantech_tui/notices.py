@@ -24,5 +24,12 @@ def claim(say: Say | None) -> None:
     _say = say or _stderr
 
 
+def release(say: Say) -> None:
+    """Back to stderr, if `say` still has the notices (another front end may have claimed
+    them since)."""
+    if _say == say:
+        claim(None)
+
+
 def notice(message: str) -> None:
     _say(message)

@@ -46,9 +46,11 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from tests.keyring_memory import MemoryKeyring
 
     MemoryKeyring._store.clear()
+    from plantech_tui import notices
     from plantech_tui.sync import actions
 
     actions.reset_credential_store()
+    notices.claim(None)  # an app a test left running must not keep the notices
     return home
 
 

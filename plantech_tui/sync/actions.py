@@ -43,6 +43,15 @@ def credential_store(notify: Callable[[str], None] | None = None) -> CredentialS
         return _store
 
 
+async def credential_store_async() -> CredentialStore:
+    """The store, opened in a thread when it is not open yet: opening may wait out a keyring
+    probe (up to 2 s, or another thread's probe), which must not hold an event loop (the
+    TUI's is its UI thread). Every async action here opens it so before it needs it."""
+    if _store is not None:
+        return _store
+    return await asyncio.to_thread(credential_store)
+
+
 def reset_credential_store() -> None:
     global _store
     with _store_lock:
@@ -90,7 +99,7 @@ async def connect_integration(
                                "config.toml [redtail] api_key)", field="api_key")
     async with RedtailClient(url, key, transport=transport) as client:
         auth = await client.authenticate(username, password)
-    store = credential_store()
+    store = await credential_store_async()
     holder: dict[str, str] = {}
 
     def new_ref() -> str:
@@ -109,8 +118,11 @@ async def connect_integration(
 # ------------------------------------------------------------------ contacts
 
 
-def _client(ws: Workspace, integration_id: int, client_for: ClientFor | None) -> RedtailClient:
+async def _client(ws: Workspace, integration_id: int, client_for: ClientFor | None
+                  ) -> RedtailClient:
     integration = ws.integration(integration_id)
+    if client_for is None:
+        await credential_store_async()
     return (client_for or default_client_for())(integration)
 
 
@@ -125,7 +137,7 @@ async def search_contacts_async(ws: Workspace, plan_id: int, integration_id: int
                          "--last-name, --email, --account-number)")
     linked = {c.redtail_contact_id for c in ws.contacts(plan_id)
               if c.integration_id == integration_id}
-    async with _client(ws, integration_id, client_for) as client:
+    async with await _client(ws, integration_id, client_for) as client:
         found, truncated = await client.search_contacts(**wanted, limit=200)
     return {
         "contacts": [{"redtail_contact_id": c.id, "name": c.full_name, "first_name": c.first_name,
@@ -149,7 +161,7 @@ async def link_contacts_async(ws: Workspace, plan_id: int, integration_id: int,
     require(ws.user, Action.LINK_CONTACT)
     ws.plan(plan_id)
     ids = list(dict.fromkeys(contact_ids))
-    async with _client(ws, integration_id, client_for) as client:
+    async with await _client(ws, integration_id, client_for) as client:
         contacts = await asyncio.gather(*(client.get_contact(c) for c in ids))
     return [ws.link_contact(plan_id, integration_id, c.id, c.full_name, c.first_name)
             for c in contacts]
@@ -165,7 +177,7 @@ async def link_household_async(ws: Workspace, plan_id: int, integration_id: int,
                                client_for: ClientFor | None = None) -> list[PlanContact]:
     """Link a contact's whole Redtail family in one step."""
     require(ws.user, Action.LINK_CONTACT)
-    async with _client(ws, integration_id, client_for) as client:
+    async with await _client(ws, integration_id, client_for) as client:
         family = await client.contact_family(contact_id)
     ids = [m.contact_id for m in family.members] or [contact_id]
     return await link_contacts_async(ws, plan_id, integration_id, ids, client_for)
@@ -174,8 +186,11 @@ async def link_household_async(ws: Workspace, plan_id: int, integration_id: int,
 # ------------------------------------------------------------------ pulls
 
 
-def _engine(ws: Workspace, client_for: ClientFor | None, max_in_flight: int = 8) -> Any:
+async def _engine(ws: Workspace, client_for: ClientFor | None, max_in_flight: int = 8) -> Any:
     from .engine import PullEngine
+
+    if client_for is None:
+        await credential_store_async()
 
     engine = PullEngine(ws.store, ws.mapping, client_for or default_client_for(max_in_flight),
                         user_name=ws.user.name)
@@ -192,7 +207,7 @@ async def refresh_async(ws: Workspace, plan_id: int, *, dry_run: bool = False,
     """Refresh Integrations: an ad hoc pull (advisors only)."""
     require(ws.user, Action.REFRESH)
     ws.plan(plan_id)
-    async with _engine(ws, client_for) as engine:
+    async with await _engine(ws, client_for) as engine:
         report = await engine.pull(plan_id, trigger="manual", dry_run=dry_run)
     assert report is not None
     return report  # type: ignore[no-any-return]
@@ -209,7 +224,7 @@ async def auto_pull_async(ws: Workspace, plan_id: int, *,
     if R.one(ws.store.db, "SELECT 1 AS x FROM plan_contacts WHERE plan_id = ? LIMIT 1",
              [plan_id]) is None:
         return None
-    async with _engine(ws, client_for) as engine:
+    async with await _engine(ws, client_for) as engine:
         return await engine.pull(plan_id, trigger="auto", auto=True)  # type: ignore[no-any-return]
 
 
@@ -232,7 +247,7 @@ async def sync_async(ws: Workspace, plan_ids: list[int] | None, *, dry_run: bool
     else:
         for pid in plan_ids:
             ws.plan(pid)
-    async with _engine(ws, client_for, max_in_flight) as engine:
+    async with await _engine(ws, client_for, max_in_flight) as engine:
         return await engine.pull_many(list(dict.fromkeys(plan_ids)), trigger=trigger,  # type: ignore[no-any-return]
                                       dry_run=dry_run)
 

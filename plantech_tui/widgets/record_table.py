@@ -332,15 +332,17 @@ class TableBody(ScrollView, can_focus=True):
     def __init__(self, table: RecordTable) -> None:
         super().__init__()
         self.table = table
-        self._wheeled = False  # the next scroll comes from the mouse wheel
 
-    # The wheel scrolls the view (Widget's own handler, after these); the cursor then stays
-    # on a row in view, so that the next key acts on a row the user can see.
+    # The wheel scrolls the view (Widget's own handler, which runs after these and scrolls at
+    # once); then the cursor comes to the nearest row in view, so that the next key acts on a
+    # row the user can see. Shift or ctrl + wheel scrolls sideways: the cursor stays.
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        self._wheeled = True
+        if not (event.ctrl or event.shift):
+            self.call_next(self.table._cursor_into_view)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        self._wheeled = True
+        if not (event.ctrl or event.shift):
+            self.call_next(self.table._cursor_into_view)
 
     @property
     def rows_in_view(self) -> int:
@@ -352,9 +354,6 @@ class TableBody(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         self.table._fetch_in_view()
         super().watch_scroll_y(old_value, new_value)
-        if self._wheeled:
-            self._wheeled = False
-            self.table._cursor_into_view()
 
     def on_resize(self, event: events.Resize) -> None:
         self.table._widths = None
@@ -734,8 +733,6 @@ class RecordTable(Widget):
         return None
 
     def _set_cursor(self, index: int) -> None:
-        if self.is_mounted:
-            self.body._wheeled = False  # a wheel turn at an edge scrolled nothing: forget it
         if not self._keys:
             return
         self._cursor = max(0, min(index, len(self._keys) - 1))

@@ -144,9 +144,10 @@ async def go_to_row(pilot: Pilot[Any], table_id: str, column: str, text: str) ->
     table.focus()
     await until(pilot, lambda: table.has_focus_within, f"{table_id} has the focus")
     while table.cursor_key != key:
-        here = table.keys.index(table.cursor_key or table.keys[0])
-        step = 1 if table.keys.index(key) > here else -1
-        await pilot.press("down" if step > 0 else "up")
-        await until(pilot, lambda: table.cursor_key == table.keys[here + step],  # noqa: B023
-                    f"the cursor moves to row {here + step} of {table_id}")
+        here = table.cursor_key
+        down = table.keys.index(key) > table.keys.index(here or table.keys[0])
+        await pilot.press("down" if down else "up")
+        # moved (a reload by a pull or a poll in between may change the rows: look again)
+        await until(pilot, lambda: table.cursor_key != here,  # noqa: B023
+                    f"the cursor leaves row {here} of {table_id}")
     return key
