@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
@@ -138,7 +139,9 @@ class AdvisorIntegrationScreen(PlantechScreen):
             except PlantechError as exc:
                 self.fail(exc)
                 return
-            forget_secret(current.secret_ref)
+            # off the UI thread: the keyring may be slow (D-Bus) or still being probed
+            self.app.run_worker(partial(forget_secret, current.secret_ref), thread=True,
+                                group="credentials", exit_on_error=False)
             self.notify(f"Removed the integration {current.username} ({current.environment}).")
             self.refresh_data()
 

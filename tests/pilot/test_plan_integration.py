@@ -12,6 +12,7 @@ from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.screens.staged_dialogs import EditDescriptionModal, IgnoreModal
 from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
+from tests.keyring_memory import MemoryKeyring
 
 from .helpers import (
     choose_option,
@@ -111,6 +112,9 @@ async def test_remove_an_integration_keeping_linked_accounts(db_path: Path,
     plan_id = ids["plan_id"]
     fidelity = next(s.id for s in ws.plan_detail(plan_id).pending if s.redtail_account_id == 5001)
     ws.link_to_existing(plan_id, fidelity, ids["manual_id"])
+    [integration] = ws.list_integrations()
+    secret = ("plantech-tui", integration.secret_ref)
+    assert secret in MemoryKeyring._store  # the API key and user key, in the keyring
     app = PlantechApp(db_path, "advisor")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -124,6 +128,7 @@ async def test_remove_an_integration_keeping_linked_accounts(db_path: Path,
         await settle(pilot)
         assert ws.list_integrations() == []
         assert "No integrations yet" in screen_text(app)
+        assert secret not in MemoryKeyring._store  # the keys went with it
     detail = ws.plan_detail(plan_id)
     kept = next(a for a in detail.accounts if a.id == ids["manual_id"])
     assert kept.link is None and detail.pending == ()
