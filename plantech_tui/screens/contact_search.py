@@ -185,6 +185,9 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             self.show_form_error(exc)
             return
         self.busy = False
-        self.notify(f"Linked {', '.join(c.name for c in linked)} to the plan.",
-                    title="Plan Integration")
+        # as the web product: their accounts come with the plan's next launch, or at once
+        # with Refresh Integrations
+        self.notify(f"Linked {', '.join(c.name for c in linked)} to the plan. Refresh "
+                    "Integrations (r) pulls their accounts now; otherwise the plan's next "
+                    "launch does.", title="Plan Integration", timeout=8)
         self.dismiss(len(linked))

@@ -157,6 +157,9 @@ async def test_seed_article_end_to_end(db_path: Path, fake: FakeRedtailServer,
             (101, "client"), (102, "co_client")]
         text = screen_text(app)
         assert "Gomez Addams" in text and "Morticia Addams" in text
+        # what comes next, as the article says: the next launch pulls, or Refresh at once
+        assert any("Linked Gomez Addams, Morticia Addams to the plan. Refresh Integrations (r)"
+                   in str(n.message) for n in app._notifications)
 
         # ---- Refresh Integrations → the refresh report; accounts staged as Pending
         await pilot.press("r")
