@@ -81,8 +81,10 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
         tmux.keys("C-s")
         tmux.wait_for("Integration (2)")
         tmux.keys("r")
-        report = tmux.wait_for("Refresh Integrations — Addams Family")
-        assert "11 new" in report and "Whole Life" in report
+        tmux.wait_for("Refresh Integrations — Addams Family")
+        # the report's body (its last section): the title may paint a frame before it
+        report = tmux.wait_for("Errors (0): none")
+        assert "11 new" in report and "Whole Life" in report, report
         tmux.keys("Escape")
         tmux.wait_for("Refresh Integrations — Addams Family", gone=True)
         tmux.wait_for("Pending Data (11)")
