@@ -146,9 +146,11 @@ class PlantechApp(App[None]):
         """A one-time notice of the core (the credential store's fallback), from any thread.
         Never waits for the UI: the thread saying it may hold the credential store's lock
         while the UI thread waits on that lock (call_from_thread would deadlock)."""
+        from . import notices
+
         def show() -> None:
             if self._closing or not self._running:  # quitting: say it where a CLI would
-                print(f"plantech: {message}", file=sys.stderr)
+                notices.to_stderr(message)
             else:
                 self.notify(message, title="Credentials", severity="warning", timeout=10)
 
@@ -161,7 +163,7 @@ class PlantechApp(App[None]):
                 raise RuntimeError("the app is not running")
             loop.call_soon_threadsafe(show)
         except RuntimeError:  # the app has stopped meanwhile: say it where a CLI would
-            print(f"plantech: {message}", file=sys.stderr)
+            notices.to_stderr(message)
 
     @work(thread=True, exit_on_error=False, group="credentials")
     def _warm_credentials(self) -> None:

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .domain.errors import PlantechError, UsageError
+from .notices import to_stderr
 
 log = logging.getLogger("plantech.cli")
 
@@ -205,10 +206,6 @@ def _json_default(value: Any) -> Any:
 
         return money_str(value)
     raise TypeError(type(value).__name__)
-
-
-def notice(message: str) -> None:
-    print(f"plantech: {message}", file=sys.stderr)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -444,7 +441,7 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     for r in results:
         if isinstance(r, RefreshReport):
             for e in r.errors:
-                notice(f"plan {r.plan_id}: contact {e.redtail_contact_id}: {e.message}")
+                to_stderr(f"plan {r.plan_id}: contact {e.redtail_contact_id}: {e.message}")
     if failed:
         first = next((r for r in results if isinstance(r, PullError)), None)
         if first is not None:

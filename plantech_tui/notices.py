@@ -11,17 +11,18 @@ from collections.abc import Callable
 Say = Callable[[str], None]
 
 
-def _stderr(message: str) -> None:
+def to_stderr(message: str) -> None:
+    """As the CLI says things: one line on stderr."""
     print(f"plantech: {message}", file=sys.stderr)
 
 
-_say: Say = _stderr
+_say: Say = to_stderr
 
 
 def claim(say: Say | None) -> None:
     """Send notices to `say` (None: back to stderr)."""
     global _say
-    _say = say or _stderr
+    _say = say or to_stderr
 
 
 def release(say: Say) -> None:

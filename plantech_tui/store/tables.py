@@ -164,10 +164,12 @@ def search_texts(db: Database, id_column: str, from_where: str, params: Sequence
     keys: list[str] = []
     folded: list[str] = []
     offset = 0
+    nul = False
     while True:
         ids, texts, count = db.execute(sql, [*params, SEARCH_CHUNK, offset]).fetchone()
         if not count:
             break
+        nul = nul or "\x00" in texts
         chunk = texts.split("\n")
         del texts
         if len(chunk) != count:  # a newline got through: never silently misalign
@@ -177,7 +179,7 @@ def search_texts(db: Database, id_column: str, from_where: str, params: Sequence
         offset += count
         if count < SEARCH_CHUNK:
             break
-    if any("\x00" in t for t in folded):  # LIKE reads a value only up to a NUL: so must we
+    if nul:  # LIKE reads a value only up to a NUL: so must the search text
         folded = [FIELD_SEP.join(f.split("\x00", 1)[0] for f in t.split(FIELD_SEP))
                   if "\x00" in t else t for t in folded]
     return keys, folded
