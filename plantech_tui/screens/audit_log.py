@@ -10,8 +10,7 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Footer, Static
 
 from ..domain.errors import NotFound
 from ..domain.models import AuditEntry
@@ -20,7 +19,7 @@ from ..service.workspace import TableQuery
 from ..widgets.fmt import local_time
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import TopBar
-from .base import PlantechModal, PlantechScreen, button
+from .base import PlantechScreen, TextModal
 
 AUDIT_CSV_COLUMNS = ["id", "at", "user_name", "action", "object_type", "object_id", "before",
                      "after", "detail"]
@@ -63,35 +62,27 @@ def csv_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
     return [e.as_dict() for e in entries]
 
 
-class AuditEntryModal(PlantechModal[None]):
+class AuditEntryModal(TextModal):
+    TEXT_ID = "entry"
+
     def __init__(self, entry: AuditEntry) -> None:
         super().__init__()
         self.entry = entry
 
-    def compose(self) -> ComposeResult:
+    def heading(self) -> str:
+        e = self.entry
+        return f"{e.action} — {e.object_type} {e.object_id or ''}"
+
+    def text(self) -> str:
         e = self.entry
 
         def pretty(text: str | None) -> str:
             value = _load(text)
             return "—" if value is None else json.dumps(value, indent=2, sort_keys=True)
 
-        with Vertical(classes="dialog wide"):
-            yield Static(f"{e.action} — {e.object_type} {e.object_id or ''}",
-                         classes="dialog-title", markup=False)
-            with VerticalScroll():
-                yield Static(
-                    f"When: {local_time(e.at)} (local time) · {e.at}\nWho: {e.user_name}\n"
-                    + (f"Detail: {e.detail}\n" if e.detail else "")
-                    + f"\nBefore:\n{pretty(e.before)}\n\nAfter:\n{pretty(e.after)}",
-                    id="entry", markup=False)
-            with Horizontal(classes="buttons"):
-                yield button("Close (esc)", "close", "primary")
-
-    def on_mount(self) -> None:
-        self.query_one(Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None)
+        return (f"When: {local_time(e.at)} (local time) · {e.at}\nWho: {e.user_name}\n"
+                + (f"Detail: {e.detail}\n" if e.detail else "")
+                + f"\nBefore:\n{pretty(e.before)}\n\nAfter:\n{pretty(e.after)}")
 
 
 class AuditLogScreen(PlantechScreen):

@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
@@ -23,6 +23,8 @@ from ..domain.permissions import Action
 from ..widgets.icons import IconSet
 
 if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
     from ..app import PlantechApp
     from ..service.workspace import Workspace
 
@@ -146,6 +148,35 @@ class PlantechModal(RoleGated, ModalScreen[T]):
         self.drop_forbidden_bindings()
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextModal(PlantechModal[None]):
+    """A read-only dialog: a heading, a scrolling text, Close (esc). Subclasses give the
+    heading and the text (and, for styling, the classes and ids below)."""
+
+    DIALOG_CLASSES: ClassVar[str] = "dialog wide"
+    SCROLL_ID: ClassVar[str | None] = None
+    TEXT_ID: ClassVar[str | None] = None
+
+    def heading(self) -> str:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes=self.DIALOG_CLASSES):
+            yield Static(self.heading(), classes="dialog-title", markup=False)
+            with VerticalScroll(id=self.SCROLL_ID):
+                yield Static(self.text(), id=self.TEXT_ID, markup=False)
+            with Horizontal(classes="buttons"):
+                yield button("Close (esc)", "close", "primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
 
 

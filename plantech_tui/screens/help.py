@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Static
 
-from .base import PlantechModal, button
+from .base import TextModal
 
 GENERAL = [
     ("enter", "Open the highlighted row"),
@@ -59,26 +56,20 @@ def key_lines(screen: Screen[Any]) -> list[tuple[str, str]]:
     return out
 
 
-class HelpScreen(PlantechModal[None]):
+class HelpScreen(TextModal):
+    TEXT_ID = "help-text"
+
     def __init__(self, under: Screen[Any]) -> None:
         super().__init__()
         self.lines = key_lines(under)
         self.under_title = type(under).__name__.removesuffix("Screen")
 
-    def compose(self) -> ComposeResult:
+    def heading(self) -> str:
+        return "Help — keys"
+
+    def text(self) -> str:
         general = general_lines(self.app)
         width = max([len(k) for k, _ in self.lines + general] + [8])
         body = ["Keys here:"] + [f"  {k:<{width}}  {d}" for k, d in self.lines]
         body += ["", "Everywhere:"] + [f"  {k:<{width}}  {d}" for k, d in general]
-        with Vertical(classes="dialog wide"):
-            yield Static("Help — keys", classes="dialog-title")
-            with VerticalScroll():
-                yield Static("\n".join(body), id="help-text", markup=False)
-            with Horizontal(classes="buttons"):
-                yield button("Close (esc)", "close", "primary")
-
-    def on_mount(self) -> None:
-        self.query_one(Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None)
+        return "\n".join(body)

@@ -3,15 +3,11 @@ paused, balance unknown, missing at source, errors with the server's text."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Static
-
 from ..domain.report import PullError, RefreshReport
 from ..sync.diff import describe_change
 from ..widgets.fmt import money_display
 from ..widgets.icons import IconSet
-from .base import PlantechModal, button
+from .base import TextModal
 
 
 def report_lines(report: RefreshReport, i: IconSet) -> list[str]:
@@ -44,27 +40,21 @@ def report_lines(report: RefreshReport, i: IconSet) -> list[str]:
     return lines
 
 
-class RefreshReportScreen(PlantechModal[None]):
+class RefreshReportScreen(TextModal):
+    DIALOG_CLASSES = "dialog wide report"
+    SCROLL_ID = "report-body"
+    TEXT_ID = "report"
+
     def __init__(self, report: RefreshReport, plan_name: str) -> None:
         super().__init__()
         self.report = report
         self.plan_name = plan_name
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide report"):
-            yield Static(f"Refresh Integrations — {self.plan_name}", classes="dialog-title",
-                         markup=False)
-            with VerticalScroll(id="report-body"):
-                yield Static("\n".join(report_lines(self.report, self.icons)), id="report",
-                             markup=False)
-            with Horizontal(classes="buttons"):
-                yield button("Close (esc)", "close", "primary")
+    def heading(self) -> str:
+        return f"Refresh Integrations — {self.plan_name}"
 
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None)
+    def text(self) -> str:
+        return "\n".join(report_lines(self.report, self.icons))
 
 
 def refresh_all_lines(outcomes: list[tuple[str, RefreshReport | PullError | str]],
@@ -91,24 +81,19 @@ def refresh_all_lines(outcomes: list[tuple[str, RefreshReport | PullError | str]
     return [f"{len(outcomes)} plan(s): {head}", "", *lines]
 
 
-class RefreshAllScreen(PlantechModal[None]):
+class RefreshAllScreen(TextModal):
     """The report of "Refresh all my plans": one line per plan."""
+
+    DIALOG_CLASSES = "dialog wide report"
+    SCROLL_ID = "report-body"
+    TEXT_ID = "report"
 
     def __init__(self, outcomes: list[tuple[str, RefreshReport | PullError | str]]) -> None:
         super().__init__()
         self.outcomes = outcomes
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide report"):
-            yield Static("Refresh all my plans", classes="dialog-title")
-            with VerticalScroll(id="report-body"):
-                yield Static("\n".join(refresh_all_lines(self.outcomes, self.icons)),
-                             id="report", markup=False)
-            with Horizontal(classes="buttons"):
-                yield button("Close (esc)", "close", "primary")
+    def heading(self) -> str:
+        return "Refresh all my plans"
 
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None)
+    def text(self) -> str:
+        return "\n".join(refresh_all_lines(self.outcomes, self.icons))
