@@ -108,8 +108,7 @@ class AuditLogScreen(PlantechScreen):
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
 
     def on_mount(self) -> None:
-        if not self.ws.can(Action.PLAN_INTEGRATION):  # never drawn for other roles
-            self.app.call_later(self.dismiss, None)
+        if not self.shown_to(Action.PLAN_INTEGRATION):
             return
         table = self.query_one(RecordTable)
         table.set_source(QuerySource(self._keys, self._rows,

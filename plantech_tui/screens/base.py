@@ -127,6 +127,14 @@ class PlantechScreen(RoleGated, Screen[Any]):
         """Re-read from the workspace and update in place; returns what changed, if anything."""
         return None
 
+    def shown_to(self, action: Action) -> bool:
+        """For a screen only some roles see (its on_mount asks first): False, and the screen
+        leaves, when the user may not `action`. Nothing of it is drawn or read for others."""
+        if self.ws.can(action):
+            return True
+        self.app.call_later(self.dismiss, None)
+        return False
+
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.dismiss(None)

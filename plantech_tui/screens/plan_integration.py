@@ -160,8 +160,7 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        if not self.ws.can(Action.PLAN_INTEGRATION):  # never drawn for other roles
-            self.app.call_later(self.dismiss, None)
+        if not self.shown_to(Action.PLAN_INTEGRATION):
             return
         for state, rows in (("pending", self._pending_rows), ("ignored", self._ignored_rows)):
             self.table(state).set_source(QuerySource(
