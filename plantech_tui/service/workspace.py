@@ -516,14 +516,13 @@ class Workspace:
         return self._plan_query(Action.VIEW_PLAN, plan_id, T.account_search)
 
     def accounts_by_id(self, plan_id: int, account_ids: Iterable[int]) -> list[PlanAccount]:
-        require(self.user, Action.VIEW_PLAN)
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
+        def read(db: Database, plan_id: int) -> list[PlanAccount]:
             rows = T.rows_by_id(db, "plan_accounts", list(account_ids),
                                 where="WHERE t.plan_id = ?", params=[plan_id])
             links = T.links_of(db, [r["id"] for r in rows])
-        return [R.account_from(r, links.get(r["id"])) for r in rows]
+            return [R.account_from(r, links.get(r["id"])) for r in rows]
+
+        return self._plan_query(Action.VIEW_PLAN, plan_id, read)
 
     def audit_keys(self, plan_id: int, query: TableQuery | None = None) -> list[int]:
         """Ids of the plan's audit entries matching the filter, newest first by default."""
@@ -535,12 +534,11 @@ class Workspace:
         return self._plan_query(Action.PLAN_INTEGRATION, plan_id, T.audit_search)
 
     def audit_entries(self, plan_id: int, entry_ids: Iterable[int]) -> list[AuditEntry]:
-        require(self.user, Action.PLAN_INTEGRATION)
-        db = self.store.db
-        with self.store.read():
-            self._plan_row(db, plan_id)
+        def read(db: Database, plan_id: int) -> list[AuditEntry]:
             return [R.audit_from(r) for r in T.rows_by_id(
                 db, "audit_log", list(entry_ids), where="WHERE t.plan_id = ?", params=[plan_id])]
+
+        return self._plan_query(Action.PLAN_INTEGRATION, plan_id, read)
 
     def inbox_keys(self, query: TableQuery | None = None) -> list[int]:
         """The Pending inbox: ids of every pending row of every plan the user sees."""
