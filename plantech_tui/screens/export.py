@@ -92,14 +92,15 @@ class ExportModal(FormMixin, PlantechModal[str | None]):
             name = check_file_name(typed)
             rows = self.rows()
             text = csv_text(rows, self.columns)
+            count = f"{len(rows):,} row" + ("" if len(rows) == 1 else "s")
             if self.in_browser:
                 self.app.deliver_text(io.StringIO(text), save_filename=name,
                                       mime_type="text/csv", encoding="utf-8")
                 where = f"browser:{name}"
-                message = f"Sent {len(rows):,} rows to your browser as {name}."
+                message = f"Sent {count} to your browser as {name}."
             else:
                 where = str(save_export(self.folder, name, text))
-                message = f"Wrote {len(rows):,} rows to {where}."
+                message = f"Wrote {count} to {where}."
         except PlantechError as exc:
             self.show_form_error(exc)
             return

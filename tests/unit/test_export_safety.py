@@ -227,3 +227,89 @@ def test_the_csv_rules_live_in_the_core() -> None:
     assert rows[0]["description"] == "'=1+1" and csv_safe("@x") == "'@x"
     source = (ROOT / "plantech_tui" / "screens" / "export.py").read_text(encoding="utf-8")
     assert "..cli" not in source
+
+
+# ------------------------------------------------------------------ in a browser
+
+
+def test_item1_export_under_serve_is_a_browser_download(tmp_path: Path) -> None:
+    """Adversary: a professional using `plantech serve` who types the database's path as the
+    name. Refused like in a terminal; a plain name becomes a browser download (textual-serve's
+    /download/KEY, from App.deliver_text) and nothing is written on the server, not even in
+    their export folder. Real processes on loopback; the browser's side is aiohttp's websocket
+    client speaking textual-serve's protocol, as in tests/unit/test_serve.py."""
+    import asyncio
+    import json
+    import time
+
+    import aiohttp
+
+    from tests.unit.test_serve import ANSI, start_serve, stop_serve
+
+    data = Path(os.environ["XDG_DATA_HOME"]) / "plantech"
+    data.mkdir(parents=True)
+    db = data / "plantech.db"
+    plan = make_big_plan(db, 3, name="Addams Family")["plan_id"]
+    ws = Workspace.open(db, "advisor")
+    ws.add_user("lurch", "professional", False, [plan])
+    ws.close()
+    before = db.read_bytes()
+    proc, url, log = start_serve(tmp_path, "--db", str(db), "--user", "lurch")
+
+    async def browse() -> tuple[str, str]:
+        deadline = time.monotonic() + 60
+        seen, keys = "", []
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"{url.replace('http', 'ws', 1)}/ws?width=120&height=30") as tab:
+
+            async def wait_for(text: str) -> None:
+                nonlocal seen
+                while text not in ANSI.sub("", seen):
+                    left = deadline - time.monotonic()
+                    assert left > 0, f"{text!r} never showed:\n{ANSI.sub('', seen)[-2000:]}"
+                    try:
+                        msg = await tab.receive(timeout=left)
+                    except TimeoutError:
+                        raise AssertionError(f"{text!r} never showed:\n"
+                                             f"{ANSI.sub('', seen)[-2000:]}") from None
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        seen += msg.data.decode("utf-8", "replace")
+                    elif msg.type == aiohttp.WSMsgType.TEXT:
+                        doc = json.loads(msg.data)
+                        if doc[0] == "deliver_file_start":
+                            keys.append(doc[1])
+                            seen += "\x00delivered\x00"
+                    else:
+                        raise AssertionError(f"the tab closed:\n{ANSI.sub('', seen)[-2000:]}")
+
+            async def press(key: str, then: str) -> None:
+                nonlocal seen
+                seen = ""
+                await tab.send_json(["stdin", key])
+                await wait_for(then)
+
+            await wait_for("Addams Family")
+            await tab.send_json(["focus"])
+            await press("\r", "Investment Assets")
+            await press("e", "Your browser downloads the file.")
+            # the field's text is selected (on focus, and again after an error): typing
+            # replaces it
+            await press(str(db) + "\r", "give a file name only")
+            assert keys == []
+            await press("mine.csv\r", "\x00delivered\x00")
+            async with session.get(f"{url}/download/{keys[0]}") as got:
+                assert got.status == 200
+                disposition = got.headers["Content-Disposition"]
+                body = await got.text()
+        return disposition, body
+
+    try:
+        disposition, body = asyncio.run(browse())
+    finally:
+        code = stop_serve(proc, timeout=15)
+    assert code == 0, log.read_text()
+    assert disposition == "attachment; filename=mine.csv"
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert rows and {r["state"] for r in rows} == {"account"}
+    assert db.read_bytes() == before
+    assert not (data / "exports").exists()
