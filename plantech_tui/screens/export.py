@@ -22,6 +22,7 @@ from ..service.export import (
     check_file_name,
     csv_text,
     default_name,
+    download_name,
     export_folder,
     save_export,
 )
@@ -94,6 +95,7 @@ class ExportModal(FormMixin, PlantechModal[str | None]):
             text = csv_text(rows, self.columns)
             count = f"{len(rows):,} row" + ("" if len(rows) == 1 else "s")
             if self.in_browser:
+                name = download_name(name)
                 self.app.deliver_text(io.StringIO(text), save_filename=name,
                                       mime_type="text/csv", encoding="utf-8")
                 where = f"browser:{name}"

@@ -96,6 +96,12 @@ def check_file_name(name: str) -> str:
     return name
 
 
+def download_name(name: str) -> str:
+    """The name a browser is offered (textual-serve puts it unquoted in Content-Disposition):
+    a checked name with anything but ASCII letters, digits, `.`, `_` and `-` made `-`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", check_file_name(name)).strip("-.") or "export.csv"
+
+
 def _candidates(name: str) -> Iterable[str]:
     yield name
     stem, dot, ext = name.rpartition(".")

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from plantech_tui.app import PlantechApp
 from plantech_tui.screens.export import ExportModal
@@ -112,7 +113,7 @@ async def test_item1_export_never_writes_outside_the_user_folder(
             assert isinstance(app.screen, ExportModal), f"{typed!r} was accepted"
             assert "file name" in error, (typed, error)
             assert "exists" not in error
-            assert app.screen.query_one("#field-path").value == typed  # type: ignore[attr-defined]
+            assert app.screen.query_one("#field-path", Input).value == typed
             assert db.read_bytes() == before_db and creds.read_bytes() == before_creds
         await pilot.press("escape")
         await settle(pilot)
@@ -135,8 +136,7 @@ async def test_item1_export_lands_in_the_user_folder_and_never_overwrites(
         modal = await open_export(pilot, app)
         where = str(modal.query_one("#export-where").render())  # where files go
         assert f"Saved in your export folder {export_folder()}/" in where
-        assert modal.query_one("#field-path").value == \
-            f"plan-{plan_id}-addams-family.csv"  # type: ignore[attr-defined]
+        assert modal.query_one("#field-path", Input).value == f"plan-{plan_id}-addams-family.csv"
         await pilot.press("enter")
         await settle(pilot)
         assert not isinstance(app.screen, ExportModal)

@@ -104,6 +104,17 @@ def test_save_export_picks_a_new_name_and_never_overwrites(tmp_path: Path) -> No
     assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
 
 
+def test_a_browser_is_offered_a_plain_ascii_name() -> None:
+    from plantech_tui.domain.errors import ValidationFailed
+    from plantech_tui.service.export import download_name
+
+    assert download_name("plan-1-addams.csv") == "plan-1-addams.csv"
+    assert download_name("Pugsley’s plan; x=1.csv") == "Pugsley-s-plan-x-1.csv"
+    assert download_name("¥¥¥") == "export.csv"
+    with pytest.raises(ValidationFailed):
+        download_name("a\r\nSet-Cookie: x.csv")
+
+
 def test_the_export_folder_name_is_safe_for_any_user_name(tmp_path: Path) -> None:
     from plantech_tui.service.export import export_folder
 
