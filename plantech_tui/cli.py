@@ -7,9 +7,7 @@ Every failure is one line on stderr (`plantech: error: …`) and exit 2 (usage) 
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
-import io
 import json
 import logging
 import os
@@ -171,8 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = cmd(sub, "export", "export a plan as CSV")
     ex.add_argument("plan", type=_ids)
-    ex.add_argument("--csv", nargs="?", const="-", required=True, metavar="FILE")
-    ex.add_argument("--force", action="store_true")
+    ex.add_argument("--csv", nargs="?", const="-", required=True, metavar="FILE",
+                    help="write FILE (never through a symbolic link); stdout without FILE "
+                         "or with -")
+    ex.add_argument("--force", action="store_true", help="replace an existing FILE")
 
     users = cmd(sub, "users", "users and roles").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser)
@@ -353,28 +353,12 @@ def run_triage(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
-CSV_COLUMNS = ["state", "id", "description", "investment_type", "owner", "balance", "link",
-               "redtail_account_id", "last_updated"]
-
-
-def _csv_safe(value: Any) -> str:
-    if isinstance(value, Decimal):
-        from .domain.money import money_str
-
-        return money_str(value) or ""  # a plain decimal, even when negative: never prefixed
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 def run_export(args: argparse.Namespace, out: Out) -> int:
+    from .service.export import csv_text, write_file
+
     ws = _workspace(args)
     rows = ws.export_rows(args.plan)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow([_csv_safe(r[c]) for c in CSV_COLUMNS])
-    data = buf.getvalue()
+    data = csv_text(rows)
     if args.csv == "-":
         if out.as_json:
             out.emit({"plan_id": args.plan, "rows": len(rows), "csv": data}, "")
@@ -382,12 +366,7 @@ def run_export(args: argparse.Namespace, out: Out) -> int:
             sys.stdout.write(data)
         return 0
     path = Path(args.csv)
-    if path.exists() and not args.force:
-        raise UsageError(f"{path} exists: add --force to overwrite it")
-    try:
-        path.write_text(data, encoding="utf-8")
-    except OSError as exc:
-        raise PlantechError(f"cannot write {path}: {exc.strerror}") from None
+    write_file(path, data, force=args.force)
     out.emit({"plan_id": args.plan, "rows": len(rows), "file": str(path)},
              f"wrote {len(rows)} rows to {path}")
     return 0

@@ -1,10 +1,13 @@
-"""Export CSV (e): what this role can see, written with the CLI's CSV rules."""
+"""Export CSV (e): what this role can see, delivered to the person, never to a path they pick.
+
+Under `plantech serve` the file is a browser download (`App.deliver_text`); in a terminal it is
+saved in the person's own export folder (`service/export.py`: a plain file name only, no link
+followed, no file replaced). Textual's terminal delivery would write `open(path, "w")` (it
+follows links and overwrites), so the terminal case writes the file itself."""
 
 from __future__ import annotations
 
-import csv
 import io
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,30 +16,25 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
-from ..cli import CSV_COLUMNS, _csv_safe
-from ..domain.errors import PlantechError, UsageError
+from ..domain.errors import PlantechError
+from ..service.export import (
+    CSV_COLUMNS,
+    check_file_name,
+    csv_text,
+    default_name,
+    download_name,
+    export_folder,
+    save_export,
+)
 from .base import FormMixin, PlantechModal, button, field_row
 
-
-def csv_text(rows: list[dict[str, Any]], columns: Sequence[str] = CSV_COLUMNS) -> str:
-    """The same document as `plantech export --csv` (its cell rule, `_csv_safe`, is reused:
-    plain decimals, cells starting with = + - @ prefixed with ')."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for r in rows:
-        writer.writerow([_csv_safe(r[c]) for c in columns])
-    return buf.getvalue()
-
-
-def default_name(plan_id: int, plan_name: str, suffix: str = "") -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", plan_name.casefold()).strip("-") or "plan"
-    return f"plan-{plan_id}-{slug}{suffix}.csv"
+__all__ = ["CSV_COLUMNS", "ExportModal", "csv_text", "default_name"]
 
 
 class ExportModal(FormMixin, PlantechModal[str | None]):
     """Export CSV: by default the plan's accounts, pending and ignored rows (`rows` and
-    `columns` export something else of the plan, e.g. its audit log)."""
+    `columns` export something else of the plan, e.g. its audit log). Dismissed with where
+    the file went: the path in the export folder, or `browser:NAME`."""
 
     def __init__(self, plan_id: int, *, title: str = "Export CSV",
                  note: str = "One row per account, pending and ignored account you can see.",
@@ -49,15 +47,27 @@ class ExportModal(FormMixin, PlantechModal[str | None]):
         self.rows = rows or (lambda: self.ws.export_rows(self.plan_id))
         self.columns = list(columns)
         self.suffix = suffix
-        self.confirm_overwrite: Path | None = None
+
+    @property
+    def in_browser(self) -> bool:
+        """Served by textual-serve (`plantech serve`): its WebDriver makes the app `is_web`."""
+        return self.app.is_web
+
+    @property
+    def folder(self) -> Path:
+        user = self.ws.user
+        return export_folder(user.name, user.id)
 
     def compose(self) -> ComposeResult:
         name = default_name(self.plan_id, self.ws.plan(self.plan_id).name, self.suffix)
+        where = ("Your browser downloads the file." if self.in_browser
+                 else f"Saved in your export folder {self.folder}/ under a new name if this "
+                      "one is taken.")
         with Vertical(classes="dialog form wide"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.note, classes="note", markup=False)
-            yield field_row("File", Input(name, id="field-path"))
-            yield Static("In the current directory unless you give a path.", classes="note")
+            yield field_row("File name", Input(name, id="field-path"))
+            yield Static(where, id="export-where", classes="note", markup=False)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield button("Export", "ok", "primary")
@@ -66,9 +76,6 @@ class ExportModal(FormMixin, PlantechModal[str | None]):
     def on_mount(self) -> None:
         self.clear_form_error()
         self.query_one(Input).focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.confirm_overwrite = None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -81,20 +88,23 @@ class ExportModal(FormMixin, PlantechModal[str | None]):
             self.dismiss(None)
 
     def export(self) -> None:
-        path = Path(self.query_one(Input).value.strip()).expanduser()
+        typed = self.query_one(Input).value
         try:
-            if not path.name:
-                raise UsageError("give a file name")
-            if path.exists() and self.confirm_overwrite != path:
-                self.confirm_overwrite = path
-                raise UsageError(f"{path} exists: press Export again to overwrite it")
+            name = check_file_name(typed)
             rows = self.rows()
-            try:
-                path.write_text(csv_text(rows, self.columns), encoding="utf-8")
-            except OSError as exc:
-                raise PlantechError(f"cannot write {path}: {exc.strerror}") from None
+            text = csv_text(rows, self.columns)
+            count = f"{len(rows):,} row" + ("" if len(rows) == 1 else "s")
+            if self.in_browser:
+                name = download_name(name)
+                self.app.deliver_text(io.StringIO(text), save_filename=name,
+                                      mime_type="text/csv", encoding="utf-8")
+                where = f"browser:{name}"
+                message = f"Sent {count} to your browser as {name}."
+            else:
+                where = str(save_export(self.folder, name, text))
+                message = f"Wrote {count} to {where}."
         except PlantechError as exc:
             self.show_form_error(exc)
             return
-        self.notify(f"Wrote {len(rows):,} rows to {path.resolve()}.", title=self.title_text)
-        self.dismiss(str(path))
+        self.notify(message, title=self.title_text, markup=False)
+        self.dismiss(where)

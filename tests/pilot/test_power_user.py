@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,10 @@ async def test_the_audit_log_screen_and_its_csv(db_path: Path, tmp_path: Path,
         assert "the 2 entries of the filter" in screen_text(app)
         await pilot.press("enter")
         await settle(pilot)
-    with (tmp_path / f"plan-{plan_id}-big-plan-audit.csv").open(encoding="utf-8") as f:
+    # delivered to the person: their export folder, not the working directory (issue 10, 1)
+    assert not (tmp_path / f"plan-{plan_id}-big-plan-audit.csv").exists()
+    folder = Path(os.environ["XDG_DATA_HOME"]) / "plantech" / "exports" / "@ops"
+    with (folder / f"plan-{plan_id}-big-plan-audit.csv").open(encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["id", "at", "user_name", "action", "object_type", "object_id", "before",
                        "after", "detail"]

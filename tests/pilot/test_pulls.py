@@ -5,6 +5,7 @@ another session changed."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,10 @@ async def test_export_writes_the_csv_the_cli_writes(
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
-    out = tmp_path / f"plan-{ids['plan_id']}-addams-family.csv"
+    # delivered to the person: their export folder, not the working directory (issue 10, 1)
+    assert not (tmp_path / f"plan-{ids['plan_id']}-addams-family.csv").exists()
+    out = (Path(os.environ["XDG_DATA_HOME"]) / "plantech" / "exports" / "advisor"
+           / f"plan-{ids['plan_id']}-addams-family.csv")
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["state"] for r in rows].count("pending") == 11
     gomez = next(r for r in rows if r["description"] == "Gomez 401(k)")
