@@ -25,11 +25,14 @@ BUSY_TIMEOUT_S = 15.0
 
 
 def _create_private(path: Path) -> None:
-    """Create the database file with mode 0600 before SQLite opens it.
+    """Create the database file with mode 0600 (and any missing folder 0700) before SQLite
+    opens it.
 
     SQLite gives the -wal and -shm files the same permissions as the database file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from ..paths import make_private_dir
+
+    make_private_dir(path.parent)  # 0700: nobody else lists what lies beside the database
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
 
