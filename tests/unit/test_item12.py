@@ -58,3 +58,53 @@ def test_item12_dirs_plantech_creates_are_private(run: Cli, tmp_path: Path,
         assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # not ours: left alone
     finally:
         os.umask(old)
+
+
+# ------------------------------------------------------------------ b. config read errors
+
+BAD_CONFIGS = {
+    # name: (file bytes, what the one line must say after "<path>: ")
+    "not_utf8": (b'[redtail]\napi_key = "caf\xe9"\n', "not UTF-8 text (line 2)"),
+    "redtail_not_a_table": (b"redtail = 'x'\n", "line 1: redtail must be a table ([redtail])"),
+    "api_key_not_text": (b"[ui]\nascii = true\n[redtail]\napi_key = 5\n",
+                         "line 4: redtail.api_key must be a string"),
+    "ui_not_a_table": (b"ui = 3\n", "line 1: ui must be a table ([ui])"),
+    "ascii_not_a_boolean": (b"[ui]\nascii = 'yes'\n", "line 2: ui.ascii must be true or false"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_item12_config_errors_are_one_line_naming_the_file(
+    case: str, run: Cli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adversary: a hand-edited config.toml (saved as Latin-1, or with a value where a table
+    belongs) that turned `plantech integration add` into "internal error (AttributeError…)".
+
+    The command that reads it says, in one line, which file and (where known) which line is
+    wrong and why, exit 2; doctor's config check fails with the same words.
+    """
+    import io
+
+    from plantech_tui import config
+
+    body, said = BAD_CONFIGS[case]
+    path = isolated_env / ".config" / "plantech" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(body)
+    assert config.config_path() == path
+    monkeypatch.setattr("sys.stdin", io.StringIO("password\n"))
+    r = run("integration", "add", "--base-url", "http://127.0.0.1:9/api/public/v1",
+            "--username", "jdoe", "--password-stdin")  # no --api-key: the config is read
+    assert r.rc == 2, r
+    assert error_line(r) == f"plantech: error: {path}: {said}"
+    assert "internal error" not in r.err
+
+    with pytest.raises(config.UsageError) as caught:
+        config.load_config()
+    assert caught.value.message == f"{path}: {said}"
+    from plantech_tui.doctor import check_config
+
+    check = check_config()
+    assert check.status == "fail" and check.detail == f"{path}: {said}"
+    if not case.startswith("ui"):
+        assert config.ascii_icons() is False  # the TUI's icons fall back, never crash
