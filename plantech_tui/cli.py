@@ -55,22 +55,23 @@ def _common() -> argparse.ArgumentParser:
 MAX_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY
 
 
+def _digits(text: str) -> int | None:
+    """ASCII digits only, exactly: int() also reads "١", "１", "1_0", "+1" and " 1 "."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _ids(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an id: {text!r}") from None
-    if not 0 < value <= MAX_ID:
+    value = _digits(text)
+    if value is None or not 0 < value <= MAX_ID:
         raise argparse.ArgumentTypeError(f"not an id: {text!r}")
     return value
 
 
 def _positive(text: str) -> int:
     """A count (`--max-in-flight`): any whole number from 1 up; not an id, so no id bound."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _digits(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
     return value
