@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     ia.add_argument("--base-url", required=True)
     ia.add_argument("--username", required=True)
     ia.add_argument("--password-stdin", action="store_true", required=True)
-    ia.add_argument("--api-key")
+    ia.add_argument("--api-key", help="visible to other users in ps: prefer "
+                    "PLANTECH_REDTAIL_API_KEY or config.toml [redtail] api_key")
     ia.add_argument("--environment", default=None, help="Production, Sandbox or Custom")
     cmd(integ, "list", "list integrations")
 

@@ -108,3 +108,24 @@ def test_item12_config_errors_are_one_line_naming_the_file(
     assert check.status == "fail" and check.detail == f"{path}: {said}"
     if not case.startswith("ui"):
         assert config.ascii_icons() is False  # the TUI's icons fall back, never crash
+
+
+# ------------------------------------------------------------------ d. no secrets in argv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/DEPLOY.md"])
+def test_item12_docs_never_put_the_api_key_on_the_command_line(doc: str) -> None:
+    """Adversary: any other login on the server running `ps -ef` (or reading
+    /proc/PID/cmdline) while an advisor follows the README's `--api-key "$KEY"` example.
+
+    The documentation passes the key through PLANTECH_REDTAIL_API_KEY or config.toml only,
+    and the README says why."""
+    import re
+
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    assert not re.search(r"--api-key[= ]+[\"']?\$", text), doc
+    assert not re.search(r"--api-key[= ]+[\"']?[A-Za-z0-9]", text), doc  # nor a literal key
+    if doc == "README.md":
+        assert "PLANTECH_REDTAIL_API_KEY" in text and "ps" in text
