@@ -526,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging()
     parser = build_parser()
+    args = argparse.Namespace()
     try:
         args = parser.parse_args(argv)
         return dispatch(args)
@@ -540,6 +541,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # the promise: one line, never a traceback
+        from .store.db import is_disk_full
+
+        if is_disk_full(exc):  # SQLITE_FULL outside the store's own mapping (DiskFull)
+            from .domain.errors import DiskFull
+
+            print(f"plantech: error: {DiskFull.of(_db_path(args).name).message}",
+                  file=sys.stderr)
+            return 1
         log.exception("internal error")
         text = str(exc).splitlines()[0] if str(exc) else ""
         print(f"plantech: error: internal error ({type(exc).__name__}{': ' + text if text else ''})",

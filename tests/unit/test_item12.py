@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,3 +130,90 @@ def test_item12_docs_never_put_the_api_key_on_the_command_line(doc: str) -> None
     assert not re.search(r"--api-key[= ]+[\"']?[A-Za-z0-9]", text), doc  # nor a literal key
     if doc == "README.md":
         assert "PLANTECH_REDTAIL_API_KEY" in text and "ps" in text
+
+
+# ------------------------------------------------------------------ e. a full disk
+
+FULL = ("the disk holding plantech.db is full: nothing was written; free space and retry")
+
+
+def fill_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on, no connection plantech opens may grow its database: SQLite then fails the
+    write that needs a new page with SQLITE_FULL ("database or disk is full"), exactly the
+    error of a full disk, through SQLite's own code path. `PRAGMA max_page_count` is a
+    per-connection limit, so it is set where the store connects (the only way in short of
+    filling a real file system)."""
+    from plantech_tui.store import db as store_db
+
+    real = store_db.connect
+
+    def connect(path: Path | str, *, timeout: float = store_db.BUSY_TIMEOUT_S) -> Any:
+        conn = real(path, timeout=timeout)
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    monkeypatch.setattr(store_db, "connect", connect)
+
+
+def test_item12_a_full_disk_is_one_clear_line_in_the_cli(
+    run: Cli, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adversary: the disk under the database filling up (another tenant's logs) while an
+    advisor ignores 300 rows: it was "internal error (OperationalError: database or disk is
+    full)".
+
+    It is one line naming the database file, saying nothing was written, exit 1; the database
+    is unchanged, and once there is room the same command works."""
+    from tests.helpers import make_big_plan, plan_state
+    from tests.unit.test_bad_input import dump
+
+    ids = make_big_plan(db_path, 300)
+    first = ids["first_staged_id"]
+    argv = ["triage", str(ids["plan_id"]), "ignore", *map(str, range(first, first + 300))]
+    before = dump(db_path)
+    with monkeypatch.context() as patch:
+        fill_the_disk(patch)
+        r = run(*argv, user="advisor")
+    assert r.rc == 1, r
+    assert error_line(r) == f"plantech: error: {FULL}"
+    assert dump(db_path) == before
+    r = run(*argv, user="advisor")  # room again: retry
+    assert r.rc == 0, r
+    from plantech_tui.service.workspace import Workspace
+
+    ws = Workspace.open(db_path, "advisor")
+    assert ws.staged_counts(ids["plan_id"]) == {"pending": 0, "ignored": 300}
+    assert plan_state(ws)
+    ws.close()
+
+
+async def test_item12_a_full_disk_is_one_clear_notice_in_the_tui(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adversary: the same full disk, met in the TUI by a bulk Ignore: it must not crash the
+    app with a traceback; it says the same words, and the rows stay pending."""
+    from plantech_tui.app import PlantechApp
+    from plantech_tui.screens.staged_dialogs import IgnoreModal
+    from plantech_tui.service.workspace import Workspace
+    from tests.helpers import make_big_plan
+    from tests.pilot.helpers import settle, until
+    from tests.pilot.test_bulk_triage import open_pending
+
+    ids = make_big_plan(db_path, 300)
+    fill_the_disk(monkeypatch)
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pending(pilot)
+        await pilot.press("asterisk", "i")
+        await until(pilot, lambda: isinstance(app.screen, IgnoreModal), "the Ignore dialog")
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("enter")  # above 25 rows: the second enter is the go-ahead
+        await settle(pilot)
+        await until(pilot, lambda: any(FULL in str(n.message) for n in app._notifications),
+                    "the full-disk notice")
+        assert app.is_running
+    ws = Workspace.open(db_path, "advisor")
+    assert ws.staged_counts(ids["plan_id"]) == {"pending": 300, "ignored": 0}
+    ws.close()
