@@ -222,7 +222,7 @@ def check_config() -> Check:
     try:
         load_config()
     except PlantechError as exc:
-        return Check("config", "fail", exc.message, "fix the TOML syntax, or remove the file")
+        return Check("config", "fail", exc.message, "fix the file (at that line), or remove it")
     path = config_path()
     return Check("config", "ok", f"{path}{'' if path.exists() else ' (not present: defaults)'}")
 
