@@ -53,22 +53,23 @@ def _common() -> argparse.ArgumentParser:
 MAX_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY
 
 
+def _digits(text: str) -> int | None:
+    """ASCII digits only, exactly: int() also reads "١", "１", "1_0", "+1" and " 1 "."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _ids(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an id: {text!r}") from None
-    if not 0 < value <= MAX_ID:
+    value = _digits(text)
+    if value is None or not 0 < value <= MAX_ID:
         raise argparse.ArgumentTypeError(f"not an id: {text!r}")
     return value
 
 
 def _positive(text: str) -> int:
     """A count (`--max-in-flight`): any whole number from 1 up; not an id, so no id bound."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _digits(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
     return value
@@ -114,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     ia.add_argument("--base-url", required=True)
     ia.add_argument("--username", required=True)
     ia.add_argument("--password-stdin", action="store_true", required=True)
-    ia.add_argument("--api-key")
+    ia.add_argument("--api-key", help="visible to other users in ps: prefer "
+                    "PLANTECH_REDTAIL_API_KEY or config.toml [redtail] api_key")
     ia.add_argument("--environment", default=None, help="Production, Sandbox or Custom")
     cmd(integ, "list", "list integrations")
 
@@ -503,6 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging()
     parser = build_parser()
+    args = argparse.Namespace()
     try:
         args = parser.parse_args(argv)
         return dispatch(args)
@@ -517,6 +520,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # the promise: one line, never a traceback
+        from .store.db import is_disk_full
+
+        if is_disk_full(exc):  # SQLITE_FULL outside the store's own mapping (DiskFull)
+            from .domain.errors import DiskFull
+
+            print(f"plantech: error: {DiskFull.of(_db_path(args).name).message}",
+                  file=sys.stderr)
+            return 1
         log.exception("internal error")
         text = str(exc).splitlines()[0] if str(exc) else ""
         print(f"plantech: error: internal error ({type(exc).__name__}{': ' + text if text else ''})",

@@ -1,8 +1,11 @@
 """`plantech doctor`: check this machine's set-up and say what to fix.
 
-Checks: the database (exists or can be created; readable, intact, writable, private), the
-config and mapping files, the credential store (OS keyring or the 0600 file), every Redtail
-integration (reachable; stored key accepted), and the terminal. Exit 0 when nothing failed,
+Checks: the database (exists or can be created; readable, intact, writable, private), who
+runs it (the user of --user / PLANTECH_USER / the login name, resolved as every command does),
+the config and mapping files, and the terminal. For an advisor (or the would-be first advisor
+of a new database) also the credential store (OS keyring or the 0600 file) and each of *their
+own* Redtail integrations (reachable; stored key accepted). Clients, professionals and unknown
+names get no integration information and cause no Redtail call. Exit 0 when nothing failed,
 1 otherwise; warnings do not fail.
 
 It creates nothing: no database (an existing one is read without creating it, and locked once
@@ -28,6 +31,20 @@ if TYPE_CHECKING:
     from .cli import Out
 
 REDTAIL_TIMEOUT = 5.0
+
+
+@dataclass
+class Who:
+    """The user doctor runs as, as the database knows it (read only: never created)."""
+
+    name: str
+    role: str | None  # None: not in the database
+    user_id: int | None = None
+    first: bool = False  # the database has no user yet: this one would become its advisor
+
+    @property
+    def advisor(self) -> bool:
+        return self.role == "advisor" or self.first
 
 
 @dataclass
@@ -65,8 +82,41 @@ def _nearest_existing(path: Path) -> Path:
     return Path("/")
 
 
-def check_database(path: Path) -> tuple[list[Check], list[dict[str, Any]]]:
-    """The database file, without creating it. Returns the checks and its integrations."""
+def _who(conn: sqlite3.Connection, name: str) -> Who:
+    """`name` as `resolve_user` finds it (case-insensitive), without its side effect."""
+    try:
+        row = conn.execute("SELECT id, role FROM users WHERE name = ? COLLATE NOCASE",
+                           [name]).fetchone()
+        if row is not None:
+            return Who(name, str(row[1]), int(row[0]))
+        anyone = conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+    except sqlite3.Error:  # no users table yet (a database never migrated)
+        anyone = False
+    return Who(name, None, first=not anyone)
+
+
+def check_user(who: Who | None) -> Check | None:
+    """One line saying who doctor checked for; nothing when the database could not be read."""
+    if who is None:
+        return None
+    if who.first:
+        return Check("user", "ok", f"{who.name}: no users yet, the first command makes "
+                     f"{who.name} the database's advisor")
+    if who.role is None:
+        return Check("user", "warn", f"unknown user {who.name!r}: only the database and the "
+                     "terminal are checked (an advisor adds users: plantech users add NAME "
+                     "--role …)")
+    if who.role != "advisor":
+        return Check("user", "ok", f"{who.name} ({who.role}): Redtail integrations and the "
+                     "credential store are checked for advisors only")
+    return Check("user", "ok", f"{who.name} (advisor): checking your own integrations")
+
+
+def check_database(path: Path, user_name: str
+                   ) -> tuple[list[Check], Who | None, list[dict[str, Any]]]:
+    """The database file, without creating it. Returns the checks, who `user_name` is there
+    (None when the file could not be read) and that user's own integrations (an advisor's;
+    nobody else's are ever read)."""
     from .store.schema import MIGRATIONS
 
     target = len(MIGRATIONS)
@@ -74,20 +124,21 @@ def check_database(path: Path) -> tuple[list[Check], list[dict[str, Any]]]:
     if not path.exists():
         if os.path.lexists(path):
             return [Check("database", "fail", f"{path} is a broken symbolic link",
-                          "point it at the database, or remove it")], []
+                          "point it at the database, or remove it")], None, []
         base = _nearest_existing(path)
         if not base.is_dir():
             return [Check("database", "fail", f"cannot create {path}: {base} is not a directory",
-                          fix_path)], []
+                          fix_path)], None, []
         if not os.access(base, os.W_OK | os.X_OK):
             return [Check("database", "fail", f"cannot create {path}: {base} is not writable "
-                          "by this user", fix_path)], []
+                          "by this user", fix_path)], None, []
         return [Check("database", "ok", f"{path} does not exist yet; the first command that "
-                      "needs it creates it (mode 0600)")], []
+                      "needs it creates it (mode 0600)")], Who(user_name, None, first=True), []
     if not path.is_file():
-        return [Check("database", "fail", f"{path} is not a regular file", fix_path)], []
+        return [Check("database", "fail", f"{path} is not a regular file", fix_path)], None, []
     checks: list[Check] = []
     integrations: list[dict[str, Any]] = []
+    who = Who(user_name, None)
     # Another account's database (root checking the service's, say) is only read, as an
     # immutable file: opening it for writing could leave -wal/-shm files that account cannot
     # open. Immutable reads skip the -wal: the last commits may be missing from this check.
@@ -100,20 +151,20 @@ def check_database(path: Path) -> tuple[list[Check], list[dict[str, Any]]]:
                                timeout=2)
     except sqlite3.Error as exc:
         return [Check("database", "fail", f"cannot open {path}: {exc}",
-                      "check its owner and permissions (run as the account that owns it)")], []
+                      "check its owner and permissions (run as the account that owns it)")], None, []
     try:
         try:
             ok = conn.execute("PRAGMA quick_check").fetchone()[0]
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             return [Check("database", "fail", f"{path}: {exc}",
-                          "restore it from a backup (docs/DEPLOY.md)")], []
+                          "restore it from a backup (docs/DEPLOY.md)")], None, []
         if ok != "ok":
             return [Check("database", "fail", f"{path}: integrity check says {ok}",
-                          "restore it from a backup (docs/DEPLOY.md)")], []
+                          "restore it from a backup (docs/DEPLOY.md)")], None, []
         if version > target:
             return [Check("database", "fail", f"{path} has schema {version}, newer than this "
-                          f"plantech ({target})", "upgrade plantech")], []
+                          f"plantech ({target})", "upgrade plantech")], None, []
         try:  # a write lock, rolled back: proves the file, its directory and the lock work
             if not foreign:
                 probe = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=2,
@@ -132,13 +183,16 @@ def check_database(path: Path) -> tuple[list[Check], list[dict[str, Any]]]:
             else:
                 return [Check("database", "fail", f"{path} is not writable: {text}",
                               "run as the account that owns it, or fix the permissions of the "
-                              "file and its directory")], []
-        try:
-            conn.row_factory = sqlite3.Row
-            integrations = [dict(r) for r in conn.execute(
-                "SELECT id, base_url, username, status, secret_ref FROM integrations ORDER BY id")]
-        except sqlite3.Error:
-            integrations = []
+                              "file and its directory")], None, []
+        who = _who(conn, user_name)
+        if who.role == "advisor":
+            try:
+                conn.row_factory = sqlite3.Row
+                integrations = [dict(r) for r in conn.execute(
+                    "SELECT id, base_url, username, status, secret_ref FROM integrations "
+                    "WHERE owner_user_id = ? ORDER BY id", [who.user_id])]
+            except sqlite3.Error:
+                integrations = []
     finally:
         conn.close()
     if not checks:
@@ -155,7 +209,7 @@ def check_database(path: Path) -> tuple[list[Check], list[dict[str, Any]]]:
         problem = _private(item, want, "database permissions", mask)
         if problem:
             checks.append(problem)
-    return checks, integrations
+    return checks, who, integrations
 
 
 # ------------------------------------------------------------------ files
@@ -168,7 +222,7 @@ def check_config() -> Check:
     try:
         load_config()
     except PlantechError as exc:
-        return Check("config", "fail", exc.message, "fix the TOML syntax, or remove the file")
+        return Check("config", "fail", exc.message, "fix the file (at that line), or remove it")
     path = config_path()
     return Check("config", "ok", f"{path}{'' if path.exists() else ' (not present: defaults)'}")
 
@@ -361,18 +415,27 @@ def check_terminal() -> Check:
 # ------------------------------------------------------------------ the command
 
 
-def run_checks(db_path: Path) -> list[Check]:
-    db_checks, integrations = check_database(db_path)
-    cred_check, read = check_credentials()
-    return [*db_checks, check_config(), check_mapping(), cred_check,
-            *check_redtail(integrations, read), check_terminal()]
+def run_checks(db_path: Path, user_name: str) -> list[Check]:
+    """Every check for `user_name`. Only an advisor's (or the first advisor-to-be's) run reads
+    the credential store and calls Redtail, and then only with their own integrations."""
+    db_checks, who, integrations = check_database(db_path, user_name)
+    user_check = check_user(who)
+    checks = [*db_checks, *([user_check] if user_check else [])]
+    if who is not None and who.role is None and not who.first:
+        return [*checks, check_terminal()]  # an unknown name: nothing about this deployment
+    checks += [check_config(), check_mapping()]
+    if who is not None and who.advisor:
+        cred_check, read = check_credentials()
+        checks += [cred_check, *check_redtail(integrations, read)]
+    return [*checks, check_terminal()]
 
 
 def run_doctor(args: argparse.Namespace, out: Out) -> int:
     from .paths import default_db_path
+    from .service.workspace import current_user_name
 
     db_path = Path(args.db) if getattr(args, "db", None) else default_db_path()
-    checks = run_checks(db_path.expanduser())
+    checks = run_checks(db_path.expanduser(), current_user_name(getattr(args, "user", None)))
     failed = [c for c in checks if c.status == "fail"]
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     lines = [f"[{marks[c.status]}] {c.name}: {c.detail}" + (f"\n       fix: {c.fix}" if c.fix

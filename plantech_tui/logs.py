@@ -17,7 +17,7 @@ _target: Path | None = None
 def setup_logging() -> None:
     """Point the `plantech` logger at the current log dir (again, if it moved)."""
     global _handler, _target
-    from .paths import log_dir
+    from .paths import log_dir, make_private_dir
 
     logger = logging.getLogger("plantech")
     # propagation stays on (pytest's caplog listens at the root); the root has no handler of
@@ -30,7 +30,7 @@ def setup_logging() -> None:
         logger.removeHandler(_handler)
         _handler.close()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dir(target.parent)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
             target, maxBytes=2_000_000, backupCount=3, encoding="utf-8", delay=True
         )

@@ -10,6 +10,24 @@ import platformdirs
 APP = "plantech"
 
 
+def make_private_dir(path: Path) -> None:
+    """Create `path` and each missing parent with mode 0700 (`mkdir(parents=True)` gives the
+    parents the umask's default, 0755 under the usual 022). Directories that already exist are
+    left as they are; a concurrent creator is not an error."""
+    missing: list[Path] = []
+    for candidate in [path, *path.parents]:
+        if os.path.lexists(candidate):
+            break
+        missing.append(candidate)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    if not path.is_dir():  # a file in the way: say so as mkdir would
+        path.mkdir(parents=True, exist_ok=True)
+
+
 def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP, appauthor=False))
 

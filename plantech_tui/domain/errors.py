@@ -54,6 +54,17 @@ class UnknownUser(PlantechError):
     exit_code = 1
 
 
+class DiskFull(PlantechError):
+    """SQLITE_FULL: the write was rolled back; nothing changed."""
+
+    exit_code = 1
+
+    @classmethod
+    def of(cls, db_name: str) -> DiskFull:
+        return cls(f"the disk holding {db_name} is full: nothing was written; free space and "
+                   "retry")
+
+
 class DatabaseBusy(PlantechError):
     exit_code = 1
 

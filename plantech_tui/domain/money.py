@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
 
 CENT = Decimal("0.01")
 LIMIT = Decimal(10) ** 15  # |balance| < 10^15 (SPEC §3)
@@ -13,8 +14,43 @@ class MoneyError(ValueError):
     pass
 
 
+# What a person or Redtail writes for an amount, exactly (ASCII only): a sign before or after
+# one optional "$"; digits, with commas only between groups of three ("1,234,567"); an
+# optional fraction (any length: rounded half-even to cents); and, in the machine form without
+# commas, an exponent ("1E+2", as str(Decimal) writes it). Nothing else: no parentheses for
+# negatives, no spaces inside, no "_", no other digits.
+_AMOUNT = re.compile(r"""
+    (?P<sign>[+-]?)\$?(?P<sign2>[+-]?)
+    (?:(?P<plain>[0-9]+)|(?P<grouped>[0-9]{1,3}(?:,[0-9]{3})+))?
+    (?:\.(?P<frac>[0-9]*))?
+    (?P<exp>[eE][+-]?[0-9]+)?
+""", re.VERBOSE | re.ASCII)
+
+
+def _parse_text(value: str) -> Decimal:
+    text = value.strip()
+    if not text:
+        raise MoneyError("an amount is required")
+    shown = repr(text[:40])
+    m = _AMOUNT.fullmatch(text)
+    if (m is None or (m["sign"] and m["sign2"]) or not (m["plain"] or m["grouped"] or m["frac"])
+            or (m["grouped"] and m["exp"])):
+        if "(" in text or ")" in text:
+            raise MoneyError(f"not an amount: {shown} (write a negative amount with a minus "
+                             "sign: -5)")
+        if not text.isascii():  # "١", "１", the Arabic decimal separator "٫"…
+            raise MoneyError(f"not an amount: {shown} (use the digits 0-9 and a . for decimals)")
+        if "," in text:
+            raise MoneyError(f"not an amount: {shown} (commas go only between groups of three "
+                             "digits: 1,234,567.89)")
+        raise MoneyError(f"not an amount: {shown}")
+    digits = (m["plain"] or (m["grouped"] or "").replace(",", "") or "0")
+    return Decimal(f"{m['sign'] or m['sign2']}{digits}.{m['frac'] or '0'}{m['exp'] or ''}")
+
+
 def to_money(value: object) -> Decimal:
-    """Parse a user or API value into cents. Accepts Decimal, int, str ("$1,234.5", "-3").
+    """Parse a user or API value into cents. Accepts Decimal, int, and text in the grammar of
+    `_AMOUNT` ("$1,234.5", "-3", "-$1,234.50", "1E+2").
 
     Floats are refused: a float has already lost the exact value.
     """
@@ -25,15 +61,7 @@ def to_money(value: object) -> Decimal:
     elif isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("$", "").replace(" ", "")
-        if text.startswith("(") and text.endswith(")"):
-            text = "-" + text[1:-1]
-        if not text:
-            raise MoneyError("an amount is required")
-        try:
-            d = Decimal(text)
-        except InvalidOperation:
-            raise MoneyError(f"not an amount: {value.strip()[:40]!r}") from None
+        d = _parse_text(value)
     else:
         raise MoneyError(f"not an amount: {type(value).__name__}")
     if not d.is_finite():

@@ -18,20 +18,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..domain.errors import DatabaseBusy, PlantechError
+from ..domain.errors import DatabaseBusy, DiskFull, PlantechError
 from .schema import migrate
 
 BUSY_TIMEOUT_S = 15.0
 
 
 def _create_private(path: Path) -> None:
-    """Create the database file with mode 0600 before SQLite opens it.
+    """Create the database file with mode 0600 (and any missing folder 0700) before SQLite
+    opens it.
 
     SQLite gives the -wal and -shm files the same permissions as the database file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from ..paths import make_private_dir
+
+    make_private_dir(path.parent)  # 0700: nobody else lists what lies beside the database
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL ("database or disk is full")."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and (
+        (code is not None and code & 0xFF == sqlite3.SQLITE_FULL)
+        or (code is None and "database or disk is full" in str(exc)))
 
 
 def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
@@ -143,6 +154,8 @@ class Store:
         try:
             yield
         except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise DiskFull.of(self.path.name) from None
             if "locked" in str(exc) or "busy" in str(exc):
                 raise DatabaseBusy(
                     f"database {self.path} is busy (another process held it for over "
@@ -161,9 +174,11 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if is_disk_full(exc):  # rolled back: nothing of it was written
+                raise DiskFull.of(self.path.name) from None
             raise
         else:
             try:

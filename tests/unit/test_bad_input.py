@@ -767,6 +767,8 @@ def balance_texts(draw: st.DrawFn) -> tuple[str, Decimal | None]:
     exponent = draw(st.sampled_from(["", "", "", "e3", "E-2", "e+1", "e-20", "e15"]))
     sign = draw(st.sampled_from(["", "", "-", "+"]))
     value = Decimal(f"{sign}{digits}{frac}{exponent}")
+    if not exponent and draw(st.booleans()):  # the written form: 1,234,567 (groups of three)
+        digits = f"{int(digits):,}"
     dollar = draw(st.booleans())
     pad = draw(st.sampled_from(["", " ", "\t"]))
     if dollar and sign in ("-", "+"):
@@ -913,14 +915,14 @@ def test_an_exponent_beyond_emax_from_redtail() -> None:
 
 
 ID_TEXTS = ["0", "-1", "1.0", "1e3", "", " ", "١", "0x1", "1_0", "+1", " 1 ", "01", "NaN",
-            "9223372036854775807", "99", "one", "1 2", "\x00", "1\x00"]
+            "9223372036854775807", "99", "one", "1 2", "\x00", "1\x00", "１", "1\n", "²",
+            "\u0661\u0662", "1_2", "_1"]
 
 
 def python_int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
+    """The id the CLI reads: ASCII digits only (int() would also take "١", "１", "1_0", "+1"
+    and " 1 ")."""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=FIXTURE_HEALTH)
@@ -966,6 +968,106 @@ def test_huge_ids_are_not_found(workdb: Workdb, ident: str) -> None:
     r = run_cli(db, "plan", "show", ident)
     assert_clean_failure(r, before, dump(db))
     assert r.rc == 2
+
+
+NOT_ASCII_DIGITS = "١٢３４۵６７８９０１²₃"  # Arabic-Indic, fullwidth, Persian, super/subscript
+
+
+@st.composite
+def inexact_ids(draw: st.DrawFn) -> str:
+    """An id int() would read (so today's parser took it) but that is not ASCII digits: a
+    unicode digit somewhere, an underscore between digits, a sign, or surrounding space."""
+    digits = draw(st.sampled_from(["1", "2", "10", "12", "21"]))
+    how = draw(st.sampled_from(["unicode", "underscore", "sign", "space"]))
+    if how == "unicode":
+        at = draw(st.integers(0, len(digits) - 1))
+        digit = draw(st.sampled_from(NOT_ASCII_DIGITS.replace("²", "").replace("₃", "")))
+        return digits[:at] + digit + digits[at + 1:]
+    if how == "underscore":
+        return "1_" + digits
+    if how == "sign":
+        return "+" + digits
+    return draw(st.sampled_from([" ", "\t", "\n"])) + digits
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE_HEALTH)
+@given(command=st.sampled_from(["plan show", "triage 1 ignore", "export --csv", "sync --plan",
+                                "sync --max-in-flight", "users add --plan"]),
+       ident=inexact_ids())
+@example(command="plan show", ident="١")
+@example(command="plan show", ident="１")
+@example(command="triage 1 ignore", ident="1_0")
+def test_item12_ids_are_ascii_digits_only(workdb: Workdb, command: str, ident: str) -> None:
+    """Adversary: a script (or a person pasting from a spreadsheet) whose "١", "１" or "1_0"
+    int() reads as plan 1 or staged row 10: the command acted on an object nobody named.
+
+    Every id and count is ASCII digits only: anything else is exit 2, "not an id" (or "not a
+    whole number"), one line, nothing changed."""
+    int(ident)  # int() reads every one of these: the old parser took them
+    db = workdb.fresh()
+    before = dump(db)
+    words = command.split()
+    if words[0] == "export":
+        argv = ["export", ident, "--csv"]
+    elif command == "sync --max-in-flight":
+        argv = ["sync", "--plan", "1", "--dry-run", f"--max-in-flight={ident}"]
+    elif words[0] == "sync":
+        argv = ["sync", "--dry-run", f"--plan={ident}"]
+    elif words[0] == "users":
+        argv = ["users", "add", "newbie", "--role", "client", f"--plan={ident}"]
+    else:
+        argv = [*words, ident]
+    r = run_cli(db, *argv, "--json")
+    assert_clean_failure(r, before, dump(db))
+    assert r.rc == 2
+    assert ("not a whole number" if "max-in-flight" in command else "not an id") in r.err
+
+
+@st.composite
+def malformed_amounts(draw: st.DrawFn) -> str:
+    """Text today's parser turned into an amount nobody wrote: parentheses for a negative,
+    commas anywhere ("$1,2,3" → 123), or digits that are not ASCII."""
+    digits = draw(st.from_regex(r"[1-9][0-9]{0,8}", fullmatch=True))
+    frac = draw(st.sampled_from(["", ".5", ".25"]))
+    how = draw(st.sampled_from(["parens", "commas", "unicode"]))
+    if how == "parens":
+        return draw(st.sampled_from(["({})", "$({})", "(${})", "({} )"])).format(digits + frac)
+    if how == "commas":  # commas at positions that are not every third digit from the right
+        cuts = sorted(draw(st.sets(st.integers(0, len(digits)), min_size=1, max_size=4)))
+        grouped = f"{int(digits):,}"
+        pieces, last = [], 0
+        for cut in cuts:
+            pieces.append(digits[last:cut])
+            last = cut
+        pieces.append(digits[last:])
+        text = ",".join(pieces)
+        assume(text != grouped)
+        return draw(st.sampled_from(["{}", "${}", "-{}"])).format(text + frac)
+    at = draw(st.integers(0, len(digits) - 1))
+    digit = draw(st.sampled_from(NOT_ASCII_DIGITS.replace("²", "").replace("₃", "")))
+    return digits[:at] + digit + digits[at + 1:] + frac
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=FIXTURE_HEALTH)
+@given(text=malformed_amounts(), where=st.sampled_from(["account add", "triage add"]))
+@example(text="(5)", where="account add")
+@example(text="$1,2,3", where="account add")
+@example(text="١", where="triage add")
+def test_item12_malformed_amounts_are_refused(workdb: Workdb, text: str, where: str) -> None:
+    """Adversary: an advisor typing a ledger-style "(5)" (stored as -5.00), "$1,2,3" (a typo
+    stored as 123.00) or "١٢" (Arabic-Indic digits, stored as 12.00), with no word said.
+
+    Each is exit 2 with one line naming the balance and what is wrong; nothing is stored."""
+    db = workdb.fresh()
+    before = dump(db)
+    if where == "account add":
+        argv = ["account", "add", "1", "--description=d", "--type=Cash", f"--balance={text}"]
+    else:
+        argv = ["triage", "1", "add", "1", f"--balance={text}"]
+    r = run_cli(db, *argv, "--json")
+    assert_clean_failure(r, before, dump(db))
+    assert r.rc == 2 and "balance" in r.err and "not an amount" in r.err, r.err
+    assert any(hint in r.err for hint in ("minus sign", "groups of three", "digits 0-9")), r.err
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE_HEALTH)

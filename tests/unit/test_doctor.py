@@ -30,9 +30,11 @@ from plantech_tui.sync.fake import (
 from tests.helpers import make_integration
 
 
-def doctor(capsys: pytest.CaptureFixture[str], db: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+def doctor(capsys: pytest.CaptureFixture[str], db: Path, *extra: str,
+           user: str = "advisor") -> tuple[int, dict[str, Any]]:
+    """`doctor --json` as `user` (the advisor `make_db` creates, unless told otherwise)."""
     capsys.readouterr()
-    rc = cli.main(["--db", str(db), "doctor", "--json", *extra])
+    rc = cli.main(["--db", str(db), "--user", user, "doctor", "--json", *extra])
     out, err = capsys.readouterr()
     assert err == ""
     return rc, json.loads(out)
@@ -290,3 +292,62 @@ def test_another_accounts_database_is_only_read(capsys: pytest.CaptureFixture[st
     assert by_name(doc)["database"]["status"] == "ok"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "plantech.db"]
     assert db.read_bytes() == before
+
+
+def test_item8_doctor_checks_only_the_integrations_of_who_runs_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Adversary: a client (or a name nobody added) who runs `plantech doctor --user …` to
+    learn every advisor's Redtail URL and username, and to make Redtail calls with their keys.
+
+    Two advisors, each with an integration on their own fake Redtail (real loopback HTTP, every
+    request counted). The client and the unknown name see no integration and cause no request;
+    advisor A sees and probes A's integration only; B's server is never called.
+    """
+    db = tmp_path / "plantech.db"
+    with FakeRedtailServer(load_demo_data()) as fake_a, \
+            FakeRedtailServer(load_demo_data()) as fake_b:
+        alice = Workspace.open(db, "alice")
+        plan = alice.create_plan("Addams", ["Gomez Addams"])
+        alice.add_user("bob", "advisor")
+        alice.add_user("morticia", "client", True, [plan.id])
+        integ_a, _ = actions.run_async(actions.connect_integration(
+            alice, base_url=fake_a.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
+            api_key=DEMO_API_KEY))
+        alice.close()
+        bob = Workspace.open(db, "bob")
+        integ_b, _ = actions.run_async(actions.connect_integration(
+            bob, base_url=fake_b.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
+            api_key=DEMO_API_KEY))
+        bob.close()
+
+        def requests() -> tuple[int, int]:
+            return len(fake_a.request_log), len(fake_b.request_log)
+
+        for who in ("morticia", "nobody"):
+            before = requests()
+            rc, doc = doctor(capsys, db, user=who)
+            capsys.readouterr()
+            text_rc = cli.main(["--db", str(db), "--user", who, "doctor"])
+            text = capsys.readouterr().out
+            assert requests() == before, f"{who} made Redtail calls"
+            assert rc == 0 and text_rc == 0, doc
+            for shown in (json.dumps(doc), text):
+                assert fake_a.base_url not in shown and fake_b.base_url not in shown, who
+                assert DEMO_USERNAME not in shown, who
+                assert "redtail" not in {c["name"].split()[0] for c in doc["checks"]}
+            assert {"database", "terminal"} <= set(by_name(doc))
+        assert "unknown user 'nobody'" in by_name(doc)["user"]["detail"]
+        assert len([line for line in text.splitlines() if "nobody" in line]) == 1
+
+        b_before = len(fake_b.request_log)
+        a_before = len(fake_a.request_log)
+        rc, doc = doctor(capsys, db, user="ALICE")  # names match case-insensitively
+        checks = by_name(doc)
+        assert rc == 0, doc
+        assert checks[f"redtail #{integ_a.id}"]["status"] == "ok"
+        assert f"redtail #{integ_b.id}" not in checks
+        assert fake_b.base_url not in json.dumps(doc)
+        assert len(fake_b.request_log) == b_before and len(fake_a.request_log) > a_before
+    assert [r[0] for r in sqlite3.connect(db).execute("SELECT name FROM users ORDER BY id")] == [
+        "alice", "bob", "morticia"]  # doctor added nobody

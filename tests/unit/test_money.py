@@ -31,7 +31,6 @@ from tests.helpers import make_integration, stage
     ("0.135", "0.14"),  # ... and after an odd digit rounds up
     ("0.125", "0.12"),
     ("2.675", "2.68"),
-    ("(12.50)", "-12.50"),
     ("-3", "-3.00"),
     ("$-3", "-3.00"),
     ("+7", "7.00"),
@@ -196,3 +195,47 @@ def test_a_staged_balance_moves_to_the_account_exactly(db_path: Path) -> None:
         kinds = {r[0] for r in ws.store.conn.execute(
             f"SELECT typeof(balance) FROM {table}")}  # noqa: S608
         assert kinds == {"text"}, table
+
+
+# ------------------------------------------------------------------ issue 10, item 12c
+
+EXACT_AMOUNTS = [
+    ("1,234", "1234.00"), ("1,234,567.89", "1234567.89"), ("$1,234.50", "1234.50"),
+    ("-$1,234.50", "-1234.50"), ("$-1,234.50", "-1234.50"), ("+$5", "5.00"), ("123", "123.00"),
+    ("1234567", "1234567.00"), ("999,999,999,999,999.99", "999999999999999.99"),
+    ("0,001", "1.00"), (".5", "0.50"), ("5.", "5.00"), ("  -0.5\t", "-0.50"),
+    ("1E+2", "100.00"), ("$1.5e3", "1500.00"),
+]
+NOT_AMOUNTS = {
+    # text: words the one-line message must contain
+    "(5)": "minus sign", "(12.50)": "minus sign", "$(5)": "minus sign", "-(5)": "minus sign",
+    "$1,2,3": "groups of three", "1,2,3": "groups of three", "12,34": "groups of three",
+    "1234,567": "groups of three", ",123": "groups of three", "1,234,56": "groups of three",
+    "1,,234": "groups of three", "1,234.5,6": "groups of three", "1,": "groups of three",
+    "1,000e3": "groups of three",
+    "١": "digits 0-9", "١٢٣": "digits 0-9", "１": "digits 0-9", "1٫5": "digits 0-9",
+    "1 234": "not an amount", "- 5": "not an amount", "$ 5": "not an amount",
+    "1_000": "not an amount", "--5": "not an amount", "+-5": "not an amount",
+    "-$-5": "not an amount", "$$5": "not an amount", "5$": "not an amount", ".": "not an amount",
+    "$": "not an amount", "e3": "not an amount", "1e": "not an amount",
+}
+
+
+@pytest.mark.parametrize(("text", "cents_"), EXACT_AMOUNTS)
+def test_item12_amounts_accept_the_written_forms(text: str, cents_: str) -> None:
+    """The grammar: optional sign (before or after one optional "$"), ASCII digits with commas
+    only between groups of three, an optional fraction (rounded half-even to cents) and, for
+    machine-written amounts, an exponent."""
+    assert str(to_money(text)) == cents_
+
+
+@pytest.mark.parametrize("text", sorted(NOT_AMOUNTS))
+def test_item12_amounts_refuse_parentheses_misplaced_commas_and_other_digits(text: str) -> None:
+    """Adversary: an advisor's "(5)" turned into -5.00 and "$1,2,3" into 123.00 without a word
+    (a typo for 1,234 or a ledger habit, stored as a real balance); "١" and "１" read as 1.
+
+    Each is refused with one line saying what is wrong."""
+    with pytest.raises(MoneyError) as err:
+        to_money(text)
+    message = str(err.value)
+    assert "\n" not in message and NOT_AMOUNTS[text] in message, message
