@@ -117,7 +117,9 @@ def _open_folder(folder: Path) -> int:
     neither can be a link; the user's folder must be ours, and is made 0700."""
     base = folder.parent.parent
     try:
-        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        from ..paths import make_private_dir
+
+        make_private_dir(base)
         fd = os.open(base, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
     except OSError as exc:
         raise PlantechError(f"cannot open the data folder {base}: {exc.strerror}") from None

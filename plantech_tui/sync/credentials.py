@@ -329,7 +329,9 @@ class FileCredentialStore(CredentialStore):
 
     def _prepare(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            from ..paths import make_private_dir
+
+            make_private_dir(self.path.parent)
         except OSError as exc:
             raise self._fail("create its directory", exc) from None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)

@@ -27,7 +27,7 @@ __all__ = [
     "coerce_id",
 ]
 
-_DIGITS = re.compile(r"\s*\d+\s*")
+_DIGITS = re.compile(r"\s*\d+\s*", re.ASCII)  # "١" or "１" is not an id
 
 
 def _short(value: object, limit: int = 40) -> str:

@@ -61,6 +61,29 @@ def test_item12_dirs_plantech_creates_are_private(run: Cli, tmp_path: Path,
         os.umask(old)
 
 
+def test_item12_export_and_credential_folders_are_private(tmp_path: Path) -> None:
+    """Adversary: another login on the same machine listing a new data directory made by the
+    first TUI export or the first stored credential (before any database made it 0700).
+
+    The folders the export and the credential file create, parents included, are 0700."""
+    from plantech_tui.service.export import export_folder, save_export
+    from plantech_tui.sync.credentials import FileCredentialStore
+
+    old = os.umask(0o022)
+    try:
+        base = tmp_path / "data" / "fresh"
+        written = save_export(export_folder("alice", 1, base), "plan.csv", "a,b\n")
+        assert written.read_text() == "a,b\n"
+        for folder in (tmp_path / "data", base, base / "exports", base / "exports" / "alice"):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        cred = tmp_path / "cred" / "deeper" / "credentials.json"
+        FileCredentialStore(cred)
+        for folder in (tmp_path / "cred", cred.parent):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    finally:
+        os.umask(old)
+
+
 # ------------------------------------------------------------------ b. config read errors
 
 BAD_CONFIGS = {
@@ -217,3 +240,13 @@ async def test_item12_a_full_disk_is_one_clear_notice_in_the_tui(
     ws = Workspace.open(db_path, "advisor")
     assert ws.staged_counts(ids["plan_id"]) == {"pending": 300, "ignored": 0}
     ws.close()
+
+
+@pytest.mark.parametrize("text", ["١", "１", "1_0", "²"])
+def test_item12_redtail_ids_are_ascii_digits_only(text: str) -> None:
+    """Adversary: a hostile or broken Redtail sending an account id in other digits, which
+    `int()` would quietly read as another account's id."""
+    from plantech_tui.sync.models import coerce_id
+
+    with pytest.raises(ValueError, match="not an id"):
+        coerce_id(text)
