@@ -56,17 +56,20 @@ def require(user: User, action: Action) -> None:
 
 
 def user_change_refusal(actor: User, target: User | None, role: Role, admin: bool,
-                        target_plans: Collection[int], actor_plans: Collection[int]) -> str | None:
+                        target_plans: Collection[int], actor_plans: Collection[int],
+                        granting: Collection[int] = ()) -> str | None:
     """Why `actor` may not create (`target` None) or change `target` into a `role` user
     (administrator when `admin`), or None when they may (README "Who manages users").
 
     Administrators may create and change anyone (the last administrator is the workspace's
     check: it needs the whole table). An advisor who is not an administrator manages only the
     clients and professionals of their own plans: never an advisor or administrator (so never
-    themselves), never someone holding a grant on a plan that is not theirs, and they create
-    only clients and professionals. `target_plans` are the plans granted to the target,
-    `actor_plans` the plans the actor owns or was granted. A removal is a change that keeps
-    the target's role. Granting plans the actor does not see is refused earlier (NotFound)."""
+    themselves), never someone holding a grant on a plan that is not theirs or no grant at
+    all (an administrator's to place), and they create only clients and professionals, each
+    granted at least one of their plans. `target_plans` are the plans granted to the target,
+    `actor_plans` the plans the actor owns or was granted, `granting` the plans this change
+    grants. A removal is a change that keeps the target's role. Granting plans the actor does
+    not see is refused earlier (NotFound)."""
     if not allowed(actor, Action.MANAGE_USERS):
         return f"{actor.name} ({actor.role.value}) may not use {Action.MANAGE_USERS.value}"
     if actor.is_admin:
@@ -77,9 +80,11 @@ def user_change_refusal(actor: User, target: User | None, role: Role, admin: boo
             return f"{who} may not change their own user: ask an administrator"
         if target.role is Role.ADVISOR or target.is_admin:
             return f"{who} may not change advisor {target.name}: ask an administrator"
-        if not set(target_plans) <= set(actor_plans):
-            return (f"{who} may not change {target.name}: they have plans that are not "
-                    f"yours; ask an administrator")
+        if not target_plans or not set(target_plans) <= set(actor_plans):
+            return (f"{who} may not change {target.name}: they are not a user of your plans "
+                    f"alone; ask an administrator")
+    elif not granting:
+        return f"{who} adds a user with at least one of their plans (--plan ID)"
     if role is Role.ADVISOR:
         return f"{who} may not make advisors: ask an administrator"
     if admin:
@@ -88,7 +93,9 @@ def user_change_refusal(actor: User, target: User | None, role: Role, admin: boo
 
 
 def require_user_change(actor: User, target: User | None, role: Role, admin: bool,
-                        target_plans: Collection[int], actor_plans: Collection[int]) -> None:
-    reason = user_change_refusal(actor, target, role, admin, target_plans, actor_plans)
+                        target_plans: Collection[int], actor_plans: Collection[int],
+                        granting: Collection[int] = ()) -> None:
+    reason = user_change_refusal(actor, target, role, admin, target_plans, actor_plans,
+                                 granting)
     if reason is not None:
         raise PermissionDenied(reason)

@@ -297,7 +297,7 @@ class Workspace:
                 is_admin = admin
             else:  # unchanged, except that a user who stops being an advisor stops being one
                 is_admin = target is not None and target.is_admin and role_ is Role.ADVISOR
-            require_user_change(actor, target, role_, is_admin, held, mine)
+            require_user_change(actor, target, role_, is_admin, held, mine, plans)
             self._keep_an_admin(db, before, is_admin)
             if before is None:
                 db.execute("INSERT INTO users (name, role, can_edit, is_admin, created_at) "

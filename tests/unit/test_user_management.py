@@ -36,6 +36,7 @@ def firm(db_path: Path) -> Firm:
     addams = gomez.create_plan("Addams", ["Gomez Addams", "Morticia Addams"]).id
     gomez.add_user("morticia", "client", True, [addams])
     gomez.add_user("bob", "advisor")
+    gomez.add_user("zed", "client")  # no plan yet: the administrator's to place
     bob = Workspace.open(db_path, "bob")
     munsters = bob.create_plan("Munsters", ["Herman Munster"]).id
     return Firm(db_path, gomez, bob, addams, munsters)
@@ -67,6 +68,9 @@ ATTACKS: dict[str, tuple[str, ...]] = {
     "make himself administrator": ("bob", "--role", "advisor", "--admin"),
     "create a new advisor": ("eve", "--role", "advisor"),
     "create an administrator": ("eve", "--role", "advisor", "--admin"),
+    "create a client without any of his plans": ("igor", "--role", "client"),
+    "take over a user the administrator has not placed": ("zed", "--role", "client",
+                                                          "--can-edit", "--plan", "2"),
 }
 
 
@@ -117,7 +121,7 @@ def test_item3_an_advisor_manages_the_clients_of_their_own_plans(firm: Firm) -> 
     listed = {u.name: plans for u, plans in firm.bob.list_users()}
     assert listed == {"bob": [], "herman": [firm.munsters]}
     everyone = {u.name: plans for u, plans in firm.gomez.list_users()}
-    assert everyone == {"gomez": [], "morticia": [firm.addams], "bob": [],
+    assert everyone == {"gomez": [], "morticia": [firm.addams], "bob": [], "zed": [],
                         "herman": [firm.addams, firm.munsters]}
 
 
@@ -133,7 +137,7 @@ def test_item3_an_administrator_may_change_any_user(firm: Firm) -> None:
     morticia.remove_user("IGOR")
     with pytest.raises(InvalidState, match="owns plans"):  # plans and integrations stay owned
         morticia.remove_user("gomez")
-    assert [u.name for u, _ in morticia.list_users()] == ["gomez", "morticia", "bob"]
+    assert [u.name for u, _ in morticia.list_users()] == ["gomez", "morticia", "bob", "zed"]
 
 
 def test_item3_the_last_administrator_cannot_be_removed_or_demoted(firm: Firm) -> None:
@@ -191,6 +195,8 @@ def test_item3_users_list_and_remove_on_the_command_line(
         {"id": 2, "name": "morticia", "role": "client", "can_edit": True, "admin": False,
          "plans": [firm.addams]},
         {"id": 3, "name": "bob", "role": "advisor", "can_edit": False, "admin": False,
+         "plans": []},
+        {"id": 4, "name": "zed", "role": "client", "can_edit": False, "admin": False,
          "plans": []}]
     rc, out, err = cli(firm.db, "bob", "users", "remove", "morticia", capsys=capsys)
     assert rc == 1 and "bob" in err
