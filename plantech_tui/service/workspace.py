@@ -387,9 +387,14 @@ class Workspace:
             return f"{t}object_type = 'user'", []
         users = [u.id for u, _ in self._visible_users(db, actor)]
         mine = sorted(self._plans_of(db, actor.id))
+        me = t or "audit_log."
+        # SQLite may give a removed user's id to a new user: that id's entries up to its last
+        # removal were about someone else
         return (f"{t}object_type = 'user' AND {t}object_id IN "  # noqa: S608
                 f"(SELECT value FROM json_each(?)) AND ({t}plan_id IS NULL OR "
-                f"{t}plan_id IN (SELECT value FROM json_each(?)))",
+                f"{t}plan_id IN (SELECT value FROM json_each(?))) AND {me}id > "
+                f"(SELECT coalesce(max(r.id), 0) FROM audit_log r WHERE r.object_type = 'user' "
+                f"AND r.action = 'user remove' AND r.object_id = {me}object_id)",
                 [T.id_list(users), T.id_list(mine)])
 
     def user_audit(self) -> list[AuditEntry]:

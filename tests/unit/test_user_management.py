@@ -179,6 +179,14 @@ def test_item3_user_changes_are_listed_by_users_audit(
     rc, out, _ = cli(firm.db, "bob", "users", "audit", "--json", capsys=capsys)
     assert rc == 0
     assert {e["target"] for e in json.loads(out)["entries"]} == {"bob", "herman"}
+    # a removed user's id given to bob's next client does not hand bob the old history
+    firm.gomez.add_user("lurch", "professional", True, [firm.addams])
+    firm.gomez.remove_user("lurch")
+    igor = firm.bob.add_user("igor", "client", False, [firm.munsters])
+    lurch_entries = [e for e in firm.gomez.user_audit() if "lurch" in (e.after or e.before or "")]
+    assert igor.id in {e.object_id for e in lurch_entries}  # the id was reused
+    seen_by_bob = [e for e in firm.bob.user_audit() if e.object_id == igor.id]
+    assert seen_by_bob and not any("lurch" in (e.after or e.before or "") for e in seen_by_bob)
     rc, out, _ = cli(firm.db, "gomez", "users", "audit", capsys=capsys)
     assert rc == 0 and "morticia" in out and "client → professional" in out
     rc, out, err = cli(firm.db, "morticia", "users", "audit", capsys=capsys)
