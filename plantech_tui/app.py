@@ -77,12 +77,14 @@ class PlantechApp(App[None]):
         "advisor_integration": Action.ADVISOR_INTEGRATION,
         "inbox": Action.PLAN_INTEGRATION,
         "refresh_all": Action.REFRESH,
+        "user_audit": Action.MANAGE_USERS,
         **dict.fromkeys(DEMO_ACTIONS, Action.ADVISOR_INTEGRATION),
     }
     PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("Advisor Integration", "advisor_integration", "Your Redtail integrations"),
         ("Pending inbox", "inbox", "Every pending Redtail account of all your plans"),
         ("Refresh all my plans", "refresh_all", "Pull every plan from Redtail; a report per plan"),
+        ("User changes", "user_audit", "Who added, changed or removed which user, when"),
         ("Plans", "plans", "Back to the list of plans"),
         ("Help", "help", "Keys and what they do"),
         ("Demo: move a balance", "demo_move_balance",
@@ -214,6 +216,7 @@ class PlantechApp(App[None]):
             items.append(("Advisor Integration", "advisor_integration"))
         for label, action, key in (("Pending inbox", "inbox", "i"),
                                    ("Refresh all my plans", "refresh_all", "R"),
+                                   ("User changes", "user_audit", "u"),
                                    ("Demo: move a balance", "demo_move_balance", "b"),
                                    ("Demo: add an account", "demo_add_account", "a"),
                                    ("Demo: remove an account", "demo_remove_account", "x")):
@@ -246,6 +249,13 @@ class PlantechApp(App[None]):
         if not self.permitted("inbox") or isinstance(self.screen, InboxScreen):
             return
         self.push_screen(InboxScreen())
+
+    def action_user_audit(self) -> None:
+        from .screens.user_audit import UserAuditScreen
+
+        if not self.permitted("user_audit") or isinstance(self.screen, UserAuditScreen):
+            return
+        self.push_screen(UserAuditScreen())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

@@ -183,7 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--role", required=True, choices=["advisor", "professional", "client"])
     ua.add_argument("--can-edit", action="store_true")
     ua.add_argument("--plan", type=_ids, nargs="+", action="extend", default=[], metavar="ID")
-    cmd(users, "list", "list users")
+    ua.add_argument("--admin", action=argparse.BooleanOptionalAction, default=None,
+                    help="make (--no-admin: stop making) the user a firm administrator; "
+                         "administrators only (unchanged when omitted)")
+    cmd(users, "list", "list the users you may see")
+    ur = cmd(users, "remove", "remove a user (who owns no plan and no integration)")
+    ur.add_argument("name")
+    cmd(users, "audit", "the audit entries of user changes you may see")
     return p
 
 
@@ -374,22 +380,54 @@ def run_export(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+def _user_change(before: Any, after: Any) -> str:
+    """"role: client → professional; can_edit: 1 → 0" (the user columns that changed)."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return "created" if before is None and after is not None else \
+            "removed" if after is None else ""
+    return "; ".join(f"{k}: {before.get(k)} → {after.get(k)}" for k in sorted(set(before) | set(after))
+                     if before.get(k) != after.get(k) and k != "created_at")
+
+
 def run_users(args: argparse.Namespace, out: Out) -> int:
     ws = _workspace(args)
     if args.action == "add":
-        user = ws.add_user(args.name, args.role, args.can_edit, args.plan)
+        user = ws.add_user(args.name, args.role, args.can_edit, args.plan, admin=args.admin)
         out.emit({"id": user.id, "name": user.name, "role": user.role.value,
-                  "can_edit": user.can_edit, "plans": sorted(set(args.plan))},
+                  "can_edit": user.can_edit, "plans": sorted(set(args.plan))}
+                 | ({"admin": user.is_admin} if args.admin is not None else {}),
                  f"user {user.name}: {user.role.value}"
                  + (", can edit" if user.can_edit else "")
+                 + (", administrator" if user.is_admin else "")
                  + (f", plans {', '.join(map(str, sorted(set(args.plan))))}" if args.plan else ""))
+    elif args.action == "remove":
+        ws.remove_user(args.name)
+        out.emit({"name": " ".join(args.name.split()), "removed": True},
+                 f"removed user {' '.join(args.name.split())}")
+    elif args.action == "audit":
+        entries = []
+        for e in ws.user_audit():
+            before = json.loads(e.before) if e.before else None
+            after = json.loads(e.after) if e.after else None
+            side = after if isinstance(after, dict) else before if isinstance(before, dict) else {}
+            entries.append({"id": e.id, "at": e.at, "user_name": e.user_name, "action": e.action,
+                            "plan_id": e.plan_id, "object_id": e.object_id,
+                            "target": side.get("name", side.get("user")), "before": before,
+                            "after": after, "detail": e.detail})
+        out.emit({"entries": entries}, lambda: _table(
+            ["ID", "WHEN", "WHO", "ACTION", "USER", "PLAN", "CHANGE"],
+            [[d["id"], d["at"], d["user_name"], d["action"], d["target"], d["plan_id"] or "",
+              "; ".join(x for x in (d["detail"], _user_change(d["before"], d["after"])) if x)]
+             for d in entries]) if entries else "no user changes you may see")
     else:
         users = ws.list_users()
         out.emit({"users": [{"id": u.id, "name": u.name, "role": u.role.value,
-                             "can_edit": u.can_edit} for u in users]},
-                 lambda: _table(["ID", "NAME", "ROLE", "CAN EDIT"],
-                                [[u.id, u.name, u.role.value, "yes" if u.can_edit else ""]
-                                 for u in users]))
+                             "can_edit": u.can_edit, "admin": u.is_admin, "plans": plans}
+                            for u, plans in users]},
+                 lambda: _table(["ID", "NAME", "ROLE", "CAN EDIT", "ADMIN", "PLANS"],
+                                [[u.id, u.name, u.role.value, "yes" if u.can_edit else "",
+                                  "yes" if u.is_admin else "", ", ".join(map(str, plans))]
+                                 for u, plans in users]))
     return 0
 
 

@@ -61,6 +61,7 @@ class User(_Model):
     name: str
     role: Role
     can_edit: bool = False
+    is_admin: bool = False  # a firm administrator (always an advisor): manages every user
 
     @property
     def label(self) -> str:

@@ -28,7 +28,8 @@ def _dec(value: Any) -> Decimal | None:
 
 
 def user_from(row: Mapping[str, Any]) -> User:
-    return User(id=row["id"], name=row["name"], role=Role(row["role"]), can_edit=bool(row["can_edit"]))
+    return User(id=row["id"], name=row["name"], role=Role(row["role"]), can_edit=bool(row["can_edit"]),
+                is_admin=bool(row.get("is_admin", 0)))
 
 
 def plan_from(row: Mapping[str, Any]) -> Plan:

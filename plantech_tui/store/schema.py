@@ -168,6 +168,48 @@ MIGRATIONS: list[str] = [
     CREATE INDEX staged_plan_state_description
         ON staged_accounts(plan_id, state, description COLLATE NOCASE);
     """,
+    # 3: firm administrators (issue 10 item 3, README "Who manages users"). An upgraded firm
+    # gets exactly one: its lowest-id advisor (or, when a user rewrite left no advisor at
+    # all, its first user, made advisor again), who can then name more. The database
+    # itself keeps an administrator an advisor and refuses to lose the last one.
+    """
+    ALTER TABLE users ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, before,
+                           after, detail)
+        SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'plantech', NULL, 'user edit', 'user',
+               id, json_object('id', id, 'name', name, 'role', role, 'can_edit', can_edit,
+                               'is_admin', 0),
+               json_object('id', id, 'name', name, 'role', 'advisor', 'can_edit', 1,
+                           'is_admin', 0),
+               'upgrade: no advisor was left; the first user is an advisor again'
+        FROM users WHERE id = (SELECT min(id) FROM users)
+            AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'advisor');
+    UPDATE users SET role = 'advisor', can_edit = 1
+        WHERE id = (SELECT min(id) FROM users)
+            AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'advisor');
+    UPDATE users SET is_admin = 1 WHERE id = (SELECT min(id) FROM users WHERE role = 'advisor');
+    INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, before,
+                           after, detail)
+        SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'plantech', NULL, 'user edit', 'user',
+               id, json_object('id', id, 'name', name, 'role', role, 'can_edit', can_edit,
+                               'is_admin', 0),
+               json_object('id', id, 'name', name, 'role', role, 'can_edit', can_edit,
+                           'is_admin', 1),
+               'upgrade: the first advisor is the firm administrator'
+        FROM users WHERE is_admin = 1;
+    CREATE TRIGGER users_admin_is_advisor_insert BEFORE INSERT ON users
+        WHEN NEW.is_admin <> 0 AND NEW.role <> 'advisor'
+        BEGIN SELECT RAISE(ABORT, 'an administrator is an advisor'); END;
+    CREATE TRIGGER users_admin_is_advisor BEFORE UPDATE OF role, is_admin ON users
+        WHEN NEW.is_admin <> 0 AND NEW.role <> 'advisor'
+        BEGIN SELECT RAISE(ABORT, 'an administrator is an advisor'); END;
+    CREATE TRIGGER users_keep_an_admin AFTER UPDATE OF role, is_admin ON users
+        WHEN OLD.is_admin <> 0 AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin <> 0)
+        BEGIN SELECT RAISE(ABORT, 'the last administrator cannot be removed'); END;
+    CREATE TRIGGER users_keep_an_admin_delete AFTER DELETE ON users
+        WHEN OLD.is_admin <> 0 AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin <> 0)
+        BEGIN SELECT RAISE(ABORT, 'the last administrator cannot be removed'); END;
+    """,
 ]
 
 

@@ -303,3 +303,19 @@ def audit_ids(db: Database, plan_id: int, query: TableQuery) -> list[int]:
 
 def audit_search(db: Database, plan_id: int) -> tuple[list[str], list[str]]:
     return search_texts(db, "id", "FROM audit_log WHERE plan_id = ?", [plan_id], AUDIT_SEARCHED)
+
+
+def audit_ids_where(db: Database, where: str, params: Sequence[Any], query: TableQuery
+                    ) -> list[int]:
+    """Audit entries matching `where` (not one plan's: e.g. the user changes), newest first
+    unless sorted otherwise."""
+    found, more = _filter(AUDIT_SEARCHED, query.terms())
+    sql = (f"SELECT id FROM audit_log WHERE ({where})" + found  # noqa: S608
+           + _order(AUDIT_SORTS, query, "when", "id", default_desc=True))
+    return [r[0] for r in db.execute(sql, [*params, *more]).fetchall()]
+
+
+def audit_search_where(db: Database, where: str, params: Sequence[Any]
+                       ) -> tuple[list[str], list[str]]:
+    return search_texts(db, "id", f"FROM audit_log WHERE ({where})", params,  # noqa: S608
+                        AUDIT_SEARCHED)

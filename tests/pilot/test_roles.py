@@ -36,7 +36,7 @@ ADVISOR_ONLY_ACTIONS = {"pause", "play", "stop", "refresh", "plan_integration",
                         "undo", "new_plan", "rename_plan", "delete_plan", "link_suggested",
                         "toggle_mark", "mark_range", "mark_all", "clear_marks", "audit_log",
                         "inbox", "refresh_all", "demo_move_balance", "demo_add_account",
-                        "demo_remove_account"}
+                        "demo_remove_account", "user_audit"}
 EDIT_ACTIONS = {"new_account", "delete_account", "save"}
 ADVISOR_ONLY_TITLES = {"Ignore", "Stop Ignoring", "Link to Existing Item", "Add to Plan",
                        "Refresh Integrations", "Plan Integration", "Advisor Integration",
@@ -44,7 +44,7 @@ ADVISOR_ONLY_TITLES = {"Ignore", "Stop Ignoring", "Link to Existing Item", "Add 
                        "New plan", "Delete plan", "Rename plan", "Link to Suggested", "Mark",
                        "Mark range", "Mark all", "Clear marks", "Audit log", "Pending inbox",
                        "Refresh all my plans", "Demo: move a balance", "Demo: add an account",
-                       "Demo: remove an account"}
+                       "Demo: remove an account", "User changes"}
 
 
 async def shared_plan(db_path: Path, srv: FakeRedtailServer) -> dict[str, Any]:
@@ -240,7 +240,7 @@ async def test_the_advisor_has_them_all_and_the_palette_runs_them(
         await settle(pilot)
         assert await menu_items(pilot, "g") == [  # no presenter keys outside `plantech demo`
             "Plans", "Advisor Integration", "Pending inbox (i)", "Refresh all my plans (R)",
-            "Help (?)", "Quit (ctrl+q)"]
+            "User changes (u)", "Help (?)", "Quit (ctrl+q)"]
         assert {"New plan", "Advisor Integration", "Pending inbox",
                 "Refresh all my plans"} <= await palette_titles(pilot)
         await pilot.press("enter")

@@ -73,6 +73,7 @@ ACTION_ROWS = {
     Action.PAUSE_PLAY_STOP: PAUSE,
     Action.EXPORT: EXPORT,
     Action.MANAGE_PLANS: MANAGE,
+    Action.MANAGE_USERS: MANAGE,  # "users add"; which users: tests/unit/test_user_management.py
 }
 
 
