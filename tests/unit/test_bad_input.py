@@ -1079,6 +1079,8 @@ def test_users_add_with_odd_names(workdb: Workdb, name: str, role: str, can_edit
     argv = ["users", "add", name, f"--role={role}", *(["--can-edit"] if can_edit else [])]
     r = run_cli(db, *argv, "--json")
     valid = bool(norm(name)) and role in ("advisor", "client", "professional")
+    if norm(name).casefold() == USER and role != "advisor":
+        valid = False  # the only administrator demoting himself: refused (issue 10, item 3)
     if r.rc == 0:
         assert valid
         row = one(db, "SELECT name, role, can_edit FROM users WHERE name = ? COLLATE NOCASE",
