@@ -71,6 +71,11 @@ class PlantechApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
         Binding("g", "global_menu", "Menu", id="global-menu"),
         Binding("question_mark", "help", "Help", id="help"),
+        # presenter keys, in the footer only while `plantech demo` runs (check_action)
+        Binding("f6", "demo_move_balance", "Demo: move a balance", id="demo-move-balance"),
+        Binding("f7", "demo_add_account", "Demo: add an account", id="demo-add-account"),
+        Binding("f8", "demo_remove_account", "Demo: remove an account",
+                id="demo-remove-account"),
     ]
     COMMANDS = App.COMMANDS | {PlantechCommands}
     REQUIRES: ClassVar[dict[str, Action]] = {
@@ -126,6 +131,25 @@ class PlantechApp(App[None]):
         self._data_version = self.workspace.store.data_version()
         self.call_after_refresh(self._started)
         self.set_timer(POLL_SECONDS, self._poll)
+        if self.demo_admin_url:
+            self._demo_start()
+
+    def _demo_start(self) -> None:
+        """The demo only: SIGTERM / SIGHUP quit the usual way (the terminal is given back and
+        `plantech demo` removes its temp dir); the tour, unless it was seen already."""
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.exit)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                pass
+        marker = os.environ.get("PLANTECH_DEMO_TOUR")
+        if marker:
+            from .screens.tour import TourScreen
+
+            self.push_screen(TourScreen(Path(marker)))
 
     def _started(self) -> None:
         """After the first frame: `plantech` turned garbage collection off for start-up
