@@ -71,11 +71,11 @@ class PlantechApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
         Binding("g", "global_menu", "Menu", id="global-menu"),
         Binding("question_mark", "help", "Help", id="help"),
-        # presenter keys, in the footer only while `plantech demo` runs (check_action)
-        Binding("f6", "demo_move_balance", "Demo: move a balance", id="demo-move-balance"),
-        Binding("f7", "demo_add_account", "Demo: add an account", id="demo-add-account"),
-        Binding("f8", "demo_remove_account", "Demo: remove an account",
-                id="demo-remove-account"),
+        # presenter keys while `plantech demo` runs (check_action refuses them otherwise);
+        # every screen's footer shows them (PlantechScreen.BINDINGS), dialogs do not
+        Binding("f6", "demo_move_balance", "Demo ±balance", show=False),
+        Binding("f7", "demo_add_account", "Demo +account", show=False),
+        Binding("f8", "demo_remove_account", "Demo −account", show=False),
     ]
     COMMANDS = App.COMMANDS | {PlantechCommands}
     REQUIRES: ClassVar[dict[str, Action]] = {
@@ -142,7 +142,7 @@ class PlantechApp(App[None]):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             try:
-                loop.add_signal_handler(sig, self.exit)
+                loop.add_signal_handler(sig, partial(self.exit, return_code=128 + sig))
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                 pass
         marker = os.environ.get("PLANTECH_DEMO_TOUR")
