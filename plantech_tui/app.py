@@ -135,16 +135,16 @@ class PlantechApp(App[None]):
             self._demo_start()
 
     def _demo_start(self) -> None:
-        """The demo only: SIGTERM / SIGHUP quit the usual way (the terminal is given back and
-        `plantech demo` removes its temp dir); the tour, unless it was seen already."""
+        """The demo only: SIGTERM quits the usual way (the terminal is given back, then
+        `plantech demo` removes its temp dir; SIGHUP is demo.py's); the tour, unless it was
+        seen already."""
         import signal
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            try:
-                loop.add_signal_handler(sig, partial(self.exit, return_code=128 + sig))
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                pass
+        try:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, partial(self.exit, return_code=128 + signal.SIGTERM))
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
         marker = os.environ.get("PLANTECH_DEMO_TOUR")
         if marker:
             from .screens.tour import TourScreen

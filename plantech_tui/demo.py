@@ -17,6 +17,7 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,8 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
 
     root = Path(tempfile.mkdtemp(prefix="plantech-demo-"))
     saved = dict(os.environ)
-    previous = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _stop),
+                signal.SIGHUP: signal.signal(signal.SIGHUP, partial(_hung_up, root))}
     try:
         isolate(root)
         actions.reset_credential_store()
@@ -124,11 +126,14 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
             signal.signal(sig, handler)
 
 
-# Closing the terminal (SIGHUP) or `kill` (SIGTERM) would end the process where it stands,
-# leaving the database and the credential file in the temp dir. Before the app runs they end
-# the set-up through its `finally`; while it runs, the app quits the usual way first
-# (PlantechApp.on_mount: the terminal is given back, then the same `finally`).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# `kill` (SIGTERM) or closing the terminal (SIGHUP) would end the process where it stands,
+# leaving the database and the credential file in the temp dir.
+# SIGTERM: before the app runs it ends the set-up through its `finally`; while the app runs,
+# the app quits the usual way (PlantechApp._demo_start: the terminal is given back), then
+# the same `finally`.
+# SIGHUP: the terminal is gone, so nothing is given back: writing the app's last frames to
+# a hung-up terminal fails and Textual's shutdown can wait for its output thread for ever.
+# The temp dir goes and the process ends at once, from any thread state.
 
 
 class DemoStopped(SystemExit):
@@ -137,6 +142,11 @@ class DemoStopped(SystemExit):
 
 def _stop(signum: int, _frame: object) -> None:
     raise DemoStopped(128 + signum)
+
+
+def _hung_up(root: Path, signum: int, _frame: object) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    os._exit(128 + signum)
 
 
 def tour_marker() -> Path:
