@@ -165,6 +165,13 @@ class PlantechApp(App[None]):
         from . import notices
 
         notices.release(self._say)
+        if self.demo_admin_url:  # the loop may outlive the app (tests): SIGTERM is not ours
+            import signal
+
+            try:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
 
     def _say(self, message: str) -> None:
         """A one-time notice of the core (the credential store's fallback), from any thread.
