@@ -71,6 +71,11 @@ class PlantechApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
         Binding("g", "global_menu", "Menu", id="global-menu"),
         Binding("question_mark", "help", "Help", id="help"),
+        # presenter keys while `plantech demo` runs (check_action refuses them otherwise);
+        # every screen's footer shows them (PlantechScreen.BINDINGS), dialogs do not
+        Binding("f6", "demo_move_balance", "Demo ±balance", show=False),
+        Binding("f7", "demo_add_account", "Demo +account", show=False),
+        Binding("f8", "demo_remove_account", "Demo −account", show=False),
     ]
     COMMANDS = App.COMMANDS | {PlantechCommands}
     REQUIRES: ClassVar[dict[str, Action]] = {
@@ -128,6 +133,25 @@ class PlantechApp(App[None]):
         self._data_version = self.workspace.store.data_version()
         self.call_after_refresh(self._started)
         self.set_timer(POLL_SECONDS, self._poll)
+        if self.demo_admin_url:
+            self._demo_start()
+
+    def _demo_start(self) -> None:
+        """The demo only: SIGTERM quits the usual way (the terminal is given back, then
+        `plantech demo` removes its temp dir; SIGHUP is demo.py's); the tour, unless it was
+        seen already."""
+        import signal
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, partial(self.exit, return_code=128 + signal.SIGTERM))
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+        marker = os.environ.get("PLANTECH_DEMO_TOUR")
+        if marker:
+            from .screens.tour import TourScreen
+
+            self.push_screen(TourScreen(Path(marker)))
 
     def _started(self) -> None:
         """After the first frame: `plantech` turned garbage collection off for start-up
@@ -143,6 +167,13 @@ class PlantechApp(App[None]):
         from . import notices
 
         notices.release(self._say)
+        if self.demo_admin_url:  # the loop may outlive the app (tests): SIGTERM is not ours
+            import signal
+
+            try:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
 
     def _say(self, message: str) -> None:
         """A one-time notice of the core (the credential store's fallback), from any thread.

@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = cmd(sub, "demo", "fake Redtail + demo database + the TUI")
     demo.add_argument("--as", dest="as_user", metavar="USER")
+    demo.add_argument("--tour", action="store_true", help="show the opening tour again")
+
+    docs = cmd(sub, "docs", "list the documents that ship with plantech, or print one")
+    docs.add_argument("name", nargs="?", metavar="NAME", help="guide or deploy")
 
     fake = cmd(sub, "fake-redtail", "run the fake Redtail server on 127.0.0.1")
     try:
@@ -500,6 +504,25 @@ def _require_tty() -> None:
                          "(use the subcommands for scripts; see plantech --help)")
 
 
+def docs_dir() -> Path:
+    return Path(__file__).resolve().parent / "docs"
+
+
+def run_docs(args: argparse.Namespace, out: Out) -> int:
+    """`plantech docs [NAME]`: the documents installed with the package."""
+    found = {p.stem.lower(): p for p in sorted(docs_dir().glob("*.md"))}
+    if args.name is None:
+        out.emit({"docs": [{"name": n, "path": str(p)} for n, p in found.items()]},
+                 "\n".join(f"{n:<12} {p}" for n, p in found.items()))
+        return 0
+    path = found.get(args.name.lower().removesuffix(".md"))
+    if path is None:
+        raise UsageError(f"no document {args.name!r}: one of {', '.join(found)}")
+    text = path.read_text(encoding="utf-8")
+    out.emit({"name": path.stem.lower(), "path": str(path), "text": text}, text.rstrip("\n"))
+    return 0
+
+
 def dispatch(args: argparse.Namespace) -> int:
     out = Out(bool(getattr(args, "json", False)))
     command = args.command
@@ -516,7 +539,9 @@ def dispatch(args: argparse.Namespace) -> int:
         _require_tty()
         from .demo import run_demo
 
-        return run_demo(as_user=args.as_user)
+        return run_demo(as_user=args.as_user, tour=args.tour)
+    if command == "docs":
+        return run_docs(args, out)
     if command == "fake-redtail":
         from .sync.fake import run_from_args
 

@@ -2,7 +2,9 @@
 
 Everything lives in a new temporary directory (database, 0600 credential file, config), so
 the demo never touches PLANTECH_DB, the OS keyring or the user's own files; on exit the fake
-stops and the directory goes.
+stops and the directory goes, also when the terminal is closed (SIGHUP) or the process is
+told to stop (SIGTERM). The one file kept outside it is the tour's marker in the user's own
+config dir: the tour opens on the first demo only (`plantech demo --tour` shows it again).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import asyncio
 import getpass
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,10 @@ DEMO_PLAN = "Addams Family"
 DEMO_CLIENTS = ["Gomez Addams", "Morticia Addams"]
 CLIENT_USER = "morticia"
 PROFESSIONAL_USER = "lurch"
+SEEDED_CONTACT = 101  # Gomez: linked and pulled before the demo opens; Morticia (102) is not
+SEEDED_LINK = (5001, "Gomez 401(k)")  # his Fidelity 401(k) → the plan's manual account
+SEEDED_ADD = 5002  # the Schwab joint brokerage, added to the plan
+TOUR_MARKER = "demo-tour-seen"
 
 
 def isolate(root: Path) -> None:
@@ -66,8 +74,27 @@ def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict
     integration, _ = asyncio.run(actions.connect_integration(
         ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
         api_key=DEMO_API_KEY, environment="Custom"))
+    seed_links(ws, plan.id, integration.id)
     ws.close()
     return {"plan_id": plan.id, "integration_id": integration.id, "advisor": advisor}
+
+
+def seed_links(ws: Any, plan_id: int, integration_id: int) -> None:
+    """What an advisor did yesterday, through the same API the screens use: Gomez linked,
+    his accounts pulled, his 401(k) linked to the plan's manual account and the joint
+    brokerage added, so a client or professional opening the demo sees linked accounts."""
+    from .sync import actions
+
+    async def link_and_pull() -> None:
+        await actions.link_contacts_async(ws, plan_id, integration_id, [SEEDED_CONTACT])
+        await actions.refresh_async(ws, plan_id)
+
+    asyncio.run(link_and_pull())
+    pending = {row.redtail_account_id: row for row in ws.plan_detail(plan_id).pending}
+    manual = {a.description: a for a in ws.plan_detail(plan_id).accounts}
+    redtail_id, description = SEEDED_LINK
+    ws.link_to_existing(plan_id, pending[redtail_id].id, manual[description].id)
+    ws.add_to_plan(plan_id, pending[SEEDED_ADD].id)
 
 
 @contextmanager
@@ -78,6 +105,8 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
 
     root = Path(tempfile.mkdtemp(prefix="plantech-demo-"))
     saved = dict(os.environ)
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _stop),
+                signal.SIGHUP: signal.signal(signal.SIGHUP, partial(_hung_up, root))}
     try:
         isolate(root)
         actions.reset_credential_store()
@@ -93,11 +122,47 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(root, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def run_demo(as_user: str | None = None) -> int:
+# `kill` (SIGTERM) or closing the terminal (SIGHUP) would end the process where it stands,
+# leaving the database and the credential file in the temp dir.
+# SIGTERM: before the app runs it ends the set-up through its `finally`; while the app runs,
+# the app quits the usual way (PlantechApp._demo_start: the terminal is given back), then
+# the same `finally`.
+# SIGHUP: the terminal is gone, so nothing is given back: writing the app's last frames to
+# a hung-up terminal fails and Textual's shutdown can wait for its output thread for ever.
+# The temp dir goes and the process ends at once, from any thread state.
+
+
+class DemoStopped(SystemExit):
+    pass
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise DemoStopped(128 + signum)
+
+
+def _hung_up(root: Path, signum: int, _frame: object) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    os._exit(128 + signum)
+
+
+def tour_marker() -> Path:
+    """In the user's own config dir (the demo's temp dir is thrown away with its config)."""
+    from .paths import config_dir
+
+    return config_dir() / TOUR_MARKER
+
+
+def run_demo(as_user: str | None = None, tour: bool = False) -> int:
     from .app import run_app
 
+    marker = tour_marker()  # before demo_environment points XDG_CONFIG_HOME at the temp dir
     with demo_environment() as (db_path, info):
         os.environ["PLANTECH_DEMO_ADMIN_URL"] = info["admin_url"]
+        os.environ["PLANTECH_DEMO_BASE_URL"] = info["base_url"]
+        if tour or not marker.exists():
+            os.environ["PLANTECH_DEMO_TOUR"] = str(marker)
         return run_app(db_path, as_user or info["advisor"])

@@ -158,10 +158,10 @@ def check_database(path: Path, user_name: str
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             return [Check("database", "fail", f"{path}: {exc}",
-                          "restore it from a backup (docs/DEPLOY.md)")], None, []
+                          "restore it from a backup (plantech docs deploy)")], None, []
         if ok != "ok":
             return [Check("database", "fail", f"{path}: integrity check says {ok}",
-                          "restore it from a backup (docs/DEPLOY.md)")], None, []
+                          "restore it from a backup (plantech docs deploy)")], None, []
         if version > target:
             return [Check("database", "fail", f"{path} has schema {version}, newer than this "
                           f"plantech ({target})", "upgrade plantech")], None, []
@@ -203,7 +203,7 @@ def check_database(path: Path, user_name: str
         checks.append(Check("database owner", "warn", f"{path} belongs to another user: "
                             "checked read-only, without its latest commits or the write lock",
                             "run plantech (and doctor) as the account that owns it "
-                            "(docs/DEPLOY.md: plantech-admin doctor)"))
+                            "(plantech docs deploy: plantech-admin doctor)"))
     # the file must be private; its directory must at least not be writable by others
     for item, want, mask in ((path, 0o600, 0o077), (path.parent, 0o700, 0o022)):
         problem = _private(item, want, "database permissions", mask)
@@ -307,7 +307,7 @@ def check_credentials() -> tuple[Check, Any]:
                      fix), None
     return Check("credentials", "warn", f"no usable OS keyring ({problem}); plantech uses the "
                  f"file store instead: {detail}",
-                 f"on a server set {ENV_VAR}=file to say so (docs/DEPLOY.md); on a desktop, "
+                 f"on a server set {ENV_VAR}=file to say so (plantech docs deploy); on a desktop, "
                  "unlock or install a keyring"), read_file
 
 

@@ -1,6 +1,6 @@
 """`plantech serve`: the TUI in a browser through textual-serve, on loopback by default.
 
-Reach it from elsewhere through an SSH tunnel (docs/DEPLOY.md); a non-loopback host needs
+Reach it from elsewhere through an SSH tunnel (plantech_tui/docs/DEPLOY.md); a non-loopback host needs
 --allow-remote, because the page is the whole app with the serving user's rights.
 
 textual-serve starts one app process per browser tab. On top of it this module:

@@ -24,6 +24,19 @@ LOCK_NOTE = ("Save checks this login with Redtail once. Redtail locks a login af
              "stored.")
 
 
+def demo_login() -> dict[str, str] | None:
+    """The fake Redtail's login while `plantech demo` runs (it sets PLANTECH_DEMO_BASE_URL)."""
+    import os
+
+    base_url = os.environ.get("PLANTECH_DEMO_BASE_URL")
+    if not base_url:
+        return None
+    from ..sync.fake.dataset import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+
+    return {"base_url": base_url, "username": DEMO_USERNAME, "password": DEMO_PASSWORD,
+            "api_key": DEMO_API_KEY}
+
+
 class AddIntegrationScreen(FormMixin, PlantechScreen):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("ctrl+s", "save", "Save", id="save"),
@@ -43,6 +56,9 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
             api_key = default_api_key() or ""
         except PlantechError:
             api_key = ""
+        demo = None if e else demo_login()
+        if demo is not None:  # `plantech demo`: the fake's login, so Save just works
+            environment, api_key = CUSTOM, demo["api_key"]
         yield TopBar("Advisor Integration › " + ("Reconnect" if e else "Add Integration"))
         with VerticalScroll(classes="form page-form"):
             yield Static("Reconnect Integration" if e else "Add Integration",
@@ -54,16 +70,24 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
             yield field_row("Environment", Select(
                 [("Production", "Production"), ("Sandbox", "Sandbox"), ("Custom URL", CUSTOM)],
                 value=environment, allow_blank=False, id="field-environment"))
-            yield field_row("Base URL", Input(e.base_url if e else "", id="field-base_url",
+            if demo is not None:
+                yield Static(f"Demo: this is the fake Redtail's login, filled in for you: "
+                             f"username {demo['username']}, password {demo['password']}, "
+                             f"API key {demo['api_key']}, base URL {demo['base_url']}.",
+                             id="demo-login", classes="note", markup=False)
+            yield field_row("Base URL", Input(e.base_url if e else demo["base_url"] if demo
+                                              else "", id="field-base_url",
                                               placeholder="https://…/api/public/v1"),
                             id="row-base_url")
             yield Static("", id="environment-url", classes="note", markup=False)
             yield field_row("API key", Input(api_key, id="field-api_key", password=True,
                                              placeholder="the partner API key Redtail issued"))
-            if api_key:
+            if api_key and demo is None:
                 yield Static("API key prefilled from your configuration.", classes="note")
-            yield field_row("Username", Input(e.username if e else "", id="field-username"))
-            yield field_row("Password", Input("", id="field-password", password=True))
+            yield field_row("Username", Input(e.username if e else demo["username"] if demo
+                                              else "", id="field-username"))
+            yield field_row("Password", Input(demo["password"] if demo else "",
+                                              id="field-password", password=True))
             yield Static(f"{self.icons.warning} {LOCK_NOTE}", classes="note lock-note",
                          markup=False)
             yield Static("", id="form-status", classes="status", markup=False)

@@ -100,6 +100,11 @@ class RoleGated:
 class PlantechScreen(RoleGated, Screen[Any]):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("escape", "back", "Back", id="back"),
+        # `plantech demo`'s presenter keys: near the front of every footer, so a crowded one
+        # still shows them; the app's check_action hides them outside the demo
+        Binding("f6", "app.demo_move_balance", "Demo ±balance", id="demo-move-balance"),
+        Binding("f7", "app.demo_add_account", "Demo +account", id="demo-add-account"),
+        Binding("f8", "app.demo_remove_account", "Demo −account", id="demo-remove-account"),
     ]
 
     # the screen's on_mount reads everything: the resume that follows the mount needn't again

@@ -24,7 +24,8 @@ ADVISOR_GENERAL = {
     "escape": "Back (or clear the marks)",
     "g": "Global menu: Plans, Advisor Integration, Pending inbox (i), Refresh all (R)",
 }
-DEMO_GENERAL = ("g then b / a / x", "Demo: move a balance / add / remove an account")
+DEMO_GENERAL = ("F6 / F7 / F8 (or g then b / a / x)",
+                "Demo: move a balance / add / remove an account")
 
 
 def general_lines(app: Any) -> list[tuple[str, str]]:

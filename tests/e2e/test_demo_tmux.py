@@ -1,5 +1,5 @@
-"""`plantech demo` in a real terminal (tmux): open the plan, link contacts, refresh, see a new
-pending row, ignore it, quit — and nothing is left running or on disk (SPEC §10)."""
+"""`plantech demo` in a real terminal (tmux): the tour, open the plan, link a contact, refresh,
+see a new pending row, ignore it, quit — and nothing is left running or on disk (SPEC §10)."""
 
 from __future__ import annotations
 
@@ -46,11 +46,15 @@ class Tmux:
 
 
 def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
+    """A presenter's first demo: the tour, then the article's steps on a plan where Gomez is
+    linked already (issue 12): link Morticia, refresh (her 4 accounts are new), ignore one,
+    quit; nothing is left running or on disk."""
     need_tool("tmux")
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     marker = tmp_path / "e2e-marker.db"  # makes this demo's command line unique for pgrep
-    env = {**os.environ, "TMPDIR": str(tmpdir), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    env = {**os.environ, "TMPDIR": str(tmpdir), "TERM": "xterm-256color", "LANG": "C.UTF-8",
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}  # a first demo: the tour opens
     for var in ("COLUMNS", "LINES"):  # Textual would take these over the real terminal size
         env.pop(var, None)
     command = (f"{shlex.quote(sys.executable)} -m plantech_tui --db {shlex.quote(str(marker))} "
@@ -61,20 +65,24 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
     subprocess.run([*tmux.base, "new-session", "-d", "-s", "demo", "-x", "120", "-y", "40",
                     f"sh {shlex.quote(str(script))}"], check=True, env=env)
     try:
-        tmux.wait_for("Addams Family", timeout=30)
+        tmux.wait_for("Welcome to the PlanTech demo", timeout=30)
+        tmux.keys("Escape")
+        tmux.wait_for("Welcome to the PlanTech demo", gone=True)
+        assert (tmp_path / "config" / "plantech" / "demo-tour-seen").is_file()
+        tmux.wait_for("Addams Family")
         tmux.keys("Enter")
         tmux.wait_for("Investment Assets")
         tmux.keys("m")
         tmux.wait_for("Plan Integration")
         tmux.keys("Down", "Enter")
-        tmux.wait_for("No linked Redtail contacts yet")
+        linked = tmux.wait_for("Integration (1)")
+        assert "Gomez Addams" in linked and "Pending Data (5)" in linked, linked
         tmux.keys("n")
         tmux.wait_for("Search criteria")
         tmux.keys("Addams", "Enter")
+        tmux.wait_for("Gomez Addams (Redtail 101) — already linked")
         tmux.wait_for("Morticia Addams (Redtail 102)")
         # one key at a time, each after the screen showed the last one's effect, as a person
-        tmux.keys("Space")
-        tmux.wait_for("✓▌ Gomez Addams")
         tmux.keys("Down")
         tmux.keys("Space")
         tmux.wait_for("✓▌ Morticia Addams")
@@ -84,19 +92,19 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
         tmux.wait_for("Refresh Integrations — Addams Family")
         # the report's body (its last section): the title may paint a frame before it
         report = tmux.wait_for("Errors (0): none")
-        assert "11 new" in report and "Whole Life" in report, report
+        assert "4 new" in report and "Jackson National 2207" in report, report
         tmux.keys("Escape")
         tmux.wait_for("Refresh Integrations — Addams Family", gone=True)
-        tmux.wait_for("Pending Data (11)")
+        tmux.wait_for("Pending Data (9)")
         tmux.keys("2")
-        pending = tmux.wait_for("Fidelity 4401")
-        assert "$250,000.00" in pending
+        pending = tmux.wait_for("Vanguard 0045")
+        assert "$412,337.19" in pending
         tmux.keys("i")
         tmux.wait_for("Reason (optional)")
         tmux.keys("Enter")
         tmux.wait_for("Reason (optional)", gone=True)
         tmux.wait_for("Ignored Data (1)")
-        tmux.wait_for("Pending Data (10)")  # both tab counts (each may take its own frame)
+        tmux.wait_for("Pending Data (8)")  # both tab counts (each may take its own frame)
         tmux.keys("C-q")
         tmux.wait_for("EXIT=0", timeout=20)
         left = subprocess.run(["pgrep", "-f", f"{marker} demo"], capture_output=True, text=True)

@@ -3,7 +3,7 @@ lands in the person's own export folder (`<data dir>/exports/<user>/`), under a 
 never through a link and never over another file; nothing tells whether any other path exists.
 
 Adversary throughout: lurch, a professional without edit rights, on the firm's shared server
-account (docs/DEPLOY.md), who types the paths of `credentials.json` and of the database."""
+account (plantech_tui/docs/DEPLOY.md), who types the paths of `credentials.json` and of the database."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def every_file(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def shared(tmp_path: Path) -> dict[str, object]:
-    """The server of docs/DEPLOY.md in miniature: the database and credentials.json in the
+    """The server of plantech_tui/docs/DEPLOY.md in miniature: the database and credentials.json in the
     plantech data dir, a plan the advisor shares with the professional lurch (read only)."""
     data = data_dir()
     data.mkdir(parents=True, exist_ok=True)

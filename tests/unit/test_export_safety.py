@@ -1,5 +1,5 @@
 """Issue 10, item 1 on the command line and in the core: `export --csv FILE` never writes
-through a link, `--csv -` is stdout, the SSH forced command of docs/DEPLOY.md lets exactly
+through a link, `--csv -` is stdout, the SSH forced command of plantech_tui/docs/DEPLOY.md lets exactly
 `export N --csv -` through, and who may export what follows the role matrix (SPEC §1)."""
 
 from __future__ import annotations
@@ -130,11 +130,11 @@ def test_the_export_folder_name_is_safe_for_any_user_name(tmp_path: Path) -> Non
 
 
 def forced_command(tmp_path: Path) -> tuple[Path, Path]:
-    """docs/DEPLOY.md's plantech-ssh, with its fixed paths moved under tmp_path and plantech
+    """plantech_tui/docs/DEPLOY.md's plantech-ssh, with its fixed paths moved under tmp_path and plantech
     replaced by a stand-in that prints the arguments it was given, one per line."""
-    text = (ROOT / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
+    text = (ROOT / "plantech_tui" / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
     match = re.search(r"cat > /usr/local/bin/plantech-ssh <<'EOF'\n(.*?)\nEOF\n", text, re.S)
-    assert match, "docs/DEPLOY.md has no plantech-ssh script"
+    assert match, "plantech_tui/docs/DEPLOY.md has no plantech-ssh script"
     script = match.group(1)
     keys, stand_in = tmp_path / "authorized_keys", tmp_path / "plantech"
     for old, new in (("/etc/plantech/authorized_keys", str(keys)),

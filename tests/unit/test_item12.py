@@ -139,7 +139,7 @@ def test_item12_config_errors_are_one_line_naming_the_file(
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/DEPLOY.md"])
+@pytest.mark.parametrize("doc", ["README.md", "plantech_tui/docs/DEPLOY.md"])
 def test_item12_docs_never_put_the_api_key_on_the_command_line(doc: str) -> None:
     """Adversary: any other login on the server running `ps -ef` (or reading
     /proc/PID/cmdline) while an advisor follows the README's `--api-key "$KEY"` example.
