@@ -1,6 +1,8 @@
 """The records the Redtail client returns, parsed leniently (REDTAIL_API.md).
 
-Every model ignores unknown fields. Ids are accepted as int or numeric string; text fields accept
+Every model ignores unknown fields. Every text field is one clean line (`domain.text`): no
+control character, no bidi override, at most ``TEXT_CAP`` characters; an account says which of
+its fields were cut (`truncated`), for the refresh report. Ids are accepted as int or numeric string; text fields accept
 null (→ "" or None) and scalars; a balance is a decimal string, an int, a Decimal (JSON parsed
 with ``parse_float=Decimal``) or null, and becomes cents via `to_money_or_none`. Only the fields
 whose garbage would corrupt data (ids, balance) are strict; the rest fall back to None.
@@ -16,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from plantech_tui.domain.money import MoneyError, to_money_or_none
+from plantech_tui.domain.text import TEXT_CAP, clean_line, clean_line_cut
 
 __all__ = [
     "AuthResult",
@@ -93,6 +96,24 @@ def _opt_text(value: object) -> str | None:
     return None
 
 
+def _clean_text(value: object) -> str:
+    return clean_line(_text(value))
+
+
+def _clean_opt_text(value: object) -> str | None:
+    text = _opt_text(value)
+    return None if text is None else clean_line(text)
+
+
+def _number(value: object) -> str:
+    """An account number: only its last 4 characters are ever kept, so its tail is."""
+    return clean_line(_text(value)[-1000:], None)[-64:]
+
+
+def _clean_emails(value: object) -> list[str]:
+    return [clean_line(e) for e in _emails(value)[:100]]
+
+
 def _opt_bool(value: object) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
@@ -148,13 +169,14 @@ def _emails(value: object) -> list[str]:
 
 Id = Annotated[int, BeforeValidator(_required_id)]
 OptId = Annotated[int | None, BeforeValidator(_opt_id)]
-Text = Annotated[str, BeforeValidator(_text)]
-OptText = Annotated[str | None, BeforeValidator(_opt_text)]
+Text = Annotated[str, BeforeValidator(_clean_text)]
+OptText = Annotated[str | None, BeforeValidator(_clean_opt_text)]
+Number = Annotated[str, BeforeValidator(_number)]
 OptBool = Annotated[bool | None, BeforeValidator(_opt_bool)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Money = Annotated[Decimal | None, BeforeValidator(_balance)]
 Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
-Emails = Annotated[list[str], BeforeValidator(_emails)]
+Emails = Annotated[list[str], BeforeValidator(_clean_emails)]
 
 
 class _Lenient(BaseModel):
@@ -194,10 +216,13 @@ class RedtailContact(_Lenient):
         return {**data, "full_name": name}
 
 
+_CAPPED_ACCOUNT_FIELDS = ("company", "account_type", "product", "status")
+
+
 class RedtailAccount(_Lenient):
     id: Id
     contact_id: OptId = None
-    number: Text = ""
+    number: Number = ""
     company: OptText = None
     balance: Money = None
     account_type: OptText = None
@@ -208,6 +233,24 @@ class RedtailAccount(_Lenient):
     status: OptText = None
     deleted: Flag = False
     updated_at: Timestamp = None
+    truncated: tuple[str, ...] = ()  # the text fields cut to TEXT_CAP characters (not Redtail's)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap_text(cls, data: Any) -> Any:
+        # which text fields are too long, noted before the field validators cut them
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        cut: list[str] = []
+        for key in _CAPPED_ACCOUNT_FIELDS:
+            text = _opt_text(out.get(key))
+            if text is not None and len(text) > TEXT_CAP:
+                out[key], was_cut = clean_line_cut(text)
+                if was_cut:
+                    cut.append(key)
+        out["truncated"] = tuple(cut)
+        return out
 
 
 class FamilyMember(_Lenient):
