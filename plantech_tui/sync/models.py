@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -96,11 +96,21 @@ def _opt_text(value: object) -> str | None:
     return None
 
 
+def _is_clean(value: object) -> bool:
+    # the common case, checked in line: a short printable str, trimmed, single spaces
+    return (type(value) is str and len(value) <= TEXT_CAP and value.isprintable()
+            and "  " not in value and value.strip() is value)
+
+
 def _clean_text(value: object) -> str:
+    if _is_clean(value):
+        return value  # type: ignore[return-value]
     return clean_line(_text(value))
 
 
 def _clean_opt_text(value: object) -> str | None:
+    if _is_clean(value):
+        return value  # type: ignore[return-value]
     text = _opt_text(value)
     return None if text is None else clean_line(text)
 
@@ -217,6 +227,8 @@ class RedtailContact(_Lenient):
 
 
 _CAPPED_ACCOUNT_FIELDS = ("company", "account_type", "product", "status")
+CappedField = Literal["company", "account_type", "product", "status"]
+_TRUNCATED_KEY = "\x00plantech_truncated"  # no Redtail field: Redtail cannot set it
 
 
 class RedtailAccount(_Lenient):
@@ -233,7 +245,8 @@ class RedtailAccount(_Lenient):
     status: OptText = None
     deleted: Flag = False
     updated_at: Timestamp = None
-    truncated: tuple[str, ...] = ()  # the text fields cut to TEXT_CAP characters (not Redtail's)
+    # the text fields cut to TEXT_CAP characters: set by _cap_text, never read from Redtail
+    truncated: tuple[CappedField, ...] = Field(default=(), validation_alias=_TRUNCATED_KEY)
 
     @model_validator(mode="before")
     @classmethod
@@ -241,16 +254,22 @@ class RedtailAccount(_Lenient):
         # which text fields are too long, noted before the field validators cut them
         if not isinstance(data, dict):
             return data
-        out = dict(data)
         cut: list[str] = []
         for key in _CAPPED_ACCOUNT_FIELDS:
-            text = _opt_text(out.get(key))
+            value = data.get(key)
+            if value is None or (type(value) is str and len(value) <= TEXT_CAP):
+                continue
+            text = _opt_text(value)
             if text is not None and len(text) > TEXT_CAP:
-                out[key], was_cut = clean_line_cut(text)
+                cleaned, was_cut = clean_line_cut(text)
                 if was_cut:
+                    if not cut:
+                        data = dict(data)
+                    data[key] = cleaned
                     cut.append(key)
-        out["truncated"] = tuple(cut)
-        return out
+        if _TRUNCATED_KEY in data or cut:
+            data = {**data, _TRUNCATED_KEY: tuple(cut)}
+        return data
 
 
 class FamilyMember(_Lenient):

@@ -128,3 +128,17 @@ def test_item7_a_ten_megabyte_company_is_cut_and_reported(
     assert longest < 10_000, longest
     assert db_path.stat().st_size < 2_000_000
     assert len(run("plan", "show", str(plan)).out) < 50_000
+
+
+def test_item7_models_cut_and_say_so_and_redtail_cannot_say_it() -> None:
+    """Adversary: a Redtail that sends long fields, or claims fields were cut."""
+    from plantech_tui.sync.models import RedtailAccount, RedtailContact
+
+    acct = RedtailAccount.model_validate({"id": 1, "company": "Y" * 5000,
+                                          "number": "\x1b" + "9" * 10_000 + "1234"})
+    assert acct.truncated == ("company",) and len(acct.company or "") == TEXT_CAP
+    assert acct.number.endswith("1234")  # only the last 4 are ever kept
+    assert RedtailAccount.model_validate({"id": 2, "truncated": ["company"]}).truncated == ()
+    contact = RedtailContact.model_validate({"id": 3, "first_name": "Go\x1b]0;x\x07mez",
+                                             "last_name": "Z" * 500})
+    assert bad_chars(contact.full_name) == [] and len(contact.full_name) <= TEXT_CAP
