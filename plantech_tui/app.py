@@ -163,6 +163,17 @@ class PlantechApp(App[None]):
             gc.enable()
         self.set_timer(CREDENTIALS_AFTER, self._warm_credentials)
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notice of the app and its screens comes here (`Widget.notify` calls it):
+        notices carry data (a Redtail message, an account's description), and data is never
+        markup nor a terminal command. `markup` is ignored: no notice of ours uses markup."""
+        from .domain.text import safe_for_terminal
+
+        super().notify(safe_for_terminal(str(message)),
+                       title=safe_for_terminal(str(title), multiline=False),
+                       severity=severity, timeout=timeout, markup=False)
+
     def on_unmount(self) -> None:
         from . import notices
 

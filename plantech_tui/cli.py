@@ -208,7 +208,11 @@ class Out:
         if self.as_json:
             sys.stdout.write(json.dumps(doc, indent=2, default=_json_default) + "\n")
         else:
-            sys.stdout.write((text() if callable(text) else text).rstrip("\n") + "\n")
+            from .domain.text import safe_for_terminal
+
+            # stored text is shown, never obeyed: no control or bidi character reaches a terminal
+            shown = safe_for_terminal(text() if callable(text) else text)
+            sys.stdout.write(shown.rstrip("\n") + "\n")
         sys.stdout.flush()
 
 
@@ -459,6 +463,7 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
         lines += [f"  new: {n.description} ({n.default_investment_type})" for n in result.new]
         lines += [f"  changed: {describe_change(c)}" for c in result.changes]
         lines += [f"  error: contact {e.redtail_contact_id}: {e.message}" for e in result.errors]
+        lines += [f"  cut: {t}" for t in result.truncated]
     docs.sort(key=lambda d: d.get("plan_id") or 0)
     out.emit({"plans": docs}, "\n".join(lines) or "no plans to sync")
     for r in results:
@@ -573,8 +578,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return dispatch(args)
     except PlantechError as exc:
-        print(f"plantech: error: {exc.message.splitlines()[0] if exc.message else exc}",
-              file=sys.stderr)
+        from .domain.text import safe_for_terminal
+
+        first = exc.message.splitlines()[0] if exc.message else str(exc)
+        print(f"plantech: error: {safe_for_terminal(first, multiline=False)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("plantech: interrupted", file=sys.stderr)
@@ -592,7 +599,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 1
         log.exception("internal error")
-        text = str(exc).splitlines()[0] if str(exc) else ""
+        text = str(exc).splitlines()[0][:500] if str(exc) else ""
+        text = "".join(c if c.isprintable() else " " for c in text)
         print(f"plantech: error: internal error ({type(exc).__name__}{': ' + text if text else ''})",
               file=sys.stderr)
         return 1

@@ -13,7 +13,9 @@ Say = Callable[[str], None]
 
 def to_stderr(message: str) -> None:
     """As the CLI says things: one line on stderr."""
-    print(f"plantech: {message}", file=sys.stderr)
+    from .domain.text import safe_for_terminal
+
+    print(f"plantech: {safe_for_terminal(message)}", file=sys.stderr)
 
 
 _say: Say = to_stderr

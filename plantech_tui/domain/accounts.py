@@ -10,6 +10,7 @@ from typing import Any
 from .errors import ValidationFailed
 from .mapping import canonical_owner
 from .money import MoneyError, to_money, to_money_or_none
+from .text import clean_line
 
 FIELDS = (
     "description",
@@ -78,7 +79,8 @@ def validate_fields(
     unknown = set(values) - set(FIELDS)
     if unknown:
         raise ValidationFailed(f"unknown field(s): {', '.join(sorted(unknown))}")
-    description = " ".join(str(values.get("description") or "").split())
+    # one line, no control or bidi character (a description is shown in terminals)
+    description = clean_line(str(values.get("description") or ""), None)
     if not description:
         raise ValidationFailed("description is required", field="description")
     if len(description) > 200:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .money import money_str
+from .text import MESSAGE_CAP, clean_line
 
 
 class BalanceChange(BaseModel):
@@ -35,6 +36,12 @@ class PullError(BaseModel):
     kind: str
     message: str
     plan_id: int | None = None  # set when a whole plan could not be pulled (sync --all)
+
+    @field_validator("message")
+    @classmethod
+    def _one_clean_line(cls, value: str) -> str:
+        # a server's text: one line, no terminal controls, at most MESSAGE_CAP characters
+        return clean_line(value, MESSAGE_CAP)
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(exclude={"plan_id"})
@@ -76,6 +83,7 @@ class RefreshReport(BaseModel):
     missing_at_source: list[int] = Field(default_factory=list)  # Redtail ids flagged now
     type_flags: list[str] = Field(default_factory=list)  # known accounts whose type is excluded
     errors: list[PullError] = Field(default_factory=list)
+    truncated: list[str] = Field(default_factory=list)  # "Redtail 5005: company cut to 200 ..."
     requests: int = 0
     started_at: str | None = None
     finished_at: str | None = None
@@ -106,6 +114,7 @@ class RefreshReport(BaseModel):
             "skipped": list(self.skipped_by_type),
             "missing": list(self.missing_at_source),
             "type_flags": list(self.type_flags),
+            "truncated": list(self.truncated),
             "requests": self.requests,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -122,6 +131,8 @@ class RefreshReport(BaseModel):
             parts.append(f"{self.balance_unknown} balance unknown")
         if self.missing_at_source:
             parts.append(f"{len(self.missing_at_source)} missing at source")
+        if self.truncated:
+            parts.append(f"{len(self.truncated)} with text cut")
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return ", ".join(parts)

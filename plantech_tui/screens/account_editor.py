@@ -15,7 +15,7 @@ from textual.widgets import Button, Footer, Input, Select, Sparkline, Static
 from ..domain.errors import NotFound, PlantechError
 from ..domain.models import OWNERS, LinkState, PlanAccount, StagedAccount
 from ..domain.permissions import Action
-from ..widgets.fmt import local_time, money_display, utc_label
+from ..widgets.fmt import local_time, money_display, shown, utc_label
 from ..widgets.topbar import TopBar
 from .base import FormMixin, PlantechScreen, button, field_row
 
@@ -80,7 +80,8 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         yield TopBar("Plan Integration › Add to Plan" if self.staged is not None
                      else "Investment Assets › " + (a.description if a else "New account"))
         with VerticalScroll(classes="form page-form", id="editor"):
-            yield Static(self._title(), classes="screen-title", id="editor-title", markup=False)
+            yield Static(shown(self._title()), classes="screen-title", id="editor-title",
+                         markup=False)
             yield Static("", id="link-info", classes="link-info", markup=False)
             yield field_row("Description", Input(values["description"],
                                                  id="field-description"))
@@ -182,7 +183,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         i = self.icons
         if not self.can_edit:
             self.query_one("#editor-title", Static).update(
-                f"{self._title()} (read only)")
+                shown(f"{self._title()} (read only)"))
         info = self.query_one("#link-info", Static)
         if a is not None and a.link is not None:
             link = a.link
@@ -202,7 +203,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             if link.missing_at_source:
                 lines.append(f"{i.missing} Missing at source: Redtail no longer lists this "
                              "account.")
-            info.update("\n".join(lines))
+            info.update(shown("\n".join(lines)))
             info.display = True
         elif self.staged is not None:
             s = self.staged

@@ -16,7 +16,7 @@ from ..domain.errors import NotFound
 from ..domain.models import AuditEntry
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
-from ..widgets.fmt import local_time
+from ..widgets.fmt import local_time, shown
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import TopBar
 from .base import PlantechScreen, TextModal
@@ -136,9 +136,9 @@ class AuditLogScreen(PlantechScreen):
         table = self.query_one(RecordTable)
         table.reload()
         self.query_one(TopBar).set_crumbs(f"Plans › {plan.name} › Audit log")
-        self.query_one("#audit-title", Static).update(
+        self.query_one("#audit-title", Static).update(shown(
             f"Audit log — {plan.name} ({table.row_count:,} entries"
-            + (" in the filter" if table.filter_text else "") + ", newest first)")
+            + (" in the filter" if table.filter_text else "") + ", newest first)"))
         return None
 
     def on_record_table_opened(self, event: RecordTable.Opened) -> None:

@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ..domain.errors import PermissionDenied, PlantechError, ValidationFailed
 from ..domain.permissions import Action
+from ..widgets.fmt import shown
 from ..widgets.icons import IconSet
 
 if TYPE_CHECKING:
@@ -180,9 +181,9 @@ class TextModal(PlantechModal[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes=self.DIALOG_CLASSES):
-            yield Static(self.heading(), classes="dialog-title", markup=False)
+            yield Static(shown(self.heading()), classes="dialog-title", markup=False)
             with VerticalScroll(id=self.SCROLL_ID):
-                yield Static(self.text(), id=self.TEXT_ID, markup=False)
+                yield Static(shown(self.text()), id=self.TEXT_ID, markup=False)
             with Horizontal(classes="buttons"):
                 yield button("Close (esc)", "close", "primary")
 
@@ -211,7 +212,7 @@ class FormMixin:
     def show_form_error(self, exc: PlantechError) -> None:
         node = cast(Widget, self)
         icon = cast(RoleGated, self).icons.error
-        node.query_one("#form-error", Static).update(f"{icon} {exc.message}")
+        node.query_one("#form-error", Static).update(shown(f"{icon} {exc.message}"))
         node.query_one("#form-error").display = True
         field = exc.field if isinstance(exc, ValidationFailed) else None
         if field:

@@ -15,6 +15,7 @@ from textual.widgets.selection_list import Selection
 from ..domain.errors import PlantechError, UsageError
 from ..domain.permissions import Action
 from ..widgets.checklist import CheckList
+from ..widgets.fmt import plain, shown
 from ..widgets.topbar import TopBar
 from .base import FormMixin, PlantechScreen, button, field_row
 
@@ -44,7 +45,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             with VerticalScroll(classes="form search-form"):
                 yield Static("Add Integration", classes="screen-title")
                 yield field_row("Integration", Select(
-                    [(f"Redtail CRM · {i.username} ({i.environment})", i.id)
+                    [(plain(f"Redtail CRM · {i.username} ({i.environment})"), i.id)
                      for i in integrations],
                     value=integrations[0].id if integrations else Select.NULL,
                     allow_blank=not integrations, id="field-integration"))
@@ -88,7 +89,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             self.dismiss(None)
 
     def _status(self, text: str) -> None:
-        self.query_one("#results-status", Static).update(text)
+        self.query_one("#results-status", Static).update(shown(text))
 
     # ------------------------------------------------------------------ search
 
@@ -130,7 +131,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             label = (f"{self.icons.ok} {c['name']} (Redtail {c['redtail_contact_id']}) — "
                      "already linked" if linked
                      else f"{c['name']} (Redtail {c['redtail_contact_id']})")
-            results.add_option(Selection(label, c["redtail_contact_id"], disabled=linked))
+            results.add_option(Selection(plain(label), c["redtail_contact_id"], disabled=linked))
         n = len(found["contacts"])
         if n:
             # focus first and synchronously: keys typed as soon as the results show go to them

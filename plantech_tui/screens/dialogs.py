@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..widgets.fmt import plain, shown
 from .base import PlantechModal, button
 
 Choice = tuple[str, str, str]  # (label, value, variant)
@@ -26,8 +27,8 @@ class ConfirmModal(PlantechModal[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self._title, classes="dialog-title", markup=False)
-            yield Static(self._body, classes="dialog-body", markup=False)
+            yield Static(shown(self._title), classes="dialog-title", markup=False)
+            yield Static(shown(self._body), classes="dialog-body", markup=False)
             with Horizontal(classes="buttons"):
                 for label, value, variant in self._choices:
                     yield button(label, f"choice-{value}", variant)  # type: ignore[arg-type]
@@ -55,8 +56,8 @@ class MenuModal(PlantechModal[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes=f"dialog {self._css_class}"):
-            yield Static(self._title, classes="dialog-title", markup=False)
-            yield OptionList(*(Option(label, id=item_id) for label, item_id in self._items),
+            yield Static(shown(self._title), classes="dialog-title", markup=False)
+            yield OptionList(*(Option(plain(label), id=item_id) for label, item_id in self._items),
                              id="menu-options")
 
     def on_mount(self) -> None:

@@ -16,7 +16,7 @@ from ..domain.errors import NotFound, PlantechError
 from ..domain.models import LinkState, PlanAccount
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
-from ..widgets.fmt import money_display
+from ..widgets.fmt import money_display, shown
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
 from .base import PlantechScreen
@@ -131,7 +131,7 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         plan = summary.plan
         self.query_one(TopBar).set_crumbs(f"Plans › {plan.name} › Investment Assets")
         self.query_one("#plan-title", Static).update(
-            f"{plan.name} — {' & '.join(plan.clients) or 'no clients'}")
+            shown(f"{plan.name} — {' & '.join(plan.clients) or 'no clients'}"))
         totals = (f"Linked {money_display(summary.total_linked)} · "
                   f"Manual {money_display(summary.total_manual)}")
         if self.ws.can(Action.PLAN_INTEGRATION):

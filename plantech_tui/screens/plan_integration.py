@@ -21,7 +21,7 @@ from ..domain.errors import NotFound, PlantechError
 from ..domain.models import PlanAccount, PlanContact, StagedAccount
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
-from ..widgets.fmt import money_display
+from ..widgets.fmt import money_display, shown
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
 from .base import Command, PlantechScreen, button
@@ -229,7 +229,7 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
             return None
         self.query_one(TopBar).set_crumbs(f"Plans › {plan.name} › Plan Integration")
         self.query_one("#plan-title", Static).update(
-            f"{plan.name} — {' & '.join(plan.clients) or 'no clients'}")
+            shown(f"{plan.name} — {' & '.join(plan.clients) or 'no clients'}"))
         self._contacts = {str(c.id): c for c in contacts}
 
         def integration_label(integration_id: int) -> str:

@@ -33,6 +33,9 @@ def report_lines(report: RefreshReport, i: IconSet) -> list[str]:
                  + (" — Redtail " + ", ".join(map(str, report.missing_at_source))
                     if report.missing_at_source else ""))
     lines += [f"  {i.warning} {flag}" for flag in report.type_flags]
+    if report.truncated:
+        lines.append(f"Text cut ({len(report.truncated)}):")
+        lines += [f"  {i.warning} {t}" for t in report.truncated]
     lines.append(f"Errors ({len(report.errors)}):" + ("" if report.errors else " none"))
     for e in report.errors:
         who = f"contact {e.redtail_contact_id}" if e.redtail_contact_id else "Redtail"

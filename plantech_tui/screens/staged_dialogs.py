@@ -14,13 +14,13 @@ from textual.widgets.option_list import Option
 
 from ..domain.errors import ValidationFailed
 from ..domain.models import OWNERS, PlanAccount, StagedAccount
-from ..widgets.fmt import money_display
+from ..widgets.fmt import money_display, plain, shown
 from .base import FormMixin, PlantechModal, button, field_row
 
 
 def staged_line(s: StagedAccount) -> str:
-    return (f"{s.description} — Redtail type {s.account_type or 'unknown'}, "
-            f"{money_display(s.balance, 'balance unknown')}")
+    return shown(f"{s.description} — Redtail type {s.account_type or 'unknown'}, "
+                 f"{money_display(s.balance, 'balance unknown')}")
 
 
 CONFIRM_ABOVE = 25  # a bulk action on more rows than this asks before it acts
@@ -52,9 +52,9 @@ class IgnoreModal(PlantechModal[str | None]):
         with Vertical(classes="dialog form"):
             yield Static("Ignore" + (f" {n:,} accounts" if n > 1 else "")
                          + ("?" if self.confirming else ""), classes="dialog-title")
-            shown = self.rows[:8]
-            yield Static("\n".join(staged_line(s) for s in shown)
-                         + (f"\n… and {n - len(shown):,} more" if n > len(shown) else ""),
+            first = self.rows[:8]
+            yield Static("\n".join(staged_line(s) for s in first)
+                         + (f"\n… and {n - len(first):,} more" if n > len(first) else ""),
                          markup=False)
             if self.hidden:
                 yield Static(f"{self.icons.warning} {self.hidden:,} of the {n:,} marked "
@@ -152,11 +152,11 @@ class EditDescriptionModal(FormMixin, PlantechModal[str | None]):
         s = self.staged
         with Vertical(classes="dialog form"):
             yield Static(f"Redtail account {s.redtail_account_id}", classes="dialog-title")
-            yield Static(
+            yield Static(shown(
                 f"Company: {s.company or '—'} · number …{s.number_last4 or '—'}\n"
                 f"Redtail type: {s.account_type or 'unknown'} → "
                 f"{s.default_investment_type} ({s.type_note})\n"
-                f"Balance: {money_display(s.balance, 'unknown')}", markup=False)
+                f"Balance: {money_display(s.balance, 'unknown')}"), markup=False)
             yield field_row("Description", Input(s.description, id="field-description"))
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="buttons"):
@@ -201,7 +201,8 @@ class LinkExistingModal(PlantechModal[int | None]):
             yield Static("Choose the plan account this Redtail account is. Only its balance "
                          "is updated from then on.", classes="note")
             if self.accounts:
-                yield OptionList(*(Option(self._label(a), id=str(a.id)) for a in self.accounts),
+                yield OptionList(*(Option(plain(self._label(a)), id=str(a.id))
+                                   for a in self.accounts),
                                  id="accounts")
             else:
                 yield Static("This plan has no unlinked accounts. Add one on Investment Assets "
@@ -257,9 +258,9 @@ class AddToPlanModal(FormMixin, PlantechModal[dict[str, Any] | None]):
             yield Static("Add to Plan", classes="dialog-title")
             yield Static(staged_line(s), markup=False)
             if self.suggested is not None:
-                yield Static(f"{self.icons.warning} This looks like the existing account "
-                             f"{self.suggested.description!r}. To update that account instead, "
-                             "Cancel and use Link to Existing Item (l).",
+                yield Static(shown(f"{self.icons.warning} This looks like the existing account "
+                                   f"{self.suggested.description!r}. To update that account "
+                                   "instead, Cancel and use Link to Existing Item (l)."),
                              classes="warning", id="suggested-warning", markup=False)
             yield field_row("Description", Input(s.description, id="field-description"))
             yield field_row("Investment type", Select(
@@ -268,7 +269,7 @@ class AddToPlanModal(FormMixin, PlantechModal[dict[str, Any] | None]):
             note = s.type_note or f"defaulted from Redtail type {s.account_type}"
             if s.review_type:
                 note += f" — {self.icons.warning} please review the type"
-            yield Static(note, id="type-note", classes="note", markup=False)
+            yield Static(shown(note), id="type-note", classes="note", markup=False)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield button("Continue", "ok", "primary")

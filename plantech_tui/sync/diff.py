@@ -16,6 +16,7 @@ from ..domain.describe import last4, staged_description
 from ..domain.mapping import Mapping as TypeMapping
 from ..domain.money import money_display
 from ..domain.report import BalanceChange, NewAccount, PullError, RefreshReport
+from ..domain.text import TEXT_CAP, clean_line
 from .models import RedtailAccount
 
 ContactKey = tuple[int, int]  # (integration id, Redtail contact id)
@@ -129,6 +130,17 @@ def _pulled_fields(
     }
 
 
+def _description(company: str | None, number_last4: str | None,
+                 account_type: str | None) -> str:
+    """The staged description, within the product's 200 characters (a capped company + the
+    last 4 would be 205): the name is cut, the last 4 kept."""
+    description = staged_description(company, number_last4, account_type)
+    if len(description) <= TEXT_CAP:
+        return description
+    tail = f" {number_last4}" if number_last4 else ""
+    return clean_line(description[: len(description) - len(tail)], TEXT_CAP - len(tail)) + tail
+
+
 def _dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
@@ -173,6 +185,9 @@ def compute_diff(
 
     for key, (acct, contacts) in sorted(seen.items()):
         integration_id, _ = key
+        if acct.truncated:
+            report.truncated.append(f"Redtail {acct.id}: {', '.join(acct.truncated)} cut to "
+                                    f"{TEXT_CAP} characters")
         account_type, tq_name = _resolved(acct, lookups.get(integration_id))
         pulled = _pulled_fields(acct, account_type, tq_name, defaults)
         row = by_key.get(key)
@@ -181,8 +196,8 @@ def compute_diff(
                 report.skipped_by_type.append(
                     f"{account_type or 'unknown type'} (Redtail {acct.id})")
                 continue
-            description = staged_description(pulled["company"], pulled["number_last4"],
-                                              account_type)
+            description = _description(pulled["company"], pulled["number_last4"],
+                                       account_type)
             diff.inserts.append({
                 "plan_id": plan_id, "integration_id": integration_id,
                 "redtail_account_id": acct.id, "state": "pending", "description": description,
@@ -228,8 +243,8 @@ def compute_diff(
         if acct.balance is None:
             report.balance_unknown += 1
         if row["state"] == "pending" and not row["description_edited"]:
-            description = staged_description(pulled["company"], pulled["number_last4"],
-                                             account_type)
+            description = _description(pulled["company"], pulled["number_last4"],
+                                       account_type)
             if description != row["description"]:
                 changes["description"] = description
         if row["missing_at_source"] or row["missing_streak"]:

@@ -1,6 +1,8 @@
 """The records the Redtail client returns, parsed leniently (REDTAIL_API.md).
 
-Every model ignores unknown fields. Ids are accepted as int or numeric string; text fields accept
+Every model ignores unknown fields. Every text field is one clean line (`domain.text`): no
+control character, no bidi override, at most ``TEXT_CAP`` characters; an account says which of
+its fields were cut (`truncated`), for the refresh report. Ids are accepted as int or numeric string; text fields accept
 null (→ "" or None) and scalars; a balance is a decimal string, an int, a Decimal (JSON parsed
 with ``parse_float=Decimal``) or null, and becomes cents via `to_money_or_none`. Only the fields
 whose garbage would corrupt data (ids, balance) are strict; the rest fall back to None.
@@ -11,11 +13,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from plantech_tui.domain.money import MoneyError, to_money_or_none
+from plantech_tui.domain.text import TEXT_CAP, clean_line, clean_line_cut
 
 __all__ = [
     "AuthResult",
@@ -93,6 +96,34 @@ def _opt_text(value: object) -> str | None:
     return None
 
 
+def _is_clean(value: object) -> bool:
+    # the common case, checked in line: a short printable str, trimmed, single spaces
+    return (type(value) is str and len(value) <= TEXT_CAP and value.isprintable()
+            and "  " not in value and value.strip() is value)
+
+
+def _clean_text(value: object) -> str:
+    if _is_clean(value):
+        return value  # type: ignore[return-value]
+    return clean_line(_text(value))
+
+
+def _clean_opt_text(value: object) -> str | None:
+    if _is_clean(value):
+        return value  # type: ignore[return-value]
+    text = _opt_text(value)
+    return None if text is None else clean_line(text)
+
+
+def _number(value: object) -> str:
+    """An account number: only its last 4 characters are ever kept, so its tail is."""
+    return clean_line(_text(value)[-1000:], None)[-64:]
+
+
+def _clean_emails(value: object) -> list[str]:
+    return [clean_line(e) for e in _emails(value)[:100]]
+
+
 def _opt_bool(value: object) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
@@ -148,13 +179,14 @@ def _emails(value: object) -> list[str]:
 
 Id = Annotated[int, BeforeValidator(_required_id)]
 OptId = Annotated[int | None, BeforeValidator(_opt_id)]
-Text = Annotated[str, BeforeValidator(_text)]
-OptText = Annotated[str | None, BeforeValidator(_opt_text)]
+Text = Annotated[str, BeforeValidator(_clean_text)]
+OptText = Annotated[str | None, BeforeValidator(_clean_opt_text)]
+Number = Annotated[str, BeforeValidator(_number)]
 OptBool = Annotated[bool | None, BeforeValidator(_opt_bool)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Money = Annotated[Decimal | None, BeforeValidator(_balance)]
 Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
-Emails = Annotated[list[str], BeforeValidator(_emails)]
+Emails = Annotated[list[str], BeforeValidator(_clean_emails)]
 
 
 class _Lenient(BaseModel):
@@ -194,10 +226,15 @@ class RedtailContact(_Lenient):
         return {**data, "full_name": name}
 
 
+_CAPPED_ACCOUNT_FIELDS = ("company", "account_type", "product", "status")
+CappedField = Literal["company", "account_type", "product", "status"]
+_TRUNCATED_KEY = "\x00plantech_truncated"  # no Redtail field: Redtail cannot set it
+
+
 class RedtailAccount(_Lenient):
     id: Id
     contact_id: OptId = None
-    number: Text = ""
+    number: Number = ""
     company: OptText = None
     balance: Money = None
     account_type: OptText = None
@@ -208,6 +245,31 @@ class RedtailAccount(_Lenient):
     status: OptText = None
     deleted: Flag = False
     updated_at: Timestamp = None
+    # the text fields cut to TEXT_CAP characters: set by _cap_text, never read from Redtail
+    truncated: tuple[CappedField, ...] = Field(default=(), validation_alias=_TRUNCATED_KEY)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap_text(cls, data: Any) -> Any:
+        # which text fields are too long, noted before the field validators cut them
+        if not isinstance(data, dict):
+            return data
+        cut: list[str] = []
+        for key in _CAPPED_ACCOUNT_FIELDS:
+            value = data.get(key)
+            if value is None or (type(value) is str and len(value) <= TEXT_CAP):
+                continue
+            text = _opt_text(value)
+            if text is not None and len(text) > TEXT_CAP:
+                cleaned, was_cut = clean_line_cut(text)
+                if was_cut:
+                    if not cut:
+                        data = dict(data)
+                    data[key] = cleaned
+                    cut.append(key)
+        if _TRUNCATED_KEY in data or cut:
+            data = {**data, _TRUNCATED_KEY: tuple(cut)}
+        return data
 
 
 class FamilyMember(_Lenient):

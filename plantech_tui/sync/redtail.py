@@ -35,6 +35,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from plantech_tui.domain.errors import PlantechError, ValidationFailed
+from plantech_tui.domain.text import clean_line
 from plantech_tui.sync.models import (
     AuthResult,
     ContactFamily,
@@ -236,8 +237,7 @@ _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 
 
 def _one_line(text: str, cap: int = _MESSAGE_CAP) -> str:
-    line = _WS.sub(" ", text).strip()
-    return line if len(line) <= cap else line[: cap - 1].rstrip() + "…"
+    return clean_line(text, cap)  # one line, no terminal controls or bidi overrides, capped
 
 
 def _server_text(body: str, scrub: Callable[[str], str]) -> str:

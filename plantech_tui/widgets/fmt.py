@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.text import Text
+
 from ..domain.money import money_display
+from ..domain.text import safe_for_terminal
 
 STALE_DAYS = 7
 
-__all__ = ["money_display", "local_time", "utc_label", "days_since", "STALE_DAYS"]
+__all__ = ["money_display", "local_time", "utc_label", "days_since", "STALE_DAYS", "shown",
+           "plain"]
 
 
 def _parse(utc_text: str) -> datetime | None:
@@ -36,3 +40,15 @@ def days_since(utc_text: str | None, now: datetime | None = None) -> int | None:
     if when is None:
         return None
     return ((now or datetime.now(UTC)) - when).days
+
+
+def shown(text: object) -> str:
+    """Stored or typed text as a screen shows it: never a terminal command (no control or
+    bidi character; newlines kept). Pair with `markup=False` (or `plain`): never markup."""
+    return safe_for_terminal(str(text))
+
+
+def plain(text: object) -> Text:
+    """A one-line label of data for option lists and selects, which parse a str as markup:
+    a Text is never markup, and `shown` keeps terminal commands out."""
+    return Text(safe_for_terminal(str(text), multiline=False))

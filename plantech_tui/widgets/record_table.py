@@ -49,6 +49,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ..domain.search import terms as search_terms
+from ..domain.text import safe_for_terminal
 from .icons import IconSet, icons
 
 Cell = str | Text
@@ -613,7 +614,7 @@ class RecordTable(Widget):
         if empty and self.filter_text:
             text = (f"No rows match the filter “{self.filter_text}”. Press / and esc to "
                     "clear it.")
-        self.query_one(".empty", Static).update(text)
+        self.query_one(".empty", Static).update(safe_for_terminal(text))
         self.set_class(empty, "-empty")
 
     def _key_set(self) -> set[str]:
@@ -845,7 +846,7 @@ class RecordTable(Widget):
             parts.append(f"filter “{self.filter_text}”: {len(self._keys):,} "
                          f"row{'' if len(self._keys) == 1 else 's'}")
         text = " · ".join(p for p in parts if p)
-        self.query_one(".table-status", Static).update(text)
+        self.query_one(".table-status", Static).update(safe_for_terminal(text))
         self.set_class(bool(text), "-status")
 
     # ------------------------------------------------------------------ filter and sort
@@ -1023,7 +1024,14 @@ class RecordTable(Widget):
         console = self.app.console
         segments: list[Segment] = [Segment(mark)] if mark else []
         for column, cell, w in zip(self._columns, cells, widths, strict=False):
-            text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+            # a cell is data: shown, never obeyed (a Text keeps its spans: one for one)
+            if isinstance(cell, Text):
+                text = cell.copy()
+                if not text.plain.isprintable():
+                    text.plain = safe_for_terminal(text.plain, multiline=False)
+            else:
+                raw = str(cell)
+                text = Text(raw if raw.isprintable() else safe_for_terminal(raw, multiline=False))
             text.no_wrap = True
             if text.cell_len > w:
                 text.truncate(w, overflow="ellipsis")

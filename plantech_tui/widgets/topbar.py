@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from .fmt import shown
 from .icons import icons
 
 
@@ -45,9 +46,9 @@ class TopBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static("PlanTech", id="brand")
-        yield Static(self._crumbs, id="crumbs", markup=False)
+        yield Static(shown(self._crumbs), id="crumbs", markup=False)
         yield Static("", id="pull-status", markup=False)
-        yield Static(self.app.sub_title, id="user", markup=False)
+        yield Static(shown(self.app.sub_title), id="user", markup=False)
         yield ActionLink(icons().menu, "app.global_menu", id="global-menu-button",
                          tooltip="Global menu (g)")
 
@@ -55,7 +56,7 @@ class TopBar(Horizontal):
         self.watch(self.app, "pull_status", self._show_pull, init=True)
 
     def set_crumbs(self, text: str) -> None:
-        self.query_one("#crumbs", Static).update(text)
+        self.query_one("#crumbs", Static).update(shown(text))
 
     def _show_pull(self, status: str) -> None:
         self.query_one("#pull-status", Static).update(

@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 from plantech_tui import cli
 from plantech_tui.domain.report import RefreshReport
+from plantech_tui.domain.text import clean_line
 from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.engine import PullEngine
 from plantech_tui.sync.models import (
@@ -386,8 +387,9 @@ def test_every_valid_account_listing_is_accepted(data: st.DataObject, n: int, pa
     assert [a.id for a in got] == [a.id for a in live]
     for parsed, want in zip(got, live, strict=True):
         assert parsed.balance == want.balance
-        assert parsed.number == want.number
-        assert parsed.company == want.company
+        # text arrives as one clean line (issue 10 item 4): no control or bidi character
+        assert parsed.number == clean_line(want.number, None)
+        assert parsed.company == (None if want.company is None else clean_line(want.company))
     assert len(requests) <= len(pages) + 1
 
 

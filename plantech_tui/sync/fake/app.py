@@ -64,6 +64,9 @@ MSG_CONTACT_404 = "Contact not found"
 MSG_ACCOUNT_404 = "Account not found"
 MSG_RATE = "Rate limit exceeded"
 MSG_500 = "Internal Server Error"
+# markup, a live action, terminal escapes (title, clipboard write), bidi, then 100 kB
+MSG_HOSTILE = ("Boom [/] [@click=app.quit]quit[/] \x1b]0;pwned\x07\x1b]52;c;cHduZWQ=\x07"
+               "\x1b[2J\u202eevil" + " tail" * 20_000)
 
 HTML_500 = (
     b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
@@ -242,6 +245,8 @@ class RedtailGate:
                     return message(403, MSG_FORBIDDEN), False
                 if faults.targets_contact("server_error_contact", contact_id):
                     return message(500, MSG_500), False
+                if faults.targets_contact("hostile_message", contact_id):
+                    return message(500, MSG_HOSTILE), False
                 if faults.targets_contact("timeout", contact_id):
                     if await _hang(receive, st.hang_seconds):
                         return None, True

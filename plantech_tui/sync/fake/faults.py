@@ -21,6 +21,8 @@ FAULTS: dict[str, tuple[str, str]] = {
     "rate_limit": ("count", "the first N requests (default 1) → 429 with Retry-After: 1"),
     "server_error": ("count", "the first N requests (default 1) → 500 with an HTML body"),
     "server_error_contact": ("contact", "/contacts/CID/accounts → 500 (JSON) every time"),
+    "hostile_message": ("contact", "/contacts/CID/accounts → 500 whose message holds markup, "
+                        "terminal escapes and 100 kB of text"),
     "timeout": ("contact", "/contacts/CID/accounts hangs for 30 s"),
     "malformed": (
         "optional-contact",
@@ -32,7 +34,8 @@ FAULTS: dict[str, tuple[str, str]] = {
 }
 FAULT_NAMES: tuple[str, ...] = tuple(FAULTS)
 COUNTING = ("gateway_timeout", "rate_limit", "server_error")
-TARGETED = ("forbidden", "not_found", "server_error_contact", "timeout", "malformed")
+TARGETED = ("forbidden", "not_found", "server_error_contact", "timeout", "malformed",
+            "hostile_message")
 
 
 class FaultSpecError(ValueError):
