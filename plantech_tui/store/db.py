@@ -23,7 +23,8 @@ from .schema import migrate
 
 BUSY_TIMEOUT_S = 15.0
 # `PRAGMA quick_check` on open up to this size. It reads every page: measured on a busy 2-core
-# machine, 8 MB (16k accounts) 57-128 ms, 51 MB (100k accounts) 620-700 ms; so a bigger file is
+# machine (load 4), 1 MB 3-11 ms, 4 MB 26-33 ms, 8 MB 57-128 ms, 51 MB (100k accounts plus
+# their audit rows) 620-700 ms; so a bigger file is
 # checked once before its first write in each process instead
 QUICK_CHECK_ON_OPEN_BYTES = 4 * 1024 * 1024
 # before a pull's apply it is checked again unless that would cost more than this share of the

@@ -9,7 +9,6 @@ before or after the apply transaction, never between.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import socket
@@ -301,10 +300,8 @@ class PullEngine:
             try:
                 fetches, lookups, lookup_errors = await self.fetch(contacts)
             finally:
-                if keeper is not None:
+                if keeper is not None:  # not awaited: that could swallow our own cancellation
                     keeper.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await keeper
             requests = self.request_count - before
         except BaseException:
             if run_id is not None:
