@@ -590,8 +590,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # the promise: one line, never a traceback
-        from .store.db import is_disk_full
+        from .store.db import DatabaseDamaged, is_disk_full, is_malformed
 
+        if is_malformed(exc):  # a big file meets its malformed pages past the open check
+            print(f"plantech: error: {DatabaseDamaged.of(str(exc)).message}", file=sys.stderr)
+            return 1
         if is_disk_full(exc):  # SQLITE_FULL outside the store's own mapping (DiskFull)
             from .domain.errors import DiskFull
 

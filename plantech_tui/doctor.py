@@ -157,11 +157,11 @@ def check_database(path: Path, user_name: str
             ok = conn.execute("PRAGMA quick_check").fetchone()[0]
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
-            return [Check("database", "fail", f"{path}: {exc}",
-                          "restore it from a backup (plantech docs deploy)")], None, []
+            return [Check("database", "fail", f"{path}: integrity check failed: {exc}",
+                          "restore the last backup (plantech docs deploy, §8)")], None, []
         if ok != "ok":
             return [Check("database", "fail", f"{path}: integrity check says {ok}",
-                          "restore it from a backup (plantech docs deploy)")], None, []
+                          "restore the last backup (plantech docs deploy, §8)")], None, []
         if version > target:
             return [Check("database", "fail", f"{path} has schema {version}, newer than this "
                           f"plantech ({target})", "upgrade plantech")], None, []

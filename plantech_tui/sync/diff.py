@@ -36,10 +36,16 @@ class ContactFetch:
     contact_id: int
     accounts: list[RedtailAccount] | None = None
     error: PullError | None = None
+    truncated: bool = False  # the listing was cut: its accounts apply, its absences say nothing
 
     @property
     def ok(self) -> bool:
         return self.accounts is not None
+
+    @property
+    def complete(self) -> bool:
+        """The whole listing arrived: absences from it count (missing at source, listings)."""
+        return self.accounts is not None and not self.truncated
 
 
 @dataclass
@@ -164,7 +170,11 @@ def compute_diff(
     report = RefreshReport(plan_id=plan_id)
     diff.report = report
 
-    ok_contacts: set[ContactKey] = {(f.integration_id, f.contact_id) for f in fetches if f.ok}
+    # a cut listing is like a failed fetch for what it does not list (missing at source,
+    # listings), and like a successful one for what it lists
+    ok_contacts: set[ContactKey] = {
+        (f.integration_id, f.contact_id) for f in fetches if f.complete}
+    any_fetched = any(f.ok for f in fetches)
     for f in fetches:
         if f.error is not None:
             report.errors.append(f.error)
@@ -306,7 +316,7 @@ def compute_diff(
 
     report.missing_at_source.sort()
     if report.errors:
-        report.status = "failed" if not ok_contacts else "partial"
+        report.status = "failed" if not any_fetched else "partial"
     return diff
 
 

@@ -1,7 +1,8 @@
 """The pull engine: fetch (outside any transaction) → pure diff → one BEGIN IMMEDIATE apply.
 
 At most one pull per plan runs at a time across processes: a run claims a lease in
-`sync_runs` (expiring, and released early when its process is gone). A crash leaves the plan
+`sync_runs` (expiring, and released early when its process is gone), renews it every third of
+`LEASE_SECONDS` while it fetches, and applies only if it still holds it. A crash leaves the plan
 before or after the apply transaction, never between.
 """
 
@@ -24,11 +25,13 @@ from ..domain.models import Integration
 from ..domain.report import PullError, RefreshReport
 from ..store import rows as R
 from ..store.db import Store, now_utc
+from . import redtail
 from .diff import PULLED, ContactFetch, Lookups, PlanDiff, compute_diff
 from .models import RedtailAccount
 from .redtail import InvalidCredentials, RedtailClient, RedtailError
 
-LEASE_SECONDS = 600.0
+LEASE_SECONDS = 600.0  # read at each use: tests set a tiny lease on the module
+LOST_LEASE = "lost the pull lease to another run"
 ClientFactory = Callable[[Integration], RedtailClient]
 
 
@@ -89,6 +92,36 @@ def claim_run(store: Store, plan_id: int, *, trigger: str, user_name: str,
             [plan_id, trigger, user_name, now_utc(), today, now + LEASE_SECONDS, os.getpid(),
              host])
         return int(cur.lastrowid or 0)
+
+
+def renew_run(store: Store, run_id: int) -> bool:
+    """Push the run's lease `LEASE_SECONDS` further. False when the run no longer holds it
+    (it lapsed and another run took the plan over)."""
+    now = time.time()
+    with store.write() as db:
+        cur = db.execute("UPDATE sync_runs SET lease_expires_at = ? WHERE id = ? AND "
+                         "status = 'running' AND lease_expires_at >= ?",
+                         [now + LEASE_SECONDS, run_id, now])
+        return cur.rowcount == 1
+
+
+def holds_lease(db: Any, run_id: int) -> bool:
+    """Inside the apply transaction: is the run still running with an unexpired lease?"""
+    row = R.one(db, "SELECT status, lease_expires_at FROM sync_runs WHERE id = ?", [run_id])
+    return (row is not None and row["status"] == "running"
+            and (row["lease_expires_at"] or 0) >= time.time())
+
+
+async def _keep_lease(store: Store, run_id: int) -> None:
+    """Renew the lease every third of its length until cancelled (the fetch ended) or lost."""
+    while True:
+        await asyncio.sleep(LEASE_SECONDS / 3)
+        try:
+            held = await asyncio.to_thread(renew_run, store, run_id)
+        except Exception:  # a busy database: try again at the next tick, the apply checks
+            continue
+        if not held:
+            return
 
 
 def release_run(store: Store, run_id: int, report: RefreshReport | None, status: str) -> None:
@@ -201,7 +234,7 @@ class PullEngine:
     async def _fetch_contact(self, integration_id: int, contact_id: int) -> ContactFetch:
         try:
             client = self._client(integration_id)
-            accounts = await client.contact_accounts(contact_id)
+            accounts, cut = await client.contact_accounts_listing(contact_id)
         except RedtailError as exc:
             if isinstance(exc, InvalidCredentials) and self.on_auth_failure:
                 self.on_auth_failure(integration_id, exc.message)
@@ -216,6 +249,13 @@ class PullEngine:
                 redtail_contact_id=contact_id, kind="bad_response",
                 message=f"Redtail sent an unreadable answer for the accounts of contact "
                         f"{contact_id}: {problem}"))
+        if cut:  # what arrived is staged; the contact is reported and flags nothing missing
+            return ContactFetch(integration_id, contact_id, accounts=accounts, truncated=True,
+                                error=PullError(
+                redtail_contact_id=contact_id, kind="truncated",
+                message=f"the accounts of contact {contact_id}: Redtail's listing was cut "
+                        f"(stopped after {redtail.MAX_PAGES} pages, {len(accounts)} accounts "
+                        "read and staged); nothing was flagged missing at source"))
         return ContactFetch(integration_id, contact_id, accounts=accounts)
 
     async def fetch(self, contacts: Iterable[tuple[int, int]]
@@ -255,7 +295,13 @@ class PullEngine:
             _phase("fetch")
             contacts = self._contacts(plan_id)
             before = self.request_count
-            fetches, lookups, lookup_errors = await self.fetch(contacts)
+            keeper = (asyncio.ensure_future(_keep_lease(self.store, run_id))
+                      if run_id is not None else None)
+            try:
+                fetches, lookups, lookup_errors = await self.fetch(contacts)
+            finally:
+                if keeper is not None:  # not awaited: that could swallow our own cancellation
+                    keeper.cancel()
             requests = self.request_count - before
         except BaseException:
             if run_id is not None:
@@ -291,6 +337,17 @@ class PullEngine:
         cm = self.store.read() if dry_run else self.store.write()
         with cm as db:
             _phase("apply-begin")
+            if not dry_run:  # malformed pages since the run began: write nothing
+                self.store.check_integrity(unless_recent=True)
+            if run_id is not None and not holds_lease(db, run_id):
+                # the lease lapsed (another run may have taken the plan): apply nothing
+                lost = RefreshReport(plan_id=plan_id, status="failed", errors=[PullError(
+                    redtail_contact_id=None, kind="lost_lease", message=LOST_LEASE)],
+                    requests=requests, started_at=started, finished_at=now)
+                db.execute("UPDATE sync_runs SET status = 'failed', finished_at = ?, "
+                           "report = ?, lease_expires_at = NULL WHERE id = ? AND "
+                           "status = 'running'", [now, json.dumps(lost.as_json()), run_id])
+                return lost
             rows = R.dict_rows(db, "SELECT * FROM staged_accounts WHERE plan_id = ?", [plan_id])
             listings = R.staged_contacts(db, [r["id"] for r in rows])
             balances = {r["id"]: Decimal(r["balance"]) for r in R.dict_rows(

@@ -64,7 +64,7 @@ __all__ = [
 
 logger = logging.getLogger("plantech.redtail")
 
-MAX_PAGES = 1000
+MAX_PAGES = 1000  # read at each listing: tests set a small cap on the module
 RETRY_AFTER_CAP = 60.0
 _MESSAGE_CAP = 200
 _M = TypeVar("_M", bound=BaseModel)
@@ -505,14 +505,20 @@ class RedtailClient:
 
     async def contact_accounts(self, contact_id: int) -> list[RedtailAccount]:
         """Every live account of a contact, over all pages; `deleted: true` ones dropped."""
-        items, _ = await self._list(
+        return (await self.contact_accounts_listing(contact_id))[0]
+
+    async def contact_accounts_listing(
+        self, contact_id: int
+    ) -> tuple[list[RedtailAccount], bool]:
+        """`contact_accounts`, and whether the listing was cut at `MAX_PAGES`."""
+        items, cut = await self._list(
             f"contacts/{int(contact_id)}/accounts",
             "accounts",
             RedtailAccount,
             what=f"the accounts of contact {contact_id}",
             item_what="account",
         )
-        return [a for a in items if not a.deleted]
+        return [a for a in items if not a.deleted], cut
 
     async def get_account(self, account_id: int) -> RedtailAccount:
         what = f"account {account_id}"
@@ -571,7 +577,7 @@ class RedtailClient:
 
         Stops at total_pages or total_records, on an empty page, on a page shorter than the
         first page, on a page whose ids all repeat, after `MAX_PAGES` pages, or (with `limit`)
-        once more than `limit` records are known to exist.
+        once more than `limit` records are known to exist; `truncated` for the last two.
         """
         out: list[_M] = []
         seen: set[int] = set()
@@ -621,7 +627,7 @@ class RedtailClient:
                 break
             if page >= MAX_PAGES:
                 logger.warning("%s: stopped after %d pages", what, MAX_PAGES)
-                break
+                return out, True
             page += 1
         return out, False
 
