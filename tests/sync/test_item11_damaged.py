@@ -69,7 +69,7 @@ def test_item11_a_damaged_database_is_refused_by_every_command(
         assert db_path.read_bytes() == damaged, argv
     r = run("doctor")  # doctor reads it, says so, and points to the backup
     assert r.rc == 1 and "[FAIL] database" in r.out and "integrity check" in r.out
-    assert "DEPLOY.md §8" in r.out
+    assert "plantech docs deploy, §8" in r.out
     assert db_path.read_bytes() == damaged
 
 
