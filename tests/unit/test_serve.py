@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from plantech_tui.serve import is_loopback, page_title, tab_command
+from plantech_tui.serve import Guard, is_loopback, page_title, tab_command
 from plantech_tui.service.workspace import Workspace
 from tests.e2e.procs import alive, processes_mentioning, wait_for_line
 
@@ -373,3 +373,29 @@ def test_item2_serve_obeys_only_its_own_page(tmp_path: Path) -> None:
     output = log.read_text()
     assert code == 0, output
     assert output.count(token) == 1, "the token is printed once, in the URL, and never logged"
+
+
+def test_item2_guard_names_origins_and_tokens() -> None:
+    """Adversary: a DNS-rebinding page (its own name in Host), a page on another local port
+    (same site for cookies), and a token guesser. The Guard's rules, one by one."""
+    guard = Guard("127.0.0.1", 8101)
+    other = Guard("127.0.0.1", 8101)
+    assert len(guard.token) >= 40 and guard.token != other.token, "random, new each start"
+    assert guard.token_ok(guard.token)
+    assert not guard.token_ok(None) and not guard.token_ok("") and not guard.token_ok(
+        other.token) and not guard.token_ok(guard.token[:-1]) and not guard.token_ok("é")
+    for host in ("127.0.0.1:8101", "localhost:8101", "[::1]:8101", "LOCALHOST:9000",
+                 "127.0.0.1"):  # any port: an SSH tunnel may map another local port here
+        assert guard.host_ok(host), host
+    for host in ("evil.example:8101", "evil.example", "127.0.0.1.nip.io:8101", "", None,
+                 "0.0.0.0:8101", "localhost.evil.example:8101", "[::2]:8101"):
+        assert not guard.host_ok(host), host
+    assert Guard.origin_ok("http://127.0.0.1:8101", "127.0.0.1:8101")
+    assert Guard.origin_ok("http://localhost:9000", "localhost:9000")
+    for origin in (None, "null", "http://evil.example", "http://127.0.0.1:3000",
+                   "https://127.0.0.1:8101", "http://localhost:8101"):
+        assert not Guard.origin_ok(origin, "127.0.0.1:8101"), origin
+    remote = Guard("0.0.0.0", 8000, ("plans.example.com",))
+    assert remote.host_ok("plans.example.com:8000") and remote.host_ok("127.0.0.1:8000")
+    assert not remote.host_ok("0.0.0.0:8000") and not remote.host_ok("evil.example:8000")
+    assert Guard("10.0.0.5", 8000).host_ok("10.0.0.5:8000")
