@@ -205,7 +205,7 @@ def make_server(command: str, host: str, port: int, title: str,
 
     processes: set[Process] = set()
     sockets: set[web.WebSocketResponse] = set()
-    guard = guard or Guard(host, port)
+    the_guard: Guard = guard or Guard(host, port)
 
     class TabService(AppService):
         process: Process | None = None
@@ -224,7 +224,7 @@ def make_server(command: str, host: str, port: int, title: str,
             pass  # no logo on stdout; run_serve says where it listens
 
         async def make_app(self) -> web.Application:
-            app = web.Application(middlewares=[guard.middleware()], client_max_size=MAX_BODY)
+            app = web.Application(middlewares=[the_guard.middleware()], client_max_size=MAX_BODY)
             aiohttp_jinja2.setup(app, loader=jinja2.DictLoader(
                 {"app_index.html": _index_template()}))
             app.add_routes([
