@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--allow-remote", action="store_true")
+    serve.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="with --allow-remote: a host name the browser may use (repeatable)")
 
     sync = cmd(sub, "sync", "pull Redtail accounts into plans (headless)")
     target = sync.add_mutually_exclusive_group(required=True)

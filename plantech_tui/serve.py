@@ -10,7 +10,13 @@ textual-serve starts one app process per browser tab. On top of it this module:
 - gives the page a title, and drops textual-serve's Google Fonts link (the page stays
   offline: xterm.js falls back to a local monospace font);
 - on SIGTERM or SIGINT asks every tab's app to quit, then terminates what is left, so the
-  server stops in seconds (not aiohttp's 60 s) and leaves no app process behind.
+  server stops in seconds (not aiohttp's 60 s) and leaves no app process behind;
+- obeys only its own page (`Guard`): a random token per start, printed in the URL
+  (`/?token=…`, as Jupyter does) and then kept in an HttpOnly SameSite=Strict cookie, is
+  required by the page, the websocket and the download route; the websocket (and anything
+  but GET/HEAD) must come from the page's own origin; the Host header must name this server
+  (against DNS rebinding); request bodies and websocket messages are size-capped. The token
+  is never logged (no access log) and never put in a tab's environment or command line.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import errno
 import ipaddress
 import logging
 import os
+import secrets
 import shlex
 import socket
 import sys
@@ -38,6 +45,9 @@ log = logging.getLogger("plantech.serve")
 
 QUIT_GRACE_SECONDS = 3.0  # a tab's app gets this long to quit on its own before SIGTERM
 KILL_GRACE_SECONDS = 2.0  # and this long after SIGTERM before SIGKILL
+MAX_WS_MESSAGE = 256 * 1024  # one browser message (a paste); aiohttp's default is 4 MiB
+MAX_BODY = 16 * 1024  # no route takes a body
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def is_loopback(host: str) -> bool:
@@ -99,8 +109,94 @@ def _index_template() -> str:
     return text.replace("<head>", "<head>\n    <title>{{ application.name }}</title>", 1)
 
 
-def make_server(command: str, host: str, port: int, title: str) -> Any:
-    """A textual-serve Server that tracks its tabs' processes and stops them on shutdown."""
+class Guard:
+    """Who may use the server: the holder of this start's token, from the server's own page,
+    addressed by one of the server's own names.
+
+    - Token: from `?token=` (the printed URL) or the cookie set when the page is first
+      loaded with it; compared with secrets.compare_digest. Static files (xterm.js, CSS; no
+      data) are open; the page, the websocket and downloads are not.
+    - Host: its name must be a loopback name (127.0.0.1, localhost, [::1], the bound
+      address) or, with --allow-remote, the bound host or an --allow-host name. A DNS
+      rebinding page sends its own name (Host: evil.example:PORT) and is refused. The port
+      is not compared: an SSH tunnel may map any local port to this one.
+    - Origin: the websocket and any request other than GET/HEAD must carry an Origin equal to
+      the origin the browser addressed (http:// + Host), so another site, or another local
+      port (which shares cookies with this one), is refused; no Origin is refused too.
+    """
+
+    def __init__(self, host: str, port: int, allow_hosts: tuple[str, ...] = (),
+                 token: str | None = None) -> None:
+        self.token = token or secrets.token_urlsafe(32)
+        self.cookie = f"plantech_serve_{port}"
+        bound = host.strip("[]").lower()
+        names = set(LOOPBACK_NAMES) | {bound}
+        names |= {h.strip("[]").lower() for h in allow_hosts}
+        names -= {"0.0.0.0", "::", ""}  # "any address" is not a name a browser uses
+        self.host_names = frozenset(names)
+
+    def token_ok(self, given: str | None) -> bool:
+        return given is not None and secrets.compare_digest(
+            given.encode("utf-8", "replace"), self.token.encode())
+
+    def host_ok(self, host_header: str | None) -> bool:
+        from yarl import URL
+
+        if not host_header:
+            return False
+        try:
+            name = URL(f"http://{host_header}").raw_host
+        except ValueError:
+            return False
+        return name is not None and name.strip("[]").lower() in self.host_names
+
+    @staticmethod
+    def origin_ok(origin: str | None, host_header: str) -> bool:
+        return origin is not None and origin.lower() == f"http://{host_header}".lower()
+
+    def middleware(self) -> Any:
+        from aiohttp import hdrs, web
+
+        def refuse(status: int, why: str) -> web.Response:
+            return web.Response(status=status, text=f"plantech serve: {why}\n",
+                                headers={"Cache-Control": "no-store"})
+
+        @web.middleware
+        async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+            host = request.headers.get(hdrs.HOST, "")
+            if not self.host_ok(host):
+                return refuse(421, "this server does not answer to that host name")
+            is_ws = (request.path == "/ws"
+                     or request.headers.get(hdrs.UPGRADE, "").lower() == "websocket")
+            if (is_ws or request.method not in ("GET", "HEAD")) and not self.origin_ok(
+                    request.headers.get(hdrs.ORIGIN), host):
+                return refuse(403, "request from another origin refused")
+            if request.path.startswith("/static/") and not is_ws:
+                return await handler(request)
+            query_token = request.query.get("token")
+            if self.token_ok(query_token) and request.path == "/" and not is_ws:
+                # first load from the printed URL: keep the token in a cookie and take it
+                # out of the address bar (and history, and any Referer)
+                rest = request.rel_url.with_query(
+                    [(k, v) for k, v in request.query.items() if k != "token"])
+                response = web.Response(status=303, headers={
+                    "Location": str(rest), "Cache-Control": "no-store"})
+                response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict",
+                                    path="/")
+                return response
+            if not (self.token_ok(query_token) or
+                    self.token_ok(request.cookies.get(self.cookie))):
+                return refuse(403, "open the URL that plantech serve printed "
+                                   "(it carries the access token)")
+            return await handler(request)
+
+        return guard
+
+
+def make_server(command: str, host: str, port: int, title: str,
+                guard: Guard | None = None) -> Any:
+    """A textual-serve Server that tracks its tabs' processes and stops them on shutdown,
+    behind `guard` (a fresh token when not given)."""
     import aiohttp_jinja2
     import jinja2
     from aiohttp import WSCloseCode, web
@@ -109,6 +205,7 @@ def make_server(command: str, host: str, port: int, title: str) -> Any:
 
     processes: set[Process] = set()
     sockets: set[web.WebSocketResponse] = set()
+    the_guard: Guard = guard or Guard(host, port)
 
     class TabService(AppService):
         process: Process | None = None
@@ -127,11 +224,11 @@ def make_server(command: str, host: str, port: int, title: str) -> Any:
             pass  # no logo on stdout; run_serve says where it listens
 
         async def make_app(self) -> web.Application:
-            app = web.Application()
+            app = web.Application(middlewares=[the_guard.middleware()], client_max_size=MAX_BODY)
             aiohttp_jinja2.setup(app, loader=jinja2.DictLoader(
                 {"app_index.html": _index_template()}))
             app.add_routes([
-                web.get("/", self.handle_index, name="index"),
+                web.get("/", self.handle_page, name="index"),
                 web.get("/ws", self.handle_websocket, name="websocket"),
                 web.get("/download/{key}", self.handle_download, name="download"),
                 web.static("/static", self.statics_path, name="static"),
@@ -140,10 +237,25 @@ def make_server(command: str, host: str, port: int, title: str) -> Any:
             app.on_cleanup.append(self._reap)
             return app
 
+        async def handle_page(self, request: web.Request) -> web.Response:
+            """textual-serve's page, its URLs on the origin the browser used (so the cookie,
+            which belongs to that host name, goes with the websocket)."""
+            base = f"http://{request.host}"
+            context = {
+                "font_size": _int(request.query.get("fontsize"), 16),
+                "app_websocket_url": f"ws://{request.host}/ws",
+                "config": {"static": {"url": f"{base}/static/"}},
+                "application": {"name": self.title},
+            }
+            response = aiohttp_jinja2.render_template("app_index.html", request, context)
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
             # textual-serve's handler, with the tab's service tracked and its app process
             # always stopped when the browser goes away
-            websocket = web.WebSocketResponse(heartbeat=15)
+            websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_WS_MESSAGE)
             width = _int(request.query.get("width"), 80)
             height = _int(request.query.get("height"), 24)
             service: TabService | None = None
@@ -242,13 +354,15 @@ def run_serve(args: argparse.Namespace) -> int:
     user_name = _check_workspace(db_path, getattr(args, "user", None))
     sock = bind(host, args.port)
     port = sock.getsockname()[1]
-    server = make_server(tab_command(db_path, user_name), host, port, page_title(user_name))
+    guard = Guard(host, port, tuple(getattr(args, "allow_host", None) or ()))
+    server = make_server(tab_command(db_path, user_name), host, port, page_title(user_name),
+                         guard)
     _serve_logging()
     if not is_loopback(host):
         print(f"plantech: warning: serving on {host}, reachable from other machines: anyone "
               f"who reaches it acts as {user_name}", file=sys.stderr)
-    print(f"plantech: serving {db_path} as {user_name} on {_url(host, port)} "
-          "(ctrl+c or SIGTERM to stop)", file=sys.stderr, flush=True)
+    print(f"plantech: serving {db_path} as {user_name} on {_url(host, port)}/?token="
+          f"{guard.token} (ctrl+c or SIGTERM to stop; the token is new each start)", file=sys.stderr, flush=True)
     _run(server, sock)
     print("plantech: stopped", file=sys.stderr, flush=True)
     return 0

@@ -76,6 +76,9 @@ async def drive(url: str, chromium: Chromium, db: Path, account_id: int, shot: P
                                               timeout=30)
             assert re.search(r"Browser Family\s+never\s+—\s+\$1,234\.50", plans), plans
             assert await page.evaluate("document.title") == "PlanTech — alice"
+            # the token left the address bar, and the page's scripts cannot read its cookie
+            assert "token" not in await page.evaluate("location.href")
+            assert await page.evaluate("document.cookie") == ""
             # Textual empties the footer while the app is blurred: focus the terminal first
             await page.focus_terminal()
             await page.wait_for_text("n New plan")
@@ -108,12 +111,12 @@ def test_serve_in_chromium_pause_one_account(tmp_path: Path) -> None:
     tab_pids: set[int] = set()
     try:
         line = wait_for_line(serve_log, "plantech: serving", timeout=20, proc=serve)
-        url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        # the printed URL carries the start's token; the page keeps it in a cookie
+        url = re.search(r"on (http://127\.0\.0\.1:\d+/\?token=[\w-]{40,}) ", line)
         assert url, line
         chromium.start()
         shot = tmp_path / "plans.png"
-        asyncio.run(asyncio.wait_for(drive(url.group(1) + "/", chromium, db, account_id, shot),
-                                     40))
+        asyncio.run(asyncio.wait_for(drive(url.group(1), chromium, db, account_id, shot), 40))
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5000
         print(f"screenshot: {shot}")
         tab_pids = child_pids(serve.pid)

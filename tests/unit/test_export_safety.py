@@ -255,7 +255,7 @@ def test_item1_export_under_serve_is_a_browser_download(tmp_path: Path) -> None:
 
     import aiohttp
 
-    from tests.unit.test_serve import ANSI, start_serve, stop_serve
+    from tests.unit.test_serve import ANSI, page_url, start_serve, stop_serve
 
     data = Path(os.environ["XDG_DATA_HOME"]) / "plantech"
     data.mkdir(parents=True)
@@ -268,50 +268,62 @@ def test_item1_export_under_serve_is_a_browser_download(tmp_path: Path) -> None:
     proc, url, log = start_serve(tmp_path, "--db", str(db), "--user", "lurch")
 
     async def browse() -> tuple[str, str]:
+        # as a browser: the printed URL's token becomes the page's cookie, which the
+        # websocket and the download carry (issue 10 item 2)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            async with session.get(page_url(url)) as page:
+                assert page.status == 200
+            async with session.ws_connect(f"{url.replace('http', 'ws', 1)}/ws?width=120"
+                                          "&height=30", origin=url) as tab:
+                return await in_tab(session, tab)
+
+    async def in_tab(session: aiohttp.ClientSession,
+                     tab: aiohttp.ClientWebSocketResponse) -> tuple[str, str]:
         deadline = time.monotonic() + 60
         seen, keys = "", []
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-                f"{url.replace('http', 'ws', 1)}/ws?width=120&height=30") as tab:
 
-            async def wait_for(text: str) -> None:
-                nonlocal seen
-                while text not in ANSI.sub("", seen):
-                    left = deadline - time.monotonic()
-                    assert left > 0, f"{text!r} never showed:\n{ANSI.sub('', seen)[-2000:]}"
-                    try:
-                        msg = await tab.receive(timeout=left)
-                    except TimeoutError:
-                        raise AssertionError(f"{text!r} never showed:\n"
-                                             f"{ANSI.sub('', seen)[-2000:]}") from None
-                    if msg.type == aiohttp.WSMsgType.BINARY:
-                        seen += msg.data.decode("utf-8", "replace")
-                    elif msg.type == aiohttp.WSMsgType.TEXT:
-                        doc = json.loads(msg.data)
-                        if doc[0] == "deliver_file_start":
-                            keys.append(doc[1])
-                            seen += "\x00delivered\x00"
-                    else:
-                        raise AssertionError(f"the tab closed:\n{ANSI.sub('', seen)[-2000:]}")
+        async def wait_for(text: str) -> None:
+            nonlocal seen
+            while text not in ANSI.sub("", seen):
+                left = deadline - time.monotonic()
+                assert left > 0, f"{text!r} never showed:\n{ANSI.sub('', seen)[-2000:]}"
+                try:
+                    msg = await tab.receive(timeout=left)
+                except TimeoutError:
+                    raise AssertionError(f"{text!r} never showed:\n"
+                                         f"{ANSI.sub('', seen)[-2000:]}") from None
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    seen += msg.data.decode("utf-8", "replace")
+                elif msg.type == aiohttp.WSMsgType.TEXT:
+                    doc = json.loads(msg.data)
+                    if doc[0] == "deliver_file_start":
+                        keys.append(doc[1])
+                        seen += "\x00delivered\x00"
+                else:
+                    raise AssertionError(f"the tab closed:\n{ANSI.sub('', seen)[-2000:]}")
 
-            async def press(key: str, then: str) -> None:
-                nonlocal seen
-                seen = ""
-                await tab.send_json(["stdin", key])
-                await wait_for(then)
+        async def press(key: str, then: str) -> None:
+            nonlocal seen
+            seen = ""
+            await tab.send_json(["stdin", key])
+            await wait_for(then)
 
-            await wait_for("Addams Family")
-            await tab.send_json(["focus"])
-            await press("\r", "Investment Assets")
-            await press("e", "Your browser downloads the file.")
-            # the field's text is selected (on focus, and again after an error): typing
-            # replaces it
-            await press(str(db) + "\r", "give a file name only")
-            assert keys == []
-            await press("mine.csv\r", "\x00delivered\x00")
-            async with session.get(f"{url}/download/{keys[0]}") as got:
-                assert got.status == 200
-                disposition = got.headers["Content-Disposition"]
-                body = await got.text()
+        await wait_for("Addams Family")
+        await tab.send_json(["focus"])
+        await press("\r", "Investment Assets")
+        await press("e", "Your browser downloads the file.")
+        # the field's text is selected (on focus, and again after an error): typing
+        # replaces it
+        await press(str(db) + "\r", "give a file name only")
+        assert keys == []
+        await press("mine.csv\r", "\x00delivered\x00")
+        async with aiohttp.ClientSession() as stranger, stranger.get(
+                f"{url}/download/{keys[0]}") as refused:  # no cookie, no token
+            assert refused.status == 403
+        async with session.get(f"{url}/download/{keys[0]}") as got:
+            assert got.status == 200
+            disposition = got.headers["Content-Disposition"]
+            body = await got.text()
         return disposition, body
 
     try:

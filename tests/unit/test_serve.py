@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from plantech_tui.serve import is_loopback, page_title, tab_command
+from plantech_tui.serve import Guard, is_loopback, page_title, tab_command
 from plantech_tui.service.workspace import Workspace
 from tests.e2e.procs import alive, processes_mentioning, wait_for_line
 
@@ -102,13 +102,27 @@ def start_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None
                                 env={**(env or os.environ), "PYTHONUNBUFFERED": "1"})
     try:
         line = wait_for_line(log, "plantech: serving", timeout=20, proc=proc)
-        match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)(?:/\?token=([\w-]{40,}))? ", line)
         assert match, line
     except BaseException:
         proc.kill()
         proc.wait()
         raise
+    TOKENS[match.group(1)] = match.group(2) or "no-token-printed"
     return proc, match.group(1), log
+
+
+TOKENS: dict[str, str] = {}  # base URL -> the token that `plantech serve` printed for it
+
+
+def tab_url(url: str, width: int = 100, height: int = 30, token: str | None = None) -> str:
+    """The tab's websocket URL with the server's token (as the page's cookie would carry)."""
+    token = TOKENS[url] if token is None else token
+    return f"{url.replace('http', 'ws', 1)}/ws?width={width}&height={height}&token={token}"
+
+
+def page_url(url: str) -> str:
+    return f"{url}/?token={TOKENS[url]}"
 
 
 def stop_serve(proc: subprocess.Popen[bytes], timeout: float) -> int:
@@ -128,7 +142,7 @@ async def tab_screen_until(url: str, text: str, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     seen = ""
     async with aiohttp.ClientSession() as session, session.ws_connect(
-            f"{url.replace('http', 'ws', 1)}/ws?width=120&height=30") as ws:
+            tab_url(url, 120, 30), origin=url) as ws:
         while text not in ANSI.sub("", seen):
             left = deadline - time.monotonic()
             assert left > 0, f"{text!r} never showed; the tab got:\n{ANSI.sub('', seen)[-2000:]}"
@@ -154,7 +168,8 @@ def test_environment_reaches_the_tab(tmp_path: Path) -> None:
         assert f"serving {db} as bob" in log.read_text()
 
         async def visit() -> str:
-            async with aiohttp.ClientSession() as session, session.get(url + "/") as page:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)
+                                             ) as session, session.get(page_url(url)) as page:
                 assert page.status == 200
                 html = await page.text()
             assert "<title>PlanTech — bob</title>" in html
@@ -176,7 +191,7 @@ def test_sigterm_with_a_tab_open(tmp_path: Path) -> None:
 
     async def hold_tab_open_then_stop() -> None:
         async with aiohttp.ClientSession() as session, session.ws_connect(
-                f"{url.replace('http', 'ws', 1)}/ws?width=100&height=30") as ws:
+                tab_url(url), origin=url) as ws:
             deadline = time.monotonic() + 20
             seen = ""
             while "alice (advisor" not in ANSI.sub("", seen):
@@ -229,9 +244,10 @@ def test_a_tab_that_ends_leaves_no_app_process(tmp_path: Path, how: str) -> None
     proc, url, log = start_serve(tmp_path, "--db", str(db), "--user", "alice")
     try:
         async def tab() -> set[int]:
-            async with aiohttp.ClientSession() as session:
-                ws = await session.ws_connect(f"{url.replace('http', 'ws', 1)}/ws?width=100"
-                                              "&height=30")
+            # the cookie jar takes the page's cookie (aiohttp's default refuses IP hosts)
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)
+                                             ) as session:
+                ws = await session.ws_connect(tab_url(url), origin=url)
                 deadline = time.monotonic() + 20
                 seen = ""
                 while "alice (advisor" not in ANSI.sub("", seen):
@@ -249,7 +265,7 @@ def test_a_tab_that_ends_leaves_no_app_process(tmp_path: Path, how: str) -> None
                         pass  # the last frames, then the server closes the tab
                 else:
                     await ws.close()
-                async with session.get(url + "/") as page:  # still serving
+                async with session.get(page_url(url)) as page:  # still serving
                     assert page.status == 200
                 return pids
 
@@ -262,3 +278,124 @@ def test_a_tab_that_ends_leaves_no_app_process(tmp_path: Path, how: str) -> None
     finally:
         code = stop_serve(proc, timeout=15)
     assert code == 0, log.read_text()
+
+
+def test_item2_serve_obeys_only_its_own_page(tmp_path: Path) -> None:
+    """Adversary: a web page on http://evil.example, open in the advisor's browser while
+    `plantech serve` runs, opens a websocket to 127.0.0.1:PORT (even knowing the token), or
+    rebinds its own name to 127.0.0.1 (Host: evil.example:PORT), or guesses no token at all,
+    to read the advisor's screen and type keys as them. Every such attempt is refused before
+    an app process starts; only the printed URL's token, from the served origin, gets a tab."""
+    db = tmp_path / "item2.db"
+    Workspace.open(db, "alice").close()
+    proc, url, log = start_serve(tmp_path, "--db", str(db), "--user", "alice")
+    token = TOKENS[url]
+    port = url.rsplit(":", 1)[1]
+    ws_base = f"{url.replace('http', 'ws', 1)}/ws?width=100&height=30"
+
+    def tabs() -> set[int]:
+        return processes_mentioning(str(db)) - {proc.pid}
+
+    async def attempt(session: aiohttp.ClientSession, ws_url: str, origin: str | None,
+                      host: str | None = None) -> object:
+        headers = {"Host": host} if host else {}
+        try:
+            async with session.ws_connect(ws_url, origin=origin, headers=headers) as ws:
+                msg = await ws.receive(timeout=15)
+                return ("opened", msg.type, len(msg.data) if msg.type ==
+                        aiohttp.WSMsgType.BINARY else 0)
+        except aiohttp.WSServerHandshakeError as exc:
+            return exc.status
+
+    async def attack() -> dict[str, object]:
+        got: dict[str, object] = {}
+        async with aiohttp.ClientSession() as s:
+            got["evil origin, right token"] = await attempt(
+                s, f"{ws_base}&token={token}", "http://evil.example")
+            got["no origin, right token"] = await attempt(s, f"{ws_base}&token={token}", None)
+            got["other local port origin"] = await attempt(
+                s, f"{ws_base}&token={token}", "http://127.0.0.1:1")
+            got["right origin, no token"] = await attempt(s, ws_base, url)
+            got["right origin, wrong token"] = await attempt(
+                s, f"{ws_base}&token={'x' * len(token)}", url)
+            got["rebound host"] = await attempt(
+                s, f"{ws_base}&token={token}", f"http://evil.example:{port}",
+                host=f"evil.example:{port}")
+            for name, path, headers in [
+                    ("page, no token", "/", {}),
+                    ("page, wrong token", "/?token=nope", {}),
+                    ("page, rebound host", f"/?token={token}", {"Host": f"evil.example:{port}"}),
+                    ("download, no token", "/download/somekey", {}),
+                    ("post, evil origin", f"/?token={token}", {"Origin": "http://evil.example"}),
+            ]:
+                method = "POST" if name.startswith("post") else "GET"
+                async with s.request(method, url + path, headers=headers,
+                                     allow_redirects=False) as r:
+                    body = await r.text()
+                    assert "<html" not in body.lower() and "textual" not in body.lower(), body
+                    got[name] = r.status
+        return got
+
+    try:
+        got = asyncio.run(attack())
+        assert all(v in (403, 421) for v in got.values()), got
+        assert not tabs(), "a refused request started an app process"
+
+        async def the_advisor() -> tuple[str, str, set[int]]:
+            jar = aiohttp.CookieJar(unsafe=True)
+            async with aiohttp.ClientSession(cookie_jar=jar) as s:
+                async with s.get(f"{url}/?token={token}", allow_redirects=False) as r:
+                    assert r.status in (302, 303), r.status
+                    assert "token" not in r.headers["Location"]  # out of the address bar
+                    cookie = r.headers["Set-Cookie"]
+                    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+                async with s.get(url + "/") as r:  # the page, through the cookie
+                    assert r.status == 200
+                    page = await r.text()
+                    assert "PlanTech" in page and token not in page
+                async with s.get(url + "/download/no-such-key") as r:
+                    assert r.status == 404  # past the token check, just no such download
+                async with s.ws_connect(ws_base, origin=url) as ws:  # cookie, no token in URL
+                    seen = ""
+                    while "alice (advisor" not in ANSI.sub("", seen):
+                        msg = await ws.receive(timeout=20)
+                        assert msg.type == aiohttp.WSMsgType.BINARY, msg
+                        seen += msg.data.decode("utf-8", "replace")
+                    pids = tabs()
+                    environ = b"".join(Path(f"/proc/{p}/environ").read_bytes() +
+                                       Path(f"/proc/{p}/cmdline").read_bytes() for p in pids)
+                    return seen, environ.decode("utf-8", "replace"), pids
+
+        seen, environ, pids = asyncio.run(the_advisor())
+        assert pids and token not in environ, "the token reached the app process"
+    finally:
+        code = stop_serve(proc, timeout=15)
+    output = log.read_text()
+    assert code == 0, output
+    assert output.count(token) == 1, "the token is printed once, in the URL, and never logged"
+
+
+def test_item2_guard_names_origins_and_tokens() -> None:
+    """Adversary: a DNS-rebinding page (its own name in Host), a page on another local port
+    (same site for cookies), and a token guesser. The Guard's rules, one by one."""
+    guard = Guard("127.0.0.1", 8101)
+    other = Guard("127.0.0.1", 8101)
+    assert len(guard.token) >= 40 and guard.token != other.token, "random, new each start"
+    assert guard.token_ok(guard.token)
+    assert not guard.token_ok(None) and not guard.token_ok("") and not guard.token_ok(
+        other.token) and not guard.token_ok(guard.token[:-1]) and not guard.token_ok("é")
+    for host in ("127.0.0.1:8101", "localhost:8101", "[::1]:8101", "LOCALHOST:9000",
+                 "127.0.0.1"):  # any port: an SSH tunnel may map another local port here
+        assert guard.host_ok(host), host
+    for host in ("evil.example:8101", "evil.example", "127.0.0.1.nip.io:8101", "", None,
+                 "0.0.0.0:8101", "localhost.evil.example:8101", "[::2]:8101"):
+        assert not guard.host_ok(host), host
+    assert Guard.origin_ok("http://127.0.0.1:8101", "127.0.0.1:8101")
+    assert Guard.origin_ok("http://localhost:9000", "localhost:9000")
+    for origin in (None, "null", "http://evil.example", "http://127.0.0.1:3000",
+                   "https://127.0.0.1:8101", "http://localhost:8101"):
+        assert not Guard.origin_ok(origin, "127.0.0.1:8101"), origin
+    remote = Guard("0.0.0.0", 8000, ("plans.example.com",))
+    assert remote.host_ok("plans.example.com:8000") and remote.host_ok("127.0.0.1:8000")
+    assert not remote.host_ok("0.0.0.0:8000") and not remote.host_ok("evil.example:8000")
+    assert Guard("10.0.0.5", 8000).host_ok("10.0.0.5:8000")
