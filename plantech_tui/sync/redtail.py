@@ -67,7 +67,7 @@ logger = logging.getLogger("plantech.redtail")
 
 MAX_PAGES = 1000
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024  # the most of one answer the client reads ("10 MB")
-_ERROR_BODY_CAP = 64 * 1024  # an error answer is read only this far: its message is enough
+_ERROR_BODY_CAP = 1024 * 1024  # an error answer is read only this far: its message is enough
 RETRY_AFTER_CAP = 60.0
 _MESSAGE_CAP = 200
 _M = TypeVar("_M", bound=BaseModel)
