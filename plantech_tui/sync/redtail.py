@@ -51,6 +51,7 @@ __all__ = [
     "Forbidden",
     "InvalidCredentials",
     "MAX_PAGES",
+    "MAX_RESPONSE_BYTES",
     "RateLimited",
     "RedtailClient",
     "RedtailError",
@@ -65,6 +66,8 @@ __all__ = [
 logger = logging.getLogger("plantech.redtail")
 
 MAX_PAGES = 1000  # read at each listing: tests set a small cap on the module
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024  # the most of one answer the client reads ("10 MB")
+_ERROR_BODY_CAP = 1024 * 1024  # an error answer is read only this far: its message is enough
 RETRY_AFTER_CAP = 60.0
 _MESSAGE_CAP = 200
 _M = TypeVar("_M", bound=BaseModel)
@@ -376,6 +379,7 @@ class RedtailClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         page_size: int = 50,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -383,12 +387,15 @@ class RedtailClient:
             raise ValueError("timeout must be positive")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be at least 1")
         self.base_url = validate_base_url(base_url)
         self._api_key = api_key
         self._user_key = user_key or None
         self._timeout = float(timeout)
         self._retry = retry or RetryPolicy()
         self._page_size = page_size
+        self._max_response_bytes = max_response_bytes
         self.max_in_flight = max_in_flight
         self._semaphore = asyncio.Semaphore(max_in_flight)
         self._lookup_cache: dict[str, list[LookupItem]] = {}
@@ -724,8 +731,11 @@ class RedtailClient:
             self.request_count += 1
             started = time.monotonic()
             try:
-                async with asyncio.timeout(self._timeout):
-                    response = await self._http.get(path, params=params, headers=headers)
+                async with (
+                    asyncio.timeout(self._timeout),
+                    self._http.stream("GET", path, params=params, headers=headers) as response,
+                ):
+                    body = await self._read_body(response, what, log_path)
             except (httpx.TimeoutException, TimeoutError):
                 elapsed = (time.monotonic() - started) * 1000
                 logger.debug("GET %s -> timeout after %.0f ms", log_path, elapsed)
@@ -753,20 +763,62 @@ class RedtailClient:
         # answer is parsed (JSON and validation hold the loop for ~1 ms a page)
         await asyncio.sleep(0)
         logger.debug("GET %s -> %d in %.0f ms", log_path, response.status_code, elapsed)
-        return self._classify(response, what, login, gave_up, secrets)
+        return self._classify(response, body, what, login, gave_up, secrets, log_path)
+
+    async def _read_body(self, response: httpx.Response, what: str, log_path: str) -> bytearray:
+        """The body, read as it streams in and never past the cap: a success over
+        `max_response_bytes` (by its Content-Length before any of it is read, or once that much
+        has arrived) is a BadResponse, not retried; an error answer is read only as far as
+        `_ERROR_BODY_CAP` (its message is all that is needed) and the rest dropped."""
+        success = 200 <= response.status_code < 300
+        cap = self._max_response_bytes if success else min(self._max_response_bytes,
+                                                            _ERROR_BODY_CAP)
+        if success:
+            try:
+                declared = int(response.headers.get("content-length", ""))
+            except ValueError:
+                declared = None
+            if declared is not None and declared > cap:
+                logger.debug("GET %s -> %d, Content-Length %d over the cap", log_path,
+                              response.status_code, declared)
+                raise self._too_large(what, log_path, response.status_code)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            if len(body) + len(chunk) > cap:
+                if not success:
+                    body += chunk[: cap - len(body)]
+                    break
+                logger.debug("GET %s -> %d, body over the cap", log_path, response.status_code)
+                raise self._too_large(what, log_path, response.status_code)
+            body += chunk
+        return body
+
+    def _too_large(self, what: str, log_path: str, status: int) -> BadResponse:
+        cap = self._max_response_bytes
+        size = f"{cap // 1048576} MB" if cap % 1048576 == 0 else f"{cap} bytes"
+        return BadResponse(
+            f"Redtail sent a response over {size} from GET {log_path} for {what}; "
+            "stopped reading it",
+            status=status,
+        )
 
     def _classify(
         self,
         response: httpx.Response,
+        body_bytes: bytearray,
         what: str,
         login: bool,
         gave_up: str,
         secrets: tuple[str, ...],
+        log_path: str,
     ) -> dict[str, Any] | _Failure:
         status = response.status_code
         if 200 <= status < 300:
-            return self._json_object(response, what, secrets)
-        body = response.text
+            return self._json_object(response, body_bytes, what, secrets, log_path)
+        try:  # only read for its message: leniently, in the charset the answer names
+            body = body_bytes.decode(response.encoding or "utf-8", errors="replace")
+        except LookupError:
+            body = body_bytes.decode("utf-8", errors="replace")
         server = _server_text(body, lambda text: self._scrub(text, secrets))
         server = server or response.reason_phrase or ""
         detail = f": {server}" if server else ""
@@ -822,15 +874,27 @@ class RedtailClient:
         )
 
     def _json_object(
-        self, response: httpx.Response, what: str, secrets: tuple[str, ...]
+        self,
+        response: httpx.Response,
+        body: bytearray,
+        what: str,
+        secrets: tuple[str, ...],
+        log_path: str,
     ) -> dict[str, Any]:
         status = response.status_code
+        try:  # strictly: bytes that are not UTF-8 are refused, never stored as U+FFFD
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadResponse(
+                f"Redtail sent invalid UTF-8 in the response from GET {log_path} for {what} "
+                f"(at byte {exc.start})",
+                status=status,
+            ) from None
         try:
-            text = response.text
             data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             kind = response.headers.get("content-type", "no content type").split(";")[0]
-            raw = self._scrub(response.text, secrets) if response.content else ""
+            raw = self._scrub(text, secrets) if text else ""
             snippet = _one_line(_TAG.sub(" ", raw), 60)
             shown = f": {snippet!r}" if snippet else ": empty body"
             raise BadResponse(

@@ -142,6 +142,9 @@ FAULT_NAMES = [
     "lying_pages",
     "ignore_pagesize",
     "slow",
+    "huge_page",
+    "endless_body",
+    "bad_utf8",
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import json
 import logging
 import socket
 import time
@@ -1353,6 +1354,178 @@ async def test_unreachable_closed_port_on_login_is_one_attempt() -> None:
         with pytest.raises(Unreachable):
             await client.authenticate(USERNAME, PASSWORD)
     assert client.request_count == 1
+
+
+# --------------------------------------------------------------------------- size cap, UTF-8
+# (issue 10, items 6 and 7): every answer is read as it streams and never past the cap.
+
+
+class Spout:
+    """A response body that counts what the client pulled from it; "endless" unless `total`
+    (it still gives up after 16 MB, so a client without a cap cannot make a test run forever)."""
+
+    def __init__(self, chunk: bytes = b"x" * 4096, total: int | None = None,
+                 head: bytes = b"") -> None:
+        self.chunk = chunk
+        self.total = total if total is not None else 16 * 1024 * 1024
+        self.head = head
+        self.pulled = 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        if self.head:
+            self.pulled += len(self.head)
+            yield self.head
+        while self.pulled < self.total:
+            self.pulled += len(self.chunk)
+            yield self.chunk
+
+
+CAP = 64 * 1024
+
+
+async def test_item6_a_content_length_over_the_cap_is_refused_unread_and_not_retried() -> None:
+    """Adversary: a server announcing a 1 GB answer. Refused by its Content-Length, before a
+    byte of the body is read, once."""
+    spout = Spout(total=10 * CAP)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": str(1 << 30)}, content=spout)
+
+    async with make_client(handler, max_response_bytes=CAP) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.contact_accounts(101)
+    assert info.value.message == (
+        "Redtail sent a response over 65536 bytes from GET /contacts/101/accounts?page=1 for "
+        "the accounts of contact 101; stopped reading it"
+    )
+    assert info.value.kind == "bad_response"
+    assert spout.pulled == 0 and client.request_count == 1
+
+
+async def test_item6_an_endless_body_is_read_to_the_cap_only() -> None:
+    """Adversary: a chunked answer that never ends (no Content-Length to refuse)."""
+    spout = Spout(head=b'{"accounts": [], "padding": "')
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=spout)
+
+    async with make_client(handler, max_response_bytes=CAP) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.contact_accounts(101)
+    assert "over 65536 bytes from GET /contacts/101/accounts?page=1" in info.value.message
+    assert CAP < spout.pulled <= CAP + 2 * len(spout.chunk)
+    assert client.request_count == 1
+
+
+async def test_item6_the_default_cap_is_10_mb() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": str(10 * 1024 * 1024 + 1)},
+                              content=Spout(total=0))
+
+    async with make_client(handler) as client:
+        with pytest.raises(BadResponse, match=r"over 10 MB from GET /contacts/101 "):
+            await client.get_contact(101)
+
+
+async def test_item6_an_answer_exactly_at_the_cap_is_read() -> None:
+    body = json.dumps({"contact": {"id": 101, "first_name": "Gomez", "last_name": "Addams"}}).encode()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body)
+
+    async with make_client(handler, max_response_bytes=len(body)) as client:
+        assert (await client.get_contact(101)).id == 101
+
+
+CAPPED_CALLS: list[tuple[str, Callable[[RedtailClient], Coroutine[Any, Any, Any]]]] = [
+    ("authentication", lambda c: c.authenticate(USERNAME, PASSWORD)),
+    ("contacts/search", lambda c: c.search_contacts(name="Addams")),
+    ("contacts/101/family", lambda c: c.contact_family(101)),
+    ("lists/account_types", lambda c: c.account_types()),
+    ("lists/account_tax_qualified_types", lambda c: c.tax_qualified_types()),
+    ("accounts/5001", lambda c: c.get_account(5001)),
+]
+
+
+@pytest.mark.parametrize(("path", "call"), CAPPED_CALLS, ids=[p for p, _ in CAPPED_CALLS])
+async def test_item6_every_call_is_capped(path: str, call: Any) -> None:
+    spout = Spout()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/" + path)
+        return httpx.Response(200, content=spout)
+
+    async with make_client(handler, max_response_bytes=CAP) as client:
+        with pytest.raises(BadResponse, match=f"over 65536 bytes from GET /{path}"):
+            await call(client)
+    assert spout.pulled <= CAP + 2 * len(spout.chunk) and client.request_count == 1
+
+
+async def test_item6_an_error_answer_is_read_for_its_message_only_and_still_retried() -> None:
+    """Adversary: a 500 whose HTML body never ends. It is still a retried server error (the
+    retry policy is unchanged); each attempt reads only the first 1 MB, for the message."""
+    spouts: list[Spout] = []
+    page = b"<html><head><title>502 Bad Gateway</title></head><body>"
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        spouts.append(Spout(head=page))
+        return httpx.Response(502, headers={"Content-Type": "text/html"}, content=spouts[-1])
+
+    retry, waits = fast_retry(attempts=3)
+    async with make_client(handler, retry=retry) as client:
+        with pytest.raises(ServerError) as info:
+            await client.get_contact(101)
+    assert info.value.message == (
+        "Redtail server error on contact 101: gave up after 3 attempts: 502 Bad Gateway (HTTP 502)"
+    )
+    assert len(spouts) == 3 and len(waits.waits) == 2
+    assert all(s.pulled <= 1024 * 1024 + 2 * len(s.chunk) for s in spouts)
+
+
+async def test_item6_rate_limit_with_a_huge_body_keeps_retry_after() -> None:
+    answers = [httpx.Response(429, headers={"Retry-After": "7"}, content=Spout(total=1 << 20)),
+               reply(200, {"contact": {"id": 101, "first_name": "Gomez", "last_name": "Addams"}})]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    retry, waits = fast_retry()
+    async with make_client(handler, retry=retry) as client:
+        assert (await client.get_contact(101)).id == 101
+    assert waits.waits and waits.waits[0] >= 7.0
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=latin-1"])
+async def test_item7_invalid_utf8_is_refused_not_replaced(content_type: str) -> None:
+    """Adversary: an answer with bytes that are not UTF-8 in a company name (whatever charset
+    it claims). Refused with the reason, not stored as U+FFFD, not retried."""
+    body = json.dumps({"accounts": [account(5001)], "meta": {"total_pages": 1}}).encode()
+    body = body.replace(b'"Fidelity"', b'"Fid\xc3\x28lity"')
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": content_type}, content=body)
+
+    async with make_client(handler) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.contact_accounts(101)
+    message = info.value.message
+    assert message.startswith(
+        "Redtail sent invalid UTF-8 in the response from GET /contacts/101/accounts?page=1 for "
+        "the accounts of contact 101 (at byte "
+    )
+    assert "\ufffd" not in message and client.request_count == 1
+
+
+async def test_item7_valid_utf8_still_reads() -> None:
+    body = json.dumps({"accounts": [account(5001, company="Société Générale ✓")],
+                       "meta": {"total_pages": 1}}, ensure_ascii=False).encode()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body)
+
+    async with make_client(handler) as client:
+        (only,) = await client.contact_accounts(101)
+    assert only.company == "Société Générale ✓"
 
 
 # =========================================================================== against the fake

@@ -41,7 +41,7 @@ from .dataset import (
     next_timestamp,
     parse_balance,
 )
-from .faults import FaultSet, parse_faults
+from .faults import BODY_FAULTS, FaultSet, parse_faults
 
 BASE_PATH = "/api/public/v1"
 ADMIN_PATH = "/__admin"
@@ -74,6 +74,10 @@ HTML_500 = (
     b"</body>\r\n</html>\r\n"
 )
 MALFORMED_BODY = b'{"accounts": [{"id": 5001, "contact_id": 101, "balance": "12'
+HUGE_PAGE_BYTES = 11 * 1024 * 1024  # huge_page: over the client's 10 MB cap
+ENDLESS_BODY_LIMIT = 64 * 1024 * 1024  # endless_body: the fake gives up after this much
+BAD_UTF8 = b"\xc3\x28\xff"  # bad_utf8: a broken two-byte sequence and a byte UTF-8 never uses
+_PAD_CHUNK = b"x" * 65536
 
 _CONTACT_PATH = re.compile(r"^/contacts/(\d+)(/[^/]+)?$")
 _NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
@@ -98,6 +102,13 @@ class FakeState:
         # a test harness's gate (FakeRedtailServer.holding_accounts): while it is set,
         # account listings wait for it to open, so a test sees a pull in flight for sure
         self.accounts_gate: threading.Event | None = None
+        # body faults (huge_page, endless_body): bytes of padding sent, bodies finished; a
+        # test waits on `body_faults_done` rather than on time
+        self.huge_page_bytes = HUGE_PAGE_BYTES
+        self.endless_body_limit = ENDLESS_BODY_LIMIT
+        self.body_fault_bytes: Counter[str] = Counter()
+        self.body_faults_finished: Counter[str] = Counter()
+        self.body_faults_done = threading.Condition()
 
     def set_faults(self, spec: str | list[str] | FaultSet | None) -> FaultSet:
         """Replace the active faults (counting faults count from now). FaultSpecError if bad."""
@@ -206,7 +217,20 @@ class RedtailGate:
         if response is not None:
             await response(scope, receive, send)
         elif not skip_app:
+            fault = self._body_fault(rel)
+            if fault is not None:
+                send = _BodyFault(fault, st, send, receive)
             await self.app(scope, receive, send)
+
+    def _body_fault(self, rel: str) -> str | None:
+        match = _CONTACT_PATH.match(rel)
+        if not match or match[2] != "/accounts":
+            return None
+        contact_id = int(match[1])
+        for name in BODY_FAULTS:
+            if self.state.faults.targets_contact(name, contact_id):
+                return name
+        return None
 
     async def _gate(self, scope: Scope, receive: Receive, rel: str) -> tuple[Response | None, bool]:
         st = self.state
@@ -303,6 +327,76 @@ class RedtailGate:
         if user is None:
             return message(401, MSG_BAD_USER_KEY)
         return user
+
+
+class _BodyFault:
+    """A `send` that holds the real (successful) answer and sends a hostile body instead:
+    ``bad_utf8`` breaks the first company name, ``huge_page`` pads the page past
+    `FakeState.huge_page_bytes` with a true Content-Length, ``endless_body`` pads it in chunks
+    (no Content-Length) until the client hangs up or `FakeState.endless_body_limit`."""
+
+    def __init__(self, fault: str, state: FakeState, send: Send, receive: Receive) -> None:
+        self.fault = fault
+        self.state = state
+        self.send = send
+        self.receive = receive
+        self.start: dict[str, Any] | None = None
+        self.body = bytearray()
+
+    async def __call__(self, msg: Any) -> None:
+        if msg["type"] == "http.response.start":
+            self.start = dict(msg)
+            return
+        if msg["type"] != "http.response.body" or self.start is None:
+            await self.send(msg)
+            return
+        self.body += msg.get("body", b"")
+        if msg.get("more_body", False):
+            return
+        start, body = self.start, bytes(self.body)
+        if start["status"] != 200 or not body.endswith(b"}"):
+            await self.send(start)
+            await self.send({"type": "http.response.body", "body": body})
+            return
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        if self.fault == "bad_utf8":
+            marker = b'"company":"'
+            at = body.find(marker)
+            if at >= 0:
+                at += len(marker)
+                body = body[:at] + BAD_UTF8 + body[at:]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await self.send({**start, "headers": headers})
+            await self.send({"type": "http.response.body", "body": body})
+            return
+        head = body[:-1] + b',"padding":"'
+        if self.fault == "huge_page":
+            pad = max(0, self.state.huge_page_bytes - len(head) - 2)
+            headers.append((b"content-length", str(len(head) + pad + 2).encode()))
+            await self._stream({**start, "headers": headers}, head, pad, b'"}')
+        else:  # endless_body: chunked, and the JSON never closes
+            await self._stream({**start, "headers": headers}, head,
+                               self.state.endless_body_limit, b"")
+
+    async def _stream(self, start: dict[str, Any], head: bytes, pad: int, tail: bytes) -> None:
+        st = self.state
+        watcher = asyncio.ensure_future(_wait_disconnect(self.receive))
+        try:
+            await self.send(start)
+            await self.send({"type": "http.response.body", "body": head, "more_body": True})
+            sent = 0
+            while sent < pad and not watcher.done():
+                chunk = _PAD_CHUNK[: pad - sent]
+                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+                st.body_fault_bytes[self.fault] += len(chunk)
+                await asyncio.sleep(0)  # let the disconnect watcher run
+            await self.send({"type": "http.response.body", "body": tail})
+        finally:
+            watcher.cancel()
+            with st.body_faults_done:
+                st.body_faults_finished[self.fault] += 1
+                st.body_faults_done.notify_all()
 
 
 def _malformed() -> Response:

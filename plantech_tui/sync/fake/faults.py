@@ -31,11 +31,25 @@ FAULTS: dict[str, tuple[str, str]] = {
     "lying_pages": ("none", "listings claim 9999 pages; pages past the end repeat the last"),
     "ignore_pagesize": ("none", "the pagesize header is ignored (always 50 a page)"),
     "slow": ("ms", "MS extra milliseconds on account listings (default 1000)"),
+    "huge_page": (
+        "contact",
+        "/contacts/CID/accounts → 200, the real page padded to 11 MB (Content-Length set)",
+    ),
+    "endless_body": (
+        "contact",
+        "/contacts/CID/accounts → 200, a chunked body that never ends (the fake stops at 64 MB "
+        "or when the client hangs up)",
+    ),
+    "bad_utf8": (
+        "contact",
+        "/contacts/CID/accounts → 200, the real page with invalid UTF-8 in a company name",
+    ),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(FAULTS)
 COUNTING = ("gateway_timeout", "rate_limit", "server_error")
 TARGETED = ("forbidden", "not_found", "server_error_contact", "timeout", "malformed",
-            "hostile_message")
+            "hostile_message", "huge_page", "endless_body", "bad_utf8")
+BODY_FAULTS = ("huge_page", "endless_body", "bad_utf8")  # rewrite the real answer's body
 
 
 class FaultSpecError(ValueError):

@@ -37,5 +37,7 @@ def hostile_data(*, huge: bool = False) -> FakeData:
     for account_id, company in HOSTILE_COMPANIES.items():
         data.update_account(account_id, company=company)
     if huge:
-        data.update_account(HUGE_ACCOUNT, company="Northern Trust " + "X" * (10 * 1024 * 1024))
+        # 10 MB (decimal): its page stays under the client's 10 MiB response cap (item 6),
+        # so the field itself reaches the parser and is cut there
+        data.update_account(HUGE_ACCOUNT, company="Northern Trust " + "X" * 10_000_000)
     return data
