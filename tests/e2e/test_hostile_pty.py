@@ -107,6 +107,8 @@ def test_item4_the_tui_writes_no_escape_from_data_to_the_terminal(tmp_path: Path
         asyncio.run(_prepare(db, server))
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
            "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    for var in ("COLUMNS", "LINES"):  # the pty's own size (220×50) decides, not a leftover
+        env.pop(var, None)
     pty = Pty([sys.executable, "-m", "plantech_tui.cli", "--db", str(db), "--user", "advisor"],
               env)
     try:
