@@ -295,7 +295,7 @@ def test_a_client_with_can_edit_may_edit_accounts(world: World) -> None:
     r = world.cli("account", "add", "1", "--description", "Savings", "--type", "cash",
                   "--balance", "5", "--json", user="cora")
     assert r.rc == 0 and r.json()["investment_type"] == "Cash"
-    assert world.cli("account", "delete", "1", str(world.linked), user="cora").rc == 0
+    assert world.cli("account", "delete", "1", str(world.linked), "--yes", user="cora").rc == 0
     assert world.cli("account", "pause", "1", str(world.manual), user="cora").rc == 1
 
 
@@ -409,7 +409,7 @@ def test_stop_and_delete_return_the_redtail_account_to_pending(world: World) -> 
     assert 5004 in [p["redtail_account_id"] for p in pending]
     staged = next(p["id"] for p in pending if p["redtail_account_id"] == 5004)
     assert world.cli("triage", "1", "link", str(staged), str(world.manual)).rc == 0
-    assert world.cli("account", "delete", "1", str(world.manual), "--json").rc == 0
+    assert world.cli("account", "delete", "1", str(world.manual), "--json", "--yes").rc == 0
     pending = world.cli("plan", "show", "1", "--json").json()["pending"]
     assert staged in [p["id"] for p in pending]
 
