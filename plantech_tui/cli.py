@@ -116,7 +116,7 @@ def _global_flags(common: argparse.ArgumentParser) -> None:
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no notices on stderr, only errors")
     common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        help="also write the log to stderr (-v: INFO, -vv: DEBUG)")
+                        help="also write the log to stderr (-v: INFO, -vv: DEBUG; commands, not the TUI)")
 
 
 def build_parser() -> argparse.ArgumentParser:

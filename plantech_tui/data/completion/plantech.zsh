@@ -83,7 +83,7 @@ _shtab_plantech_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "(- : *)--version[print the version and exit]"
 )
 
@@ -96,7 +96,7 @@ _shtab_plantech_account_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -108,7 +108,7 @@ _shtab_plantech_account_add_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--description[the account\'s name]:D:"
   "--type[an investment type of the active mapping]:T:"
   "--balance[a plain decimal, e.g. 1250.50]:B:"
@@ -125,7 +125,7 @@ _shtab_plantech_account_delete_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   {-y,--yes}"[delete without asking (needed when stdin is not a terminal)]"
   ":the plan id:"
   ":the account id (accounts\[\].id of \`plan show\`):"
@@ -140,7 +140,7 @@ _shtab_plantech_account_pause_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   ":the plan id:"
   ":the account id (accounts\[\].id of \`plan show\`):"
 )
@@ -154,7 +154,7 @@ _shtab_plantech_account_play_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   ":the plan id:"
   ":the account id (accounts\[\].id of \`plan show\`):"
 )
@@ -168,7 +168,7 @@ _shtab_plantech_account_stop_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   ":the plan id:"
   ":the account id (accounts\[\].id of \`plan show\`):"
 )
@@ -182,7 +182,7 @@ _shtab_plantech_completion_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   ":the shell\: bash or zsh:(bash zsh)"
 )
 
@@ -195,7 +195,7 @@ _shtab_plantech_demo_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--as[open the TUI as this demo user (default\: the advisor)]:USER:"
 )
 
@@ -208,7 +208,7 @@ _shtab_plantech_doctor_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -220,7 +220,7 @@ _shtab_plantech_export_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--csv[write FILE (never through a symbolic link)\; stdout without FILE or with -]:FILE:"
   "--force[replace an existing FILE]"
   ":the plan id:"
@@ -235,7 +235,7 @@ _shtab_plantech_fake_redtail_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--port[TCP port on 127.0.0.1 (default 0\: a free port)]:P:"
   "--dataset[dataset JSON file (default\: the demo)]:FILE:"
   "--generate[generate N contacts instead of the demo]:N:"
@@ -253,7 +253,7 @@ _shtab_plantech_integration_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -265,7 +265,7 @@ _shtab_plantech_integration_add_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--base-url[the API root including its path (the fake prints its own)]:URL:"
   "--username[the Redtail login name]:U:"
   "--password-stdin[read the password as one line from stdin (required)]"
@@ -282,7 +282,7 @@ _shtab_plantech_integration_list_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -294,7 +294,7 @@ _shtab_plantech_plan_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -306,7 +306,7 @@ _shtab_plantech_plan_create_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--clients[client and co-client, separated by \"\;\"]:"A;B":"
   ":the plan\'s name:"
 )
@@ -320,7 +320,7 @@ _shtab_plantech_plan_link_contact_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--integration[the contact\'s integration]:ID:"
   "--contact[the Redtail contact id (see search-contacts)]:REDTAIL_CONTACT_ID:"
   ":the plan id:"
@@ -335,7 +335,7 @@ _shtab_plantech_plan_list_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -347,7 +347,7 @@ _shtab_plantech_plan_search_contacts_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--integration[the integration to search (see \`integration list\`)]:ID:"
   "--name[contacts whose name matches T]:T:"
   "--first-name[contacts whose first name matches T]:T:"
@@ -366,7 +366,7 @@ _shtab_plantech_plan_show_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   ":the plan id:"
 )
 
@@ -379,7 +379,7 @@ _shtab_plantech_plan_unlink_contact_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--integration[the contact\'s integration]:ID:"
   "--contact[the Redtail contact id (see search-contacts)]:REDTAIL_CONTACT_ID:"
   ":the plan id:"
@@ -394,7 +394,7 @@ _shtab_plantech_serve_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--port[TCP port (default 8000)]:port:"
   "--host[address to listen on (default 127.0.0.1\; loopback only unless --allow-remote)]:host:"
   "--allow-remote[allow a non-loopback --host (anyone who reaches it gets the TUI)]"
@@ -409,7 +409,7 @@ _shtab_plantech_sync_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "*--plan[the plans to pull (repeatable)]:ID:"
   "--all[every plan you may pull]"
   "--dry-run[report what would change\; write nothing]"
@@ -425,7 +425,7 @@ _shtab_plantech_triage_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   ":the plan id:"
 )
 
@@ -438,7 +438,7 @@ _shtab_plantech_triage_add_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--description[default\: Redtail\'s description]:D:"
   "--type[default\: the mapped investment type]:T:"
   "--owner[default\: from the contact (Client, Co-client or Joint)]:O:"
@@ -455,7 +455,7 @@ _shtab_plantech_triage_ignore_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--reason[why (kept in the audit log)]:reason:"
   "(*):pending rows to ignore (all or none):"
 )
@@ -469,7 +469,7 @@ _shtab_plantech_triage_link_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   ":the pending row:"
   ":the plan account it feeds from now on:"
 )
@@ -483,7 +483,7 @@ _shtab_plantech_triage_stop_ignoring_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "(*):ignored rows to return to Pending (all or none):"
 )
 
@@ -496,7 +496,7 @@ _shtab_plantech_users_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -508,7 +508,7 @@ _shtab_plantech_users_add_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--role[what they may do (SPEC \§1)]:role:(advisor professional client)"
   "--can-edit[a client or professional may also edit accounts]"
   "*--plan[plans they may see (repeatable)]:ID:"
@@ -525,7 +525,7 @@ _shtab_plantech_users_audit_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -537,7 +537,7 @@ _shtab_plantech_users_list_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -549,7 +549,7 @@ _shtab_plantech_users_remove_options=(
   "--user[act as this user (env PLANTECH_USER)]:NAME:"
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
-  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG)]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   {-y,--yes}"[remove without asking (needed when stdin is not a terminal)]"
   ":the user\'s name:"
 )
