@@ -13,6 +13,7 @@ _shtab_plantech_commands() {
     account:'plan accounts'
     completion:'print a shell completion script'
     demo:'fake Redtail + demo database + the TUI'
+    docs:'list the documents that ship with plantech, or print one'
     doctor:'check this machine'"'"'s set-up'
     export:'export a plan as CSV'
     fake-redtail:'run the fake Redtail server on 127.0.0.1'
@@ -197,10 +198,24 @@ _shtab_plantech_demo_options=(
   {-q,--quiet}"[no notices on stderr, only errors]"
   "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--as[open the TUI as this demo user (default\: the advisor)]:USER:"
+  "--tour[show the opening tour again]"
 )
 
 # guard to ensure default positional specs are added only once per session
 _shtab_plantech_demo_defaults_added=0
+
+_shtab_plantech_docs_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--db[database file (env PLANTECH_DB)]:PATH:"
+  "--user[act as this user (env PLANTECH_USER)]:NAME:"
+  "--json[print exactly one JSON document on stdout]"
+  {-q,--quiet}"[no notices on stderr, only errors]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
+  ":guide or deploy:"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_plantech_docs_defaults_added=0
 
 _shtab_plantech_doctor_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
@@ -241,7 +256,7 @@ _shtab_plantech_fake_redtail_options=(
   "--generate[generate N contacts instead of the demo]:N:"
   "--seed[seed for --generate (default 1)]:S:"
   "--latency-ms[delay every request by N milliseconds]:N:"
-  "--faults[comma-separated name\[\:arg\] faults to inject\; names\: unauthorized, locked, gateway_timeout\[\:N\], forbidden\:CID, not_found\:CID, rate_limit\[\:N\], server_error\[\:N\], server_error_contact\:CID, timeout\:CID, malformed\[\:CID\], lying_pages, ignore_pagesize, slow\[\:MS\]]:SPEC:"
+  "--faults[comma-separated name\[\:arg\] faults to inject\; names\: unauthorized, locked, gateway_timeout\[\:N\], forbidden\:CID, not_found\:CID, rate_limit\[\:N\], server_error\[\:N\], server_error_contact\:CID, hostile_message\:CID, timeout\:CID, malformed\[\:CID\], lying_pages, ignore_pagesize, slow\[\:MS\]]:SPEC:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -579,6 +594,7 @@ _shtab_plantech() {
         account) _shtab_plantech_account ;;
         completion) _arguments -C -s $_shtab_plantech_completion_options ;;
         demo) _arguments -C -s $_shtab_plantech_demo_options ;;
+        docs) _arguments -C -s $_shtab_plantech_docs_options ;;
         doctor) _arguments -C -s $_shtab_plantech_doctor_options ;;
         export) _arguments -C -s $_shtab_plantech_export_options ;;
         fake-redtail) _arguments -C -s $_shtab_plantech_fake_redtail_options ;;
