@@ -256,7 +256,7 @@ _shtab_plantech_fake_redtail_options=(
   "--generate[generate N contacts instead of the demo]:N:"
   "--seed[seed for --generate (default 1)]:S:"
   "--latency-ms[delay every request by N milliseconds]:N:"
-  "--faults[comma-separated name\[\:arg\] faults to inject\; names\: unauthorized, locked, gateway_timeout\[\:N\], forbidden\:CID, not_found\:CID, rate_limit\[\:N\], server_error\[\:N\], server_error_contact\:CID, hostile_message\:CID, timeout\:CID, malformed\[\:CID\], lying_pages, ignore_pagesize, slow\[\:MS\]]:SPEC:"
+  "--faults[comma-separated name\[\:arg\] faults to inject\; names\: unauthorized, locked, gateway_timeout\[\:N\], forbidden\:CID, not_found\:CID, rate_limit\[\:N\], server_error\[\:N\], server_error_contact\:CID, hostile_message\:CID, timeout\:CID, malformed\[\:CID\], lying_pages, ignore_pagesize, slow\[\:MS\], huge_page\:CID, endless_body\:CID, bad_utf8\:CID]:SPEC:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -413,6 +413,7 @@ _shtab_plantech_serve_options=(
   "--port[TCP port (default 8000)]:port:"
   "--host[address to listen on (default 127.0.0.1\; loopback only unless --allow-remote)]:host:"
   "--allow-remote[allow a non-loopback --host (anyone who reaches it gets the TUI)]"
+  "*--allow-host[with --allow-remote\: a host name the browser may use (repeatable)]:NAME:"
 )
 
 # guard to ensure default positional specs are added only once per session
