@@ -777,7 +777,11 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "completion":
         from .completion import script
 
-        sys.stdout.write(script(args.shell))
+        text = script(args.shell)
+        if out.as_json:
+            out.emit({"shell": args.shell, "script": text}, "")
+        else:
+            sys.stdout.write(text)
         return 0
     runners = {"plan": run_plan, "account": run_account, "triage": run_triage,
                "export": run_export, "users": run_users}

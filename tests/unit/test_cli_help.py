@@ -115,6 +115,8 @@ def test_shipped_completion_is_generated_from_the_parser(
     capsys.readouterr()
     assert main(["completion", shell]) == 0
     assert capsys.readouterr().out == shipped
+    assert main(["completion", shell, "--json"]) == 0  # --json: one document, like every command
+    assert json.loads(capsys.readouterr().out) == {"shell": shell, "script": shipped}
 
 
 def test_bash_completes_a_subcommand(tmp_path: Path) -> None:
