@@ -47,6 +47,7 @@ def _common() -> argparse.ArgumentParser:
                         help="act as this user (env PLANTECH_USER)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print exactly one JSON document on stdout")
+    _global_flags(common)
     return common
 
 
@@ -75,127 +76,261 @@ def _positive(text: str) -> int:
     return value
 
 
+EXIT_CODES = """\
+exit codes:
+  0  success (repeating a state-setting command, e.g. pausing a paused account, is a no-op)
+  1  the operation failed: Redtail or network errors, failed authentication, a sync in which
+     any contact failed (the report is still printed), a database busy past the timeout, a
+     credential-store failure, an action refused by role, an unknown current user
+  2  usage: invalid arguments, ids that do not exist or are not visible to you, actions
+     invalid in the current state, a destructive command without --yes off a terminal,
+     a question answered no
+  Every error is one line on stderr: "plantech: error: …"."""
+
+ENVIRONMENT = """\
+environment:
+  PLANTECH_DB               database file (as --db; default: a file in the user data dir)
+  PLANTECH_USER             who you are (as --user; default: your login name)
+  PLANTECH_CONFIG           the config.toml to read (default: in the user config dir)
+  PLANTECH_REDTAIL_API_KEY  the Redtail API key for `integration add` (safer than --api-key)
+  PLANTECH_CREDENTIALS      "file": keep Redtail keys in a 0600 file, not the OS keyring
+  PLANTECH_ASCII            1: ASCII icons and borders only in the TUI
+  NO_COLOR                  any value: no colour in the TUI
+  PLANTECH_DEBUG            1: log at DEBUG in the log file (as -vv, without stderr)"""
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+TOP_EXAMPLES = _examples(
+    "plantech                              # open the TUI",
+    "plantech demo                         # try it: fake Redtail + demo data",
+    "plantech plan list --json",
+    "plantech sync --all --dry-run",
+    "plantech account delete 1 3 --yes",
+    "plantech completion bash > ~/.local/share/bash-completion/completions/plantech")
+
+
+def _global_flags(common: argparse.ArgumentParser) -> None:
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no notices on stderr, only errors")
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="also write the log to stderr (-v: INFO, -vv: DEBUG; commands, not the TUI)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     p = _Parser(prog="plantech", parents=[common],
-                description="PlanTechHub ⇄ Redtail CRM accounts, in the terminal.")
-    p.add_argument("--version", action="version", version=f"plantech {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                description="PlanTechHub ⇄ Redtail CRM accounts, in the terminal.\n\n"
+                            "Without a command: open the TUI (needs a terminal).",
+                epilog="\n\n".join((TOP_EXAMPLES, EXIT_CODES, ENVIRONMENT)))
+    p.add_argument("--version", action="version", version=f"plantech {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                           help="one of the commands below; `plantech COMMAND --help` for more")
 
-    def cmd(parent: Any, name: str, help_: str) -> argparse.ArgumentParser:
-        return parent.add_parser(name, parents=[common], help=help_, description=help_)  # type: ignore[no-any-return]
+    def cmd(parent: Any, name: str, help_: str, examples: Sequence[str]) -> argparse.ArgumentParser:
+        return parent.add_parser(  # type: ignore[no-any-return]
+            name, parents=[common], help=help_, description=help_,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=_examples(*examples))
 
-    demo = cmd(sub, "demo", "fake Redtail + demo database + the TUI")
-    demo.add_argument("--as", dest="as_user", metavar="USER")
+    def actions(parser: argparse.ArgumentParser) -> Any:
+        return parser.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                     parser_class=_Parser, help="what to do (see below)")
+
+    def yes(parser: argparse.ArgumentParser, what: str) -> None:
+        parser.add_argument("-y", "--yes", action="store_true",
+                            help=f"{what} without asking (needed when stdin is not a terminal)")
+
+    demo = cmd(sub, "demo", "fake Redtail + demo database + the TUI",
+               ["plantech demo", "plantech demo --as morticia   # see what a client sees"])
+    demo.add_argument("--as", dest="as_user", metavar="USER",
+                      help="open the TUI as this demo user (default: the advisor)")
     demo.add_argument("--tour", action="store_true", help="show the opening tour again")
 
-    docs = cmd(sub, "docs", "list the documents that ship with plantech, or print one")
+    docs = cmd(sub, "docs", "list the documents that ship with plantech, or print one",
+               ["plantech docs", "plantech docs deploy | less"])
     docs.add_argument("name", nargs="?", metavar="NAME", help="guide or deploy")
 
-    fake = cmd(sub, "fake-redtail", "run the fake Redtail server on 127.0.0.1")
+    fake = cmd(sub, "fake-redtail", "run the fake Redtail server on 127.0.0.1",
+               ["plantech fake-redtail --port 8765",
+                "plantech fake-redtail --generate 500 --seed 7 --latency-ms 50",
+                "plantech fake-redtail --faults rate_limit --json | head -1"])
     try:
         from .sync.fake import configure_parser
         configure_parser(fake)
     except ImportError:  # pragma: no cover - while the fake is being built
         pass
 
-    serve = cmd(sub, "serve", "the TUI in a browser (textual-serve)")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--allow-remote", action="store_true")
+    serve = cmd(sub, "serve", "the TUI in a browser (textual-serve)",
+                ["plantech serve                  # prints http://127.0.0.1:8000/?token=…",
+                 "ssh -L 8000:127.0.0.1:8000 host plantech serve   # from another machine"])
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; loopback only unless "
+                            "--allow-remote)")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a non-loopback --host (anyone who reaches it gets the TUI)")
     serve.add_argument("--allow-host", action="append", metavar="NAME",
                        help="with --allow-remote: a host name the browser may use (repeatable)")
 
-    sync = cmd(sub, "sync", "pull Redtail accounts into plans (headless)")
+    sync = cmd(sub, "sync", "pull Redtail accounts into plans (headless)",
+               ["plantech sync --plan 1 2", "plantech sync --all --dry-run --json",
+                "plantech sync --all --max-in-flight 4   # gentler on Redtail"])
     target = sync.add_mutually_exclusive_group(required=True)
-    target.add_argument("--plan", type=_ids, nargs="+", action="extend", metavar="ID")
-    target.add_argument("--all", action="store_true")
-    sync.add_argument("--dry-run", action="store_true")
-    sync.add_argument("--max-in-flight", type=_positive, default=8, metavar="N")
+    target.add_argument("--plan", type=_ids, nargs="+", action="extend", metavar="ID",
+                        help="the plans to pull (repeatable)")
+    target.add_argument("--all", action="store_true", help="every plan you may pull")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="report what would change; write nothing")
+    sync.add_argument("--max-in-flight", type=_positive, default=8, metavar="N",
+                      help="at most N requests at once per integration (default 8)")
 
-    cmd(sub, "doctor", "check this machine's set-up")
+    cmd(sub, "doctor", "check this machine's set-up",
+        ["plantech doctor", "plantech doctor --json"])
 
-    integ = cmd(sub, "integration", "Redtail integrations").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    ia = cmd(integ, "add", "connect a Redtail login (validates it first)")
-    ia.add_argument("--base-url", required=True)
-    ia.add_argument("--username", required=True)
-    ia.add_argument("--password-stdin", action="store_true", required=True)
-    ia.add_argument("--api-key", help="visible to other users in ps: prefer "
+    integ = actions(cmd(sub, "integration", "Redtail integrations",
+                        ["plantech integration list",
+                         "plantech integration add --base-url URL --username U --password-stdin"]))
+    ia = cmd(integ, "add", "connect a Redtail login (validates it first)",
+             ["PLANTECH_REDTAIL_API_KEY=… plantech integration add \\\n"
+              "      --base-url https://crm.redtailtechnology.com/api/public/v1 \\\n"
+              "      --username jdoe --password-stdin < password.txt"])
+    ia.add_argument("--base-url", required=True, metavar="URL",
+                    help="the API root including its path (the fake prints its own)")
+    ia.add_argument("--username", required=True, metavar="U", help="the Redtail login name")
+    ia.add_argument("--password-stdin", action="store_true", required=True,
+                    help="read the password as one line from stdin (required)")
+    ia.add_argument("--api-key", metavar="KEY", help="visible to other users in ps: prefer "
                     "PLANTECH_REDTAIL_API_KEY or config.toml [redtail] api_key")
     ia.add_argument("--environment", default=None, help="Production, Sandbox or Custom")
-    cmd(integ, "list", "list integrations")
+    cmd(integ, "list", "list integrations",
+        ["plantech integration list", "plantech integration list --json"])
 
-    plan = cmd(sub, "plan", "plans").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    pc = cmd(plan, "create", "create a plan")
-    pc.add_argument("name")
-    pc.add_argument("--clients", default="", help='"Client;Co-client"')
-    cmd(plan, "list", "list plans")
-    ps = cmd(plan, "show", "show a plan")
-    ps.add_argument("plan", type=_ids)
-    sc = cmd(plan, "search-contacts", "search Redtail contacts")
-    sc.add_argument("plan", type=_ids)
-    sc.add_argument("--integration", type=_ids, required=True)
+    plan = actions(cmd(sub, "plan", "plans",
+                       ["plantech plan list", "plantech plan show 1 --json"]))
+    pc = cmd(plan, "create", "create a plan",
+             ['plantech plan create "Addams Family" --clients "Gomez Addams;Morticia Addams"'])
+    pc.add_argument("name", help="the plan's name")
+    pc.add_argument("--clients", default="", metavar='"A;B"',
+                    help='client and co-client, separated by ";"')
+    cmd(plan, "list", "list plans", ["plantech plan list", "plantech plan list --json"])
+    ps = cmd(plan, "show", "show a plan",
+             ["plantech plan show 1",
+              "plantech plan show 1 --json | jq '.pending[].id'   # the STAGED_IDs"])
+    ps.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
+    sc = cmd(plan, "search-contacts", "search Redtail contacts",
+             ["plantech plan search-contacts 1 --integration 1 --last-name addams",
+              "plantech plan search-contacts 1 --integration 1 --account-number 1234 --json"])
+    sc.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
+    sc.add_argument("--integration", type=_ids, required=True, metavar="ID",
+                    help="the integration to search (see `integration list`)")
     for crit in ("name", "first-name", "last-name", "email", "account-number"):
-        sc.add_argument(f"--{crit}")
+        sc.add_argument(f"--{crit}", metavar="T",
+                        help=f"contacts whose {crit.replace('-', ' ')} matches T")
     for verb in ("link-contact", "unlink-contact"):
-        lc = cmd(plan, verb, f"{verb.split('-')[0]} a Redtail contact")
-        lc.add_argument("plan", type=_ids)
-        lc.add_argument("--integration", type=_ids, required=True)
-        lc.add_argument("--contact", type=_ids, required=True)
+        lc = cmd(plan, verb, f"{verb.split('-')[0]} a Redtail contact",
+                 [f"plantech plan {verb} 1 --integration 1 --contact 101"])
+        lc.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
+        lc.add_argument("--integration", type=_ids, required=True, metavar="ID",
+                        help="the contact's integration")
+        lc.add_argument("--contact", type=_ids, required=True, metavar="REDTAIL_CONTACT_ID",
+                        help="the Redtail contact id (see search-contacts)")
 
-    acct = cmd(sub, "account", "plan accounts").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    aa = cmd(acct, "add", "add a manual account")
-    aa.add_argument("plan", type=_ids)
-    aa.add_argument("--description", required=True)
-    aa.add_argument("--type", required=True)
-    aa.add_argument("--balance", required=True)
-    aa.add_argument("--owner", default="Client")
-    for verb in ("pause", "play", "stop", "delete"):
-        av = cmd(acct, verb, f"{verb} an account")
-        av.add_argument("plan", type=_ids)
-        av.add_argument("account", type=_ids)
+    acct = actions(cmd(sub, "account", "plan accounts",
+                       ["plantech account add 1 --description Savings --type cash --balance 500",
+                        "plantech account pause 1 3"]))
+    aa = cmd(acct, "add", "add a manual account",
+             ['plantech account add 1 --description "Gomez 401(k)" --type "401(k)" '
+              "--balance 250000"])
+    aa.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
+    aa.add_argument("--description", required=True, metavar="D", help="the account's name")
+    aa.add_argument("--type", required=True, metavar="T",
+                    help="an investment type of the active mapping")
+    aa.add_argument("--balance", required=True, metavar="B", help="a plain decimal, e.g. 1250.50")
+    aa.add_argument("--owner", default="Client", metavar="O",
+                    help="Client (default), Co-client or Joint")
+    verbs = {"pause": "pause an account's link (pulls leave its balance alone)",
+             "play": "resume a paused link",
+             "stop": "stop a link (its Redtail account goes back to Pending)",
+             "delete": "delete an account (a linked one's Redtail account goes back to "
+                       "Pending); asks first"}
+    for verb, text in verbs.items():
+        av = cmd(acct, verb, text, [f"plantech account {verb} 1 3"] + (
+            ["plantech account delete 1 3 --yes --json   # in a script"]
+            if verb == "delete" else []))
+        av.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
+        av.add_argument("account", type=_ids, metavar="ACCOUNT_ID",
+                        help="the account id (accounts[].id of `plan show`)")
+        if verb == "delete":
+            yes(av, "delete")
 
-    tri = cmd(sub, "triage", "Pending / Ignored actions")
-    tri.add_argument("plan", type=_ids)
-    tsub = tri.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    ti = cmd(tsub, "ignore", "Ignore")
-    ti.add_argument("staged", type=_ids, nargs="+")
-    ti.add_argument("--reason")
-    cmd(tsub, "stop-ignoring", "Stop Ignoring").add_argument("staged", type=_ids, nargs="+")
-    tl = cmd(tsub, "link", "Link to Existing Item")
-    tl.add_argument("staged", type=_ids)
-    tl.add_argument("account", type=_ids)
-    tad = cmd(tsub, "add", "Add to Plan")
-    tad.add_argument("staged", type=_ids)
-    tad.add_argument("--description")
-    tad.add_argument("--type")
-    tad.add_argument("--owner")
-    tad.add_argument("--balance")
+    tri = cmd(sub, "triage", "Pending / Ignored actions",
+              ["plantech triage 1 ignore 7 8 --reason closed",
+               "plantech triage 1 link 7 3", "plantech triage 1 add 7 --type Cash"])
+    tri.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
+    tsub = actions(tri)
+    ti = cmd(tsub, "ignore", "Ignore", ["plantech triage 1 ignore 7 8 --reason \"closed\""])
+    ti.add_argument("staged", type=_ids, nargs="+", metavar="STAGED_ID",
+                    help="pending rows to ignore (all or none)")
+    ti.add_argument("--reason", help="why (kept in the audit log)")
+    cmd(tsub, "stop-ignoring", "Stop Ignoring", ["plantech triage 1 stop-ignoring 7 8"]
+        ).add_argument("staged", type=_ids, nargs="+", metavar="STAGED_ID",
+                       help="ignored rows to return to Pending (all or none)")
+    tl = cmd(tsub, "link", "Link to Existing Item", ["plantech triage 1 link 7 3"])
+    tl.add_argument("staged", type=_ids, metavar="STAGED_ID", help="the pending row")
+    tl.add_argument("account", type=_ids, metavar="ACCOUNT_ID",
+                    help="the plan account it feeds from now on")
+    tad = cmd(tsub, "add", "Add to Plan",
+              ["plantech triage 1 add 7", "plantech triage 1 add 7 --type Cash --owner Joint"])
+    tad.add_argument("staged", type=_ids, metavar="STAGED_ID", help="the pending row")
+    tad.add_argument("--description", metavar="D", help="default: Redtail's description")
+    tad.add_argument("--type", metavar="T", help="default: the mapped investment type")
+    tad.add_argument("--owner", metavar="O", help="default: from the contact (Client, "
+                     "Co-client or Joint)")
+    tad.add_argument("--balance", metavar="B",
+                     help="default: Redtail's balance (needed when it has none)")
 
-    ex = cmd(sub, "export", "export a plan as CSV")
-    ex.add_argument("plan", type=_ids)
+    ex = cmd(sub, "export", "export a plan as CSV",
+             ["plantech export 1 --csv > addams.csv", "plantech export 1 --csv addams.csv --force"])
+    ex.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
     ex.add_argument("--csv", nargs="?", const="-", required=True, metavar="FILE",
                     help="write FILE (never through a symbolic link); stdout without FILE "
                          "or with -")
     ex.add_argument("--force", action="store_true", help="replace an existing FILE")
 
-    users = cmd(sub, "users", "users and roles").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    ua = cmd(users, "add", "add (or change) a user")
-    ua.add_argument("name")
-    ua.add_argument("--role", required=True, choices=["advisor", "professional", "client"])
-    ua.add_argument("--can-edit", action="store_true")
-    ua.add_argument("--plan", type=_ids, nargs="+", action="extend", default=[], metavar="ID")
+    users = actions(cmd(sub, "users", "users and roles",
+                        ["plantech users list", "plantech users add pat --role professional "
+                         "--plan 1"]))
+    ua = cmd(users, "add", "add (or change) a user",
+             ["plantech users add morticia --role client --can-edit --plan 1",
+              "plantech users add bob --role advisor --admin"])
+    ua.add_argument("name", help="the user's name (what they pass as --user / PLANTECH_USER)")
+    ua.add_argument("--role", required=True, choices=["advisor", "professional", "client"],
+                    help="what they may do (SPEC §1)")
+    ua.add_argument("--can-edit", action="store_true",
+                    help="a client or professional may also edit accounts")
+    ua.add_argument("--plan", type=_ids, nargs="+", action="extend", default=[], metavar="ID",
+                    help="plans they may see (repeatable)")
     ua.add_argument("--admin", action=argparse.BooleanOptionalAction, default=None,
                     help="make (--no-admin: stop making) the user a firm administrator; "
                          "administrators only (unchanged when omitted)")
-    cmd(users, "list", "list the users you may see")
-    ur = cmd(users, "remove", "remove a user (who owns no plan and no integration)")
-    ur.add_argument("name")
-    cmd(users, "audit", "the audit entries of user changes you may see")
+    cmd(users, "list", "list the users you may see",
+        ["plantech users list", "plantech users list --json"])
+    ur = cmd(users, "remove", "remove a user (who owns no plan and no integration); asks first",
+             ["plantech users remove pat", "plantech users remove pat --yes   # in a script"])
+    ur.add_argument("name", help="the user's name")
+    yes(ur, "remove")
+    cmd(users, "audit", "the audit entries of user changes you may see",
+        ["plantech users audit", "plantech users audit --json"])
+
+    comp = cmd(sub, "completion", "print a shell completion script",
+               ["plantech completion bash > ~/.local/share/bash-completion/completions/plantech",
+                "plantech completion zsh > \"${fpath[1]}/_plantech\""])
+    comp.add_argument("shell", choices=["bash", "zsh"], help="the shell: bash or zsh")
     return p
 
 
@@ -320,6 +455,40 @@ def _action(name: str) -> Any:
     return Action[name]
 
 
+def _account_described(ws: Any, plan_id: int, account_id: int) -> str | None:
+    """"'Gomez 401(k)'" (with its link) for the question; None when the workspace is going to
+    refuse anyway (no such account, not allowed), so that its error is what the user sees."""
+    if not ws.can(_action("EDIT_ACCOUNT")):
+        return None
+    account = next((a for a in ws.plan_detail(plan_id).accounts if a.id == account_id), None)
+    if account is None:
+        return None
+    linked = (f" (linked to Redtail account {account.link.redtail_account_id}, which goes "
+              "back to Pending)") if account.link else ""
+    return f"{_quoted(account.description)}{linked}"
+
+
+def _quoted(text: str) -> str:
+    """A CRM or user-given name in a question: quoted, control characters shown escaped."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return f"'{shown}'"
+
+
+def _confirm(args: argparse.Namespace, question: str, verb: str, kept: str) -> None:
+    """Ask `question [y/N]` on the terminal; off a terminal, `--yes` is required (exit 2)."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {verb} without --yes (stdin is not a terminal)")
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        sys.stderr.write("\n")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError(f"not confirmed: {kept}")
+
+
 def run_account(args: argparse.Namespace, out: Out) -> int:
     from .domain.money import money_display
 
@@ -332,6 +501,10 @@ def run_account(args: argparse.Namespace, out: Out) -> int:
                  f"{money_display(account.balance)}")
         return 0
     if args.action == "delete":
+        described = _account_described(ws, args.plan, args.account)
+        if described is not None:  # else the workspace names what is wrong (missing, role)
+            _confirm(args, f"Delete account {args.account} {described}?", "delete",
+                     f"account {args.account} kept")
         ws.delete_account(args.plan, args.account)
         out.emit({"id": args.account, "deleted": True}, f"deleted account {args.account}")
         return 0
@@ -411,6 +584,12 @@ def run_users(args: argparse.Namespace, out: Out) -> int:
                  + (", administrator" if user.is_admin else "")
                  + (f", plans {', '.join(map(str, sorted(set(args.plan))))}" if args.plan else ""))
     elif args.action == "remove":
+        if ws.can(_action("MANAGE_USERS")):
+            wanted = " ".join(args.name.split()).casefold()
+            found = next((u for u, _ in ws.list_users() if u.name.casefold() == wanted), None)
+            if found is not None:  # else the workspace says "not found"
+                _confirm(args, f"Remove user {found.name!r} ({found.role.value})?", "remove",
+                         f"user {found.name!r} kept")
         ws.remove_user(args.name)
         out.emit({"name": " ".join(args.name.split()), "removed": True},
                  f"removed user {' '.join(args.name.split())}")
@@ -441,6 +620,12 @@ def run_users(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+def _whose(error: Any) -> str:
+    """"contact 101: " for a contact's error; nothing for an integration's (its message names
+    the integration and what failed)."""
+    return f"contact {error.redtail_contact_id}: " if error.redtail_contact_id is not None else ""
+
+
 def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     from .domain.report import PullError, RefreshReport
     from .sync.actions import run_async, sync_async
@@ -464,14 +649,14 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
                      f" — {result.summary()}")
         lines += [f"  new: {n.description} ({n.default_investment_type})" for n in result.new]
         lines += [f"  changed: {describe_change(c)}" for c in result.changes]
-        lines += [f"  error: contact {e.redtail_contact_id}: {e.message}" for e in result.errors]
+        lines += [f"  error: {_whose(e)}{e.message}" for e in result.errors]
         lines += [f"  cut: {t}" for t in result.truncated]
     docs.sort(key=lambda d: d.get("plan_id") or 0)
     out.emit({"plans": docs}, "\n".join(lines) or "no plans to sync")
     for r in results:
         if isinstance(r, RefreshReport):
             for e in r.errors:
-                to_stderr(f"plan {r.plan_id}: contact {e.redtail_contact_id}: {e.message}")
+                to_stderr(f"plan {r.plan_id}: {_whose(e)}{e.message}")
     if failed:
         first = next((r for r in results if isinstance(r, PullError)), None)
         if first is not None:
@@ -530,6 +715,30 @@ def run_docs(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+def _chattiness(args: argparse.Namespace) -> None:
+    """--quiet: notices are dropped (errors still print); --verbose: the log on stderr too."""
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", 0)
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose cannot be used together")
+    if quiet:
+        from . import notices
+
+        notices.claim(notices.drop)
+    if verbose and args.command not in (None, "demo"):  # a full-screen TUI keeps its stderr
+        from .logs import log_to_stderr
+
+        log_to_stderr(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+def _chattiness_done() -> None:
+    """Back to the defaults (main may run again in this process: the tests, the demo)."""
+    from . import notices
+    from .logs import stop_log_to_stderr
+
+    notices.release(notices.drop)
+    stop_log_to_stderr()
+
+
 def dispatch(args: argparse.Namespace) -> int:
     out = Out(bool(getattr(args, "json", False)))
     command = args.command
@@ -565,6 +774,15 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_sync_command(_workspace(args), args, out)
     if command == "integration":
         return run_integration_command(_workspace(args), args, out)
+    if command == "completion":
+        from .completion import script
+
+        text = script(args.shell)
+        if out.as_json:
+            out.emit({"shell": args.shell, "script": text}, "")
+        else:
+            sys.stdout.write(text)
+        return 0
     runners = {"plan": run_plan, "account": run_account, "triage": run_triage,
                "export": run_export, "users": run_users}
     return runners[command](args, out)
@@ -578,6 +796,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = argparse.Namespace()
     try:
         args = parser.parse_args(argv)
+        _chattiness(args)
         return dispatch(args)
     except PlantechError as exc:
         from .domain.text import safe_for_terminal
@@ -609,6 +828,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plantech: error: internal error ({type(exc).__name__}{': ' + text if text else ''})",
               file=sys.stderr)
         return 1
+    finally:
+        _chattiness_done()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,5 +34,9 @@ def release(say: Say) -> None:
         claim(None)
 
 
+def drop(message: str) -> None:
+    """`plantech --quiet`: notices are not said (errors are not notices)."""
+
+
 def notice(message: str) -> None:
     _say(message)

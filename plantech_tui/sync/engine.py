@@ -217,15 +217,28 @@ class PullEngine:
             lists = (asyncio.ensure_future(client.account_types()),
                      asyncio.ensure_future(client.tax_qualified_types()))
 
+            integration = self._integration(integration_id)
+            # "integration 1 (Redtail, jdoe)": which login's lists failed, in every message
+            whose = f"integration {integration_id} (Redtail, {integration.username})"
+            names = ("account types", "tax-qualified types")
+
             async def fetch() -> Lookups | PullError:
-                try:
-                    types, tqs = await asyncio.gather(*lists)
-                except RedtailError as exc:
-                    return PullError(redtail_contact_id=None, kind=exc.kind,
-                                     message=f"lookup lists: {exc.message}")
-                if not all(_storable_text(t.name) for t in (*types, *tqs)):
-                    return PullError(redtail_contact_id=None, kind="bad_response",
-                                     message="lookup lists: a name is not valid Unicode")
+                results = await asyncio.gather(*lists, return_exceptions=True)
+                for name, result in zip(names, results, strict=True):
+                    if isinstance(result, RedtailError):
+                        return PullError(redtail_contact_id=None, kind=result.kind,
+                                         message=f"{whose}: lookup list {name}: "
+                                                 f"{result.message}")
+                    if isinstance(result, BaseException):
+                        raise result
+                types, tqs = results
+                assert not isinstance(types, BaseException)
+                assert not isinstance(tqs, BaseException)
+                for name, items in zip(names, (types, tqs), strict=True):
+                    if not all(_storable_text(t.name) for t in items):
+                        return PullError(redtail_contact_id=None, kind="bad_response",
+                                         message=f"{whose}: lookup list {name}: a name is not "
+                                                 "valid Unicode")
                 return Lookups({t.id: t.name for t in types}, {t.id: t.name for t in tqs})
 
             self._lookups[integration_id] = asyncio.ensure_future(fetch())

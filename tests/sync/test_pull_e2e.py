@@ -144,7 +144,7 @@ def test_balances_pause_play_stop_ignore_across_pulls(run: Cli, fake, addams, db
         "balance"] == "270000.00"  # no longer linked: no longer updated
 
     # delete a linked account: the link breaks and the row returns to Pending, same id
-    run.ok("account", "delete", pid, str(added["id"]))
+    run.ok("account", "delete", pid, str(added["id"]), "--yes")
     show = run.ok("plan", "show", pid)
     assert staged_by_redtail(show)[5002]["id"] == staged[5002]["id"]
     assert staged_by_redtail(show)[5002] in show["pending"]

@@ -295,7 +295,7 @@ def test_a_client_with_can_edit_may_edit_accounts(world: World) -> None:
     r = world.cli("account", "add", "1", "--description", "Savings", "--type", "cash",
                   "--balance", "5", "--json", user="cora")
     assert r.rc == 0 and r.json()["investment_type"] == "Cash"
-    assert world.cli("account", "delete", "1", str(world.linked), user="cora").rc == 0
+    assert world.cli("account", "delete", "1", str(world.linked), "--yes", user="cora").rc == 0
     assert world.cli("account", "pause", "1", str(world.manual), user="cora").rc == 1
 
 
@@ -409,7 +409,7 @@ def test_stop_and_delete_return_the_redtail_account_to_pending(world: World) -> 
     assert 5004 in [p["redtail_account_id"] for p in pending]
     staged = next(p["id"] for p in pending if p["redtail_account_id"] == 5004)
     assert world.cli("triage", "1", "link", str(staged), str(world.manual)).rc == 0
-    assert world.cli("account", "delete", "1", str(world.manual), "--json").rc == 0
+    assert world.cli("account", "delete", "1", str(world.manual), "--json", "--yes").rc == 0
     pending = world.cli("plan", "show", "1", "--json").json()["pending"]
     assert staged in [p["id"] for p in pending]
 
@@ -609,3 +609,105 @@ def test_installed_command_refuses_the_tui_without_a_terminal(db_path: Path) -> 
     assert done.stderr.startswith("plantech: error: ") and "not a terminal" in done.stderr
     assert done.stderr.count("\n") == 1
     assert not db_path.exists()
+
+
+# ------------------------------------------------------------------ destructive commands ask
+
+
+@pytest.mark.parametrize(("args", "verb"), [
+    (["account", "delete", "1", "MANUAL"], "delete"),
+    (["users", "remove", "pat"], "remove"),
+])
+def test_destructive_commands_refuse_off_a_terminal_without_yes(
+        world: World, monkeypatch: pytest.MonkeyPatch, args: list[str], verb: str) -> None:
+    """A script pipes `yes` into `plantech account delete` (or `users remove`): off a terminal
+    nothing is asked and nothing is deleted without --yes (exit 2, one line); with --yes the
+    same command does it."""
+    world.cli("users", "add", "pat", "--role", "professional", "--plan", "1")
+    args = [str(world.manual) if a == "MANUAL" else a for a in args]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\ny\n"))
+    before = snapshot(world.ws)
+    for extra in ([], ["--json"]):
+        r = world.cli(*args, *extra)
+        assert r.rc == 2 and r.out == ""
+        assert r.err == f"plantech: error: refusing to {verb} without --yes (stdin is not a " \
+                        "terminal)\n"
+        assert snapshot(world.ws) == before
+    r = world.cli(*args, "--yes", "--json")
+    assert r.rc == 0, r.err
+    assert r.json().get("deleted" if verb == "delete" else "removed") is True
+    assert snapshot(world.ws) != before
+    if verb == "delete":
+        ids = [a["id"] for a in world.cli("plan", "show", "1", "--json").json()["accounts"]]
+        assert world.manual not in ids
+    else:
+        names = [u["name"] for u in world.cli("users", "list", "--json").json()["users"]]
+        assert "pat" not in names
+
+
+def test_a_missing_or_forbidden_target_is_its_own_error_not_a_question(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo'd account id or a user without the right gets the error that says so (exit 2
+    "not found" / exit 1 refused by role), not a --yes demand for something it cannot do."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    r = world.cli("account", "delete", "1", "999")
+    assert r.rc == 2 and "account 999" in r.err and "--yes" not in r.err
+    r = world.cli("users", "remove", "nobody")
+    assert r.rc == 2 and "nobody" in r.err and "--yes" not in r.err
+    world.cli("users", "add", "carl", "--role", "client", "--plan", "1")
+    r = world.cli("account", "delete", "1", str(world.manual), user="carl")
+    assert r.rc == 1 and "carl" in r.err and "--yes" not in r.err
+
+
+def _on_a_terminal(db: Path, answer: bytes, *args: str) -> tuple[int, str]:
+    """Run the installed `plantech` with a pseudo-terminal for stdin/stdout/stderr; answer the
+    question with `answer` once it is asked. (exit code, everything it wrote)."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.Popen([str(PLANTECH), "--db", str(db), "--user", "alice", *args],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    seen = b""
+    answered = False
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 120)
+            assert ready, f"no output within 120 s: {seen!r}"
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"[y/N] " in seen:
+                os.write(master, answer)
+                answered = True
+    finally:
+        os.close(master)
+        rc = proc.wait(timeout=120)
+    assert answered, seen
+    return rc, seen.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(not PLANTECH.exists(), reason="plantech is not installed in this venv")
+def test_on_a_terminal_delete_asks_and_n_keeps_the_account(world: World) -> None:
+    """An advisor types `plantech account delete 1 N` at the prompt: it asks "Delete account N
+    'Gomez 401(k)'? [y/N]"; `n` keeps the account (exit 2, saying so); `y` deletes it."""
+    before = snapshot(world.ws)
+    rc, text = _on_a_terminal(world.cli.db, b"n\n", "account", "delete", "1", str(world.manual))
+    assert f"Delete account {world.manual} 'Gomez 401(k)'? [y/N] " in text
+    assert rc == 2
+    assert f"plantech: error: not confirmed: account {world.manual} kept" in text
+    assert snapshot(world.ws) == before
+    # the linked one says where its Redtail account goes
+    rc, text = _on_a_terminal(world.cli.db, b"\n", "account", "delete", "1", str(world.linked))
+    assert "linked to Redtail account 5004, which goes back to Pending" in text and rc == 2
+    assert snapshot(world.ws) == before
+    rc, text = _on_a_terminal(world.cli.db, b"y\n", "account", "delete", "1", str(world.manual))
+    assert rc == 0 and f"deleted account {world.manual}" in text
+    ids = [a["id"] for a in world.cli("plan", "show", "1", "--json").json()["accounts"]]
+    assert world.manual not in ids and world.linked in ids

@@ -206,11 +206,14 @@ def test_item3_users_list_and_remove_on_the_command_line(
          "plans": []},
         {"id": 4, "name": "zed", "role": "client", "can_edit": False, "admin": False,
          "plans": []}]
-    rc, out, err = cli(firm.db, "bob", "users", "remove", "morticia", capsys=capsys)
+    rc, out, err = cli(firm.db, "bob", "users", "remove", "morticia", "--yes",
+                         capsys=capsys)
     assert rc == 1 and "bob" in err
-    rc, out, err = cli(firm.db, "gomez", "users", "remove", "gomez", capsys=capsys)
+    rc, out, err = cli(firm.db, "gomez", "users", "remove", "gomez", "--yes",
+                         capsys=capsys)
     assert rc == 2 and "last administrator" in err
-    rc, out, err = cli(firm.db, "gomez", "users", "remove", "Morticia", capsys=capsys)
+    rc, out, err = cli(firm.db, "gomez", "users", "remove", "Morticia", "--yes",
+                         capsys=capsys)
     assert rc == 0, err
     rc, out, err = cli(firm.db, "morticia", "plan", "list", capsys=capsys)
     assert rc == 1 and "unknown user" in err

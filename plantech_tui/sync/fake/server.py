@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import socket
 import sys
@@ -272,7 +273,9 @@ def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the fake in the foreground until SIGINT/SIGTERM. Prints the base URL as the first
-    stdout line, then the demo credentials. 0 on a signal, 2 on bad arguments (one line)."""
+    stdout line, then the demo credentials (with --json: one JSON document on the first line,
+    {"base_url", "api_key", "username", "password", "admin_url"}). 0 on a signal, 2 on bad
+    arguments (one line)."""
     import uvicorn
 
     from .app import create_app
@@ -311,11 +314,17 @@ def run_from_args(args: argparse.Namespace) -> int:
     username = next(iter(data.users.values())).username if data.users else DEMO_USERNAME
     password = next(iter(data.users.values())).password if data.users else DEMO_PASSWORD
     api_key = data.api_keys[0] if data.api_keys else DEMO_API_KEY
-    print(f"http://{HOST}:{bound}/api/public/v1")
-    print(f"api key: {api_key}")
-    print(f"username: {username}")
-    print(f"password: {password}")
-    print(f"admin: http://{HOST}:{bound}/__admin", flush=True)
+    base_url = f"http://{HOST}:{bound}/api/public/v1"
+    admin_url = f"http://{HOST}:{bound}/__admin"
+    if getattr(args, "json", False):  # one JSON document, on one line (the first and only)
+        print(json.dumps({"base_url": base_url, "api_key": api_key, "username": username,
+                          "password": password, "admin_url": admin_url}), flush=True)
+    else:
+        print(base_url)
+        print(f"api key: {api_key}")
+        print(f"username: {username}")
+        print(f"password: {password}")
+        print(f"admin: {admin_url}", flush=True)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
