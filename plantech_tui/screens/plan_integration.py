@@ -41,8 +41,8 @@ NO_ROW_NEEDED = {"add_integration"}
 # the line under the tabs: the keys that work on the tab shown (contacts are not marked)
 HINTS = {
     "contacts": "/ filter · o sort · 1 2 3 tabs",
-    "pending": "space mark · v range · * all · / filter · o sort · enter edit description · "
-               "1 2 3 tabs",
+    # at most 78 characters: whole on one line at 80 columns (o sort is on ?)
+    "pending": "space mark · v range · * all · / filter · enter edit description · 1 2 3 tabs",
     "ignored": "space mark · v range · * all · / filter · o sort · 1 2 3 tabs",
 }
 PENDING_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
@@ -116,6 +116,9 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
     )
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
+    # -narrow below 100 columns: the Integration tab's four buttons go on two lines (app.tcss)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]
+        (0, "-narrow"), (100, "-wide")]
 
     def __init__(self, plan_id: int, tab: str = "contacts", focus_key: str | None = None
                  ) -> None:

@@ -42,7 +42,7 @@ class PlansScreen(PlantechScreen):
         yield TopBar("Plans")
         # the columns an advisor scans first come first: at 80 columns they still show
         columns = [Column("name", "Plan", min_width=20, keep=True),
-                   Column("last_pull", "Last pull", min_width=10)]
+                   Column("last_pull", "Last pull", min_width=24)]
         if self.ws.can(Action.PLAN_INTEGRATION):
             columns.append(Column("pending", "Pending", right=True))
         columns += [Column("linked", "Linked", right=True),
