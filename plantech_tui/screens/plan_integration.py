@@ -115,6 +115,10 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         *PlanMenuMixin.MENU_PALETTE,
     )
 
+    # what a narrow footer shows first (the rest is on ?)
+    FOOTER_FIRST: ClassVar[tuple[str, ...]] = (
+        "ignore", "link_existing", "add_to_plan", "stop_ignoring", "add_integration",
+        "link_household", "remove_link")
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
     # -narrow below 100 columns: the Integration tab's four buttons go on two lines (app.tcss)
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]
