@@ -132,3 +132,29 @@ async def test_the_copy_key_is_in_the_footer_help_and_palette(
         titles = {str(options.get_option_at_index(i).prompt).split("\n")[0]
                   for i in range(options.option_count)}
         assert "Copy rows as CSV" in titles
+
+
+async def test_y_on_the_integration_tab_and_the_pending_inbox(
+        db_path: Path, plan: dict[str, Any]) -> None:
+    """An advisor copies a linked contact (name, Redtail contact id) from the Integration
+    tab, and a row of the Pending inbox with the plan it belongs to."""
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "enter", "P", "1")
+        screen = app.screen
+        assert isinstance(screen, PlanIntegrationScreen) and screen.tab == "contacts"
+        await go_to_row(pilot, "contacts-table", "name", "Morticia Addams")
+        await press(pilot, "y")
+        assert app.clipboard == ("name,redtail_contact_id,in_plan_as\n"
+                                 "Morticia Addams,102,Co-client\n")
+        await press(pilot, "escape", "escape")
+        await press(pilot, "g")
+        await pilot.press("i")  # the global menu's Pending inbox
+        await until(pilot, lambda: type(app.screen).__name__ == "InboxScreen", "the inbox")
+        await settle(pilot)
+        await go_to_row(pilot, "inbox-table", "description", "Jackson National 2207")
+        await press(pilot, "y")
+        lines = app.clipboard.splitlines()
+        assert lines[0] == "plan," + STAGED_HEADER.strip()
+        assert len(lines) == 2 and lines[1].startswith(
+            "Addams Family,Jackson National 2207,Jackson National,2207,305000.00,")
