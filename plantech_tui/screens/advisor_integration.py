@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from ..domain.errors import PlantechError
 from ..domain.models import Integration
 from ..domain.permissions import Action
 from ..widgets.fmt import local_time
+from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Column, RecordTable
 from ..widgets.topbar import TopBar
 from .base import PlantechScreen, button
@@ -59,7 +60,7 @@ class AdvisorIntegrationScreen(PlantechScreen):
             yield button("Add Integration (n)", "add", "primary")
             yield button("Remove (d)", "remove")
         yield Static("enter reconnect", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
 

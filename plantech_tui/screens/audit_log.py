@@ -10,13 +10,14 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..domain.errors import NotFound
 from ..domain.models import AuditEntry
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
 from ..widgets.fmt import local_time, shown
+from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import TopBar
 from .base import PlantechScreen, TextModal
@@ -103,7 +104,7 @@ class AuditLogScreen(PlantechScreen):
         yield RecordTable(COLUMNS, empty_text="Nothing recorded for this plan yet.",
                           id="audit-table")
         yield Static("enter details · / filter · o sort · e export CSV", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
 

@@ -3,25 +3,34 @@ plan the advisor sees, in one windowed table; enter opens that plan's Pending pa
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Footer, Static
+from textual.binding import Binding
+from textual.widgets import Static
 
 from ..domain.models import Plan, StagedAccount
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
 from ..widgets.fmt import money_display
+from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import TopBar
 from .base import PlantechScreen
+from .copy_rows import COPY_BINDING, COPY_PALETTE, STAGED_COLUMNS, CopyRows, staged_row
 
 COLUMNS = [Column("plan", "Plan", min_width=14),
-           Column("description", "Description", min_width=20),
-           Column("balance", "Balance", right=True), Column("default", "Default type"),
-           Column("flags", "Notes"), Column("type", "Redtail type")]
+           Column("description", "Description", min_width=20, keep=True),
+           Column("balance", "Balance", right=True),
+           Column("default", "Default type", short="Default"),
+           Column("flags", "Notes"), Column("type", "Redtail type", short="RT type")]
 
 
-class InboxScreen(PlantechScreen):
+class InboxScreen(CopyRows, PlantechScreen):
+    BINDINGS: ClassVar[list[Binding]] = [COPY_BINDING]  # type: ignore[assignment]
+    PALETTE = (COPY_PALETTE,)
+
     def compose(self) -> ComposeResult:
         yield TopBar("Pending inbox")
         yield Static("Pending inbox", id="inbox-title", classes="screen-title", markup=False)
@@ -29,7 +38,7 @@ class InboxScreen(PlantechScreen):
                           empty_text="Nothing pending in any of your plans.")
         yield Static("enter open in its plan · / filter (plan, description, company, last 4, "
                      "type, contact) · o sort", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
 
@@ -70,6 +79,15 @@ class InboxScreen(PlantechScreen):
             f"{'' if table.row_count == 1 else 's'}"
             + (" in the filter" if table.filter_text else " across your plans"))
         return f"Pending inbox: {changes.describe('pending account')}" if changes.any else None
+
+    def copy_columns(self) -> tuple[str, ...]:
+        return ("plan", *STAGED_COLUMNS)
+
+    def copy_record(self, key: str, record: object) -> dict[str, object] | None:
+        if not isinstance(record, tuple):
+            return None
+        plan, staged = record
+        return {"plan": plan.name, **staged_row(staged)}
 
     def on_record_table_opened(self, event: RecordTable.Opened) -> None:
         from .plan_integration import PlanIntegrationScreen

@@ -10,20 +10,22 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..domain.errors import NotFound, PlantechError
 from ..domain.models import LinkState, PlanAccount
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
 from ..widgets.fmt import money_display, shown
+from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
 from .base import PlantechScreen
+from .copy_rows import ACCOUNT_COLUMNS, COPY_BINDING, COPY_PALETTE, CopyRows, account_row
 from .plan_menu import PlanMenuMixin
 
 
-class PlanScreen(PlanMenuMixin, PlantechScreen):
+class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("n", "new_account", "New account", id="new"),
         Binding("p", "pause", "Pause", id="pause-play"),
@@ -35,6 +37,7 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         Binding("P", "plan_integration('pending')", "Pending Data", id="pending",
                 show=False),
         Binding("e", "export", "Export", id="export"),
+        COPY_BINDING,
     ]
     REQUIRES = {
         "new_account": Action.EDIT_ACCOUNT,
@@ -50,6 +53,7 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         ("Play", "play", "Resume Redtail updates of the highlighted account"),
         ("Stop", "stop", "Break the Redtail link, keep the account"),
         ("Delete account", "delete_account", "Delete the highlighted account"),
+        COPY_PALETTE,
         *PlanMenuMixin.MENU_PALETTE,
     )
 
@@ -68,15 +72,17 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
                  + (", or link Redtail contacts from Plan Integration (m)."
                     if self.ws.can(Action.PLAN_INTEGRATION) else ".")
                  if self.ws.can(Action.EDIT_ACCOUNT) else "No accounts in this plan yet.")
-        yield RecordTable([Column("description", "Description", min_width=20),
-                           Column("type", "Investment type"), Column("owner", "Owner"),
+        yield RecordTable([Column("description", "Description", min_width=20,
+                                  keep=True),
+                           Column("type", "Investment type", short="Type"),
+                           Column("owner", "Owner"),
                            Column("balance", "Balance", right=True),
-                           Column("link", "Redtail link")],
+                           Column("link", "Redtail link", short="Link")],
                           empty_text=empty, id="accounts")
         yield Static("enter open · / filter · o sort"
                      + (" · P Pending Data" if self.ws.can(Action.PLAN_INTEGRATION) else ""),
                      classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
 
@@ -141,6 +147,12 @@ class PlanScreen(PlanMenuMixin, PlantechScreen):
         changes = self.query_one(RecordTable).reload()
         self.refresh_bindings()
         return f"{plan.name}: {changes.describe('account')}" if changes.any else None
+
+    def copy_columns(self) -> tuple[str, ...]:
+        return ACCOUNT_COLUMNS
+
+    def copy_record(self, key: str, record: object) -> dict[str, object] | None:
+        return account_row(record) if isinstance(record, PlanAccount) else None
 
     def current(self) -> PlanAccount | None:
         table = self.query_one(RecordTable)

@@ -15,16 +15,18 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
+from textual.widgets import Button, Static, TabbedContent, TabPane
 
 from ..domain.errors import NotFound, PlantechError
 from ..domain.models import PlanAccount, PlanContact, StagedAccount
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
 from ..widgets.fmt import money_display, shown
+from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
 from .base import Command, PlantechScreen, button
+from .copy_rows import COPY_BINDING, COPY_PALETTE, STAGED_COLUMNS, CopyRows, staged_row
 from .plan_menu import PlanMenuMixin
 
 TABS = ("contacts", "pending", "ignored")
@@ -39,20 +41,21 @@ NO_ROW_NEEDED = {"add_integration"}
 # the line under the tabs: the keys that work on the tab shown (contacts are not marked)
 HINTS = {
     "contacts": "/ filter · o sort · 1 2 3 tabs",
-    "pending": "space mark · v range · * all · / filter · o sort · enter edit description · "
-               "1 2 3 tabs",
+    # at most 78 characters: whole on one line at 80 columns (o sort is on ?)
+    "pending": "space mark · v range · * all · / filter · enter edit description · 1 2 3 tabs",
     "ignored": "space mark · v range · * all · / filter · o sort · 1 2 3 tabs",
 }
-PENDING_COLUMNS = [Column("description", "Description", min_width=20),
+PENDING_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
                    Column("balance", "Balance", right=True),
-                   Column("default", "Default type"), Column("flags", "Notes"),
-                   Column("type", "Redtail type")]
-IGNORED_COLUMNS = [Column("description", "Description", min_width=20),
+                   Column("default", "Default type", short="Default"),
+                   Column("flags", "Notes"),
+                   Column("type", "Redtail type", short="RT type")]
+IGNORED_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
                    Column("balance", "Balance", right=True),
-                   Column("reason", "Reason"), Column("type", "Redtail type")]
+                   Column("reason", "Reason"), Column("type", "Redtail type", short="RT type")]
 
 
-class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
+class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("n", "add_integration", "Add Integration", id="new"),
         Binding("h", "link_household", "Link household", id="link-household"),
@@ -70,6 +73,7 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         Binding("r", "refresh", "Refresh Integrations", id="refresh"),
         Binding("m", "plan_menu", "Plan menu", id="plan-menu"),
         Binding("e", "export", "Export", id="export", show=False),
+        COPY_BINDING,
         Binding("1", "show_tab('contacts')", "Integration", id="tab-1", show=False),
         Binding("2", "show_tab('pending')", "Pending", id="tab-2", show=False),
         Binding("3", "show_tab('ignored')", "Ignored", id="tab-3", show=False),
@@ -107,10 +111,18 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         ("Mark all", "mark_all", "Mark every row of the current filter (*)"),
         ("Clear marks", "clear_marks", "Unmark every row (esc)"),
         ("Undo", "undo", "Undo the last triage action of this session"),
+        COPY_PALETTE,
         *PlanMenuMixin.MENU_PALETTE,
     )
 
+    # what a narrow footer shows first (the rest is on ?)
+    FOOTER_FIRST: ClassVar[tuple[str, ...]] = (
+        "ignore", "link_existing", "add_to_plan", "stop_ignoring", "add_integration",
+        "link_household", "remove_link")
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
+    # -narrow below 100 columns: the Integration tab's four buttons go on two lines (app.tcss)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]
+        (0, "-narrow"), (100, "-wide")]
 
     def __init__(self, plan_id: int, tab: str = "contacts", focus_key: str | None = None
                  ) -> None:
@@ -130,9 +142,10 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             with TabPane("Integration", id="contacts"):
                 yield RecordTable(
-                    [Column("name", "Redtail contact", min_width=20),
-                     Column("contact", "Contact id"),
-                     Column("integration", "Integration"), Column("party", "In plan as")],
+                    [Column("name", "Redtail contact", min_width=20, keep=True),
+                     Column("contact", "Contact id", short="Id"),
+                     Column("integration", "Integration", short="Integ."),
+                     Column("party", "In plan as")],
                     empty_text="No linked Redtail contacts yet — press n (Add Integration) to "
                     "search Redtail and link them.", id="contacts-table")
                 with Horizontal(classes="buttons"):
@@ -157,7 +170,7 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
                 with Horizontal(classes="buttons"):
                     yield button("Stop Ignoring (I)", "btn-stop_ignoring")
         yield Static(HINTS[self.initial_tab], id="tab-hint", classes="hint", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         if not self.shown_to(Action.PLAN_INTEGRATION):
@@ -259,6 +272,22 @@ class PlanIntegrationScreen(PlanMenuMixin, PlantechScreen):
             changes, ("linked contact", "pending account", "ignored account"), strict=True)]
         said = [s for s in said if s]
         return f"{plan.name}: {'; '.join(said)}" if said else None
+
+    def copy_table(self) -> RecordTable:
+        return self.table()
+
+    def copy_columns(self) -> tuple[str, ...]:
+        if self.tab == "contacts":
+            return ("name", "redtail_contact_id", "in_plan_as")
+        return STAGED_COLUMNS
+
+    def copy_record(self, key: str, record: object) -> dict[str, object] | None:
+        if self.tab == "contacts":
+            c = self._contacts.get(key)
+            return None if c is None else {
+                "name": c.name, "redtail_contact_id": c.redtail_contact_id,
+                "in_plan_as": "Co-client" if c.party == "co_client" else "Client"}
+        return staged_row(record) if isinstance(record, StagedAccount) else None
 
     def _current(self, tab: str) -> StagedAccount | None:
         table = self.table(tab)

@@ -7,12 +7,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..domain.errors import PlantechError
 from ..domain.models import PlanSummary
 from ..domain.permissions import Action
 from ..widgets.fmt import STALE_DAYS, days_since, local_time, money_display
+from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Column, RecordTable
 from ..widgets.topbar import TopBar
 from .base import PlantechScreen
@@ -40,19 +41,20 @@ class PlansScreen(PlantechScreen):
     def compose(self) -> ComposeResult:
         yield TopBar("Plans")
         # the columns an advisor scans first come first: at 80 columns they still show
-        columns = [Column("name", "Plan", min_width=20),
-                   Column("last_pull", "Last pull", min_width=10)]
+        columns = [Column("name", "Plan", min_width=20, keep=True),
+                   Column("last_pull", "Last pull", min_width=24)]
         if self.ws.can(Action.PLAN_INTEGRATION):
             columns.append(Column("pending", "Pending", right=True))
         columns += [Column("linked", "Linked", right=True),
                     Column("manual", "Manual", right=True),
-                    Column("accounts", "Accounts", right=True), Column("clients", "Clients")]
+                    Column("accounts", "Accounts", right=True, short="Accts"),
+                    Column("clients", "Clients")]
         empty = ("No plans yet — press n to create one." if self.ws.can(Action.MANAGE_PLANS)
                  else "No plans are shared with you yet.")
         yield Static("Plans", classes="screen-title")
         yield RecordTable(columns, empty_text=empty, id="plans")
         yield Static("enter open", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
 

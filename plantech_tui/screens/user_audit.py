@@ -9,12 +9,13 @@ from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..domain.models import AuditEntry
 from ..domain.permissions import Action
 from ..service.workspace import TableQuery
 from ..widgets.fmt import local_time
+from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, QuerySource, RecordTable
 from ..widgets.topbar import TopBar
 from .audit_log import COLUMNS, AuditLogScreen, change_summary
@@ -35,7 +36,7 @@ class UserAuditScreen(AuditLogScreen):
         yield RecordTable(COLUMNS, empty_text="No user changes you may see yet.",
                           id="audit-table")
         yield Static("enter details · / filter · o sort", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self, event: events.Mount) -> None:
         event.prevent_default()  # the plan audit log's on_mount (a plan's query) is not ours

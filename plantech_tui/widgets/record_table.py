@@ -66,6 +66,14 @@ class Column:
     width: int | None = None  # fixed; None: from the rows in view
     min_width: int = 6  # when the table is too wide, columns shrink down to this
     right: bool = False  # right-aligned and never shrunk (money, counts)
+    short: str = ""  # the header when `label` does not fit (else `label` cut)
+    keep: bool = False  # the row's name (description): whole, shrunk only as a last resort
+
+    def header(self, width: int) -> str:
+        """The label, or the short one when the label does not fit in `width`."""
+        if len(self.label) > width and self.short:
+            return self.short
+        return self.label
 
 
 @dataclass(frozen=True)
@@ -944,22 +952,52 @@ class RecordTable(Widget):
         return len(self._icons().mark) + 1 if self.markable else 0
 
     def _column_widths(self, width: int) -> list[int]:
+        """Each column's width; 0 hides it. When the table is too wide for the terminal, the
+        widest shrinkable columns shrink first (never below their minimum or their short
+        header; amounts never shrink: a cut amount would read as another one), then the
+        rightmost columns are hidden; the `keep` column (the row's name, e.g. "Jackson
+        National 2207") stays whole, and is cut only when it alone is wider than the table."""
         if self._widths is not None and self._widths_for == width:
             return self._widths
-        natural = [c.width or max(n, len(c.label) + (2 if c.key == self.sort_key else 0), 1)
-                   for c, n in zip(self._columns, self._natural, strict=True)]
-        room = width - self._mark_width() - 2 * len(self._columns)
-        widths = list(natural)
-        if sum(widths) > room:
-            # shrink the widest columns first, never below their minimum
-            # numbers (right-aligned) never shrink: a cut amount would read as another one
-            floors = [c.width or (n if c.right else min(n, max(c.min_width, 1)))
-                      for c, n in zip(self._columns, natural, strict=True)]
+        columns = self._columns
+        arrow = {c.key: 2 if c.key == self.sort_key else 0 for c in columns}
+        natural = [c.width or max(n, len(c.label) + arrow[c.key], 1)
+                   for c, n in zip(columns, self._natural, strict=True)]
+        room = width - self._mark_width()
+        shown = list(range(len(columns)))
+
+        def floor(i: int) -> int:
+            c, n = columns[i], natural[i]
+            if c.width or c.right or c.keep:
+                return n
+            header = len(c.header(0)) + arrow[c.key]
+            return min(n, max(c.min_width, header, 1))
+
+        def space(cols: list[int]) -> int:
+            return room - 2 * len(cols)
+
+        # hide the rightmost columns (not the kept one) while even their floors do not fit
+        while sum(floor(i) for i in shown) > space(shown) and len(shown) > 1:
+            victims = [i for i in shown if not columns[i].keep]
+            if not victims:
+                break
+            shown.remove(victims[-1])
+        widths = [0] * len(columns)
+        for i in shown:
+            widths[i] = natural[i]
+        avail = space(shown)
+        if sum(widths) > avail:
+            floors = {i: floor(i) for i in shown}
             cap = max(widths)
-            while cap > 1 and sum(max(min(w, cap), f) for w, f in zip(natural, floors,
-                                                                      strict=True)) > room:
+            while cap > 1 and sum(max(min(natural[i], cap), floors[i]) for i in shown) > avail:
                 cap -= 1
-            widths = [max(min(w, cap), f) for w, f in zip(natural, floors, strict=True)]
+            for i in shown:
+                widths[i] = max(min(natural[i], cap), floors[i])
+            over = sum(widths) - avail
+            if over > 0:  # the kept column alone does not fit: cut it (it is never hidden)
+                for i in shown:
+                    if columns[i].keep:
+                        widths[i] = max(1, widths[i] - over)
         self._widths = widths
         self._widths_for = width
         return widths
@@ -984,6 +1022,8 @@ class RecordTable(Widget):
         left = self._mark_width()
         for column, w in zip(self._columns, self._column_widths(self.body.size.width),
                              strict=True):
+            if not w:
+                continue
             if left <= x < left + w + 2:
                 return column.key
             left += w + 2
@@ -997,11 +1037,11 @@ class RecordTable(Widget):
             style = base + body.get_component_rich_style("record-table--header")
             labels: list[Cell] = []
             i = self._icons()
-            for c in self._columns:
+            for c, w in zip(self._columns, widths, strict=True):
                 arrow = ""
                 if c.key == self.sort_key:
                     arrow = " " + (i.sort_down if self.sort_descending else i.sort_up)
-                labels.append(c.label + arrow)
+                labels.append(c.header(w - len(arrow)) + arrow)
             return self._strip(labels, widths, " " * self._mark_width(), style, width)
         index = int(body.scroll_y) + y - 1
         if index >= len(self._keys):
@@ -1024,6 +1064,8 @@ class RecordTable(Widget):
         console = self.app.console
         segments: list[Segment] = [Segment(mark)] if mark else []
         for column, cell, w in zip(self._columns, cells, widths, strict=False):
+            if not w:  # hidden: the table is too narrow for it
+                continue
             # a cell is data: shown, never obeyed (a Text keeps its spans: one for one)
             if isinstance(cell, Text):
                 text = cell.copy()

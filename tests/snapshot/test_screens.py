@@ -101,11 +101,74 @@ def test_plans(snap_compare: SnapCompare, db_path: Path, addams: dict[str, Any])
         "advisor (advisor, can edit)", "n New plan")))
 
 
+NARROW = (80, 24)
+
+
+def footer(*labels: str) -> Callable[[Pilot[Any]], None]:
+    """The bottom line shows each label whole (and `?` for the rest), none cut."""
+    def assert_footer(pilot: Pilot[Any]) -> None:
+        last = screen_text(pilot.app).rstrip("\n").splitlines()[-1]  # type: ignore[arg-type]
+        for label in (*labels, "? Help", "^p palette"):
+            assert label in last, f"{label!r} not whole in the footer: {last!r}"
+        assert "…" not in last
+    return assert_footer
+
+
+def both(*checks: Callable[[Pilot[Any]], None]) -> Callable[[Pilot[Any]], None]:
+    def run(pilot: Pilot[Any]) -> None:
+        for c in checks:
+            c(pilot)
+    return run
+
+
 def test_plans_at_80x24(snap_compare: SnapCompare, db_path: Path,
                         addams: dict[str, Any]) -> None:
+    """An advisor on an 80×24 SSH terminal: the plan names and the whole last-pull time (the
+    stale mark) come first; Accounts and Clients make room (clients are in each plan's
+    title); the footer's labels are whole."""
     app = PlantechApp(db_path, "advisor")
-    assert snap_compare(app, terminal_size=(80, 24), run_before=steps((), check(
-        "Addams Family", "Munster Family", "n New plan")))
+    assert snap_compare(app, terminal_size=NARROW, run_before=steps((), both(check(
+        "Addams Family", "Munster Family", "2026-01-15 14:30 ⚠ stale", "Last pull",
+        "$250,000.00"), footer("n New plan", "R Rename", "d Delete", "e Export CSV"))))
+
+
+def test_investment_assets_at_80x24(snap_compare: SnapCompare, db_path: Path,
+                                    addams: dict[str, Any]) -> None:
+    """Investment Assets at 80×24: every column with its header, the account whole, the
+    footer's keys whole (the ones that do not fit are on ?)."""
+    app = PlantechApp(db_path, "advisor")
+    assert snap_compare(app, terminal_size=NARROW, run_before=steps(("enter",), both(check(
+        "Gomez 401(k)", "Description", "Investment type", "Owner", "Balance", "Redtail link",
+        "$250,000.00", "⏸ paused"), footer("n New account", "p Play", "s Stop", "d Delete"))))
+
+
+def test_pending_at_80x24(snap_compare: SnapCompare, db_path: Path,
+                          addams: dict[str, Any]) -> None:
+    """Pending Data at 80×24: company + last 4 is what a row must show, so the description is
+    whole ("Jackson National 2207", not "Jackson National 22…"); the other columns shrink,
+    with short headers rather than cut ones; the hint line and the triage keys are whole."""
+    app = PlantechApp(db_path, "advisor")
+    assert snap_compare(app, terminal_size=NARROW, run_before=steps(("enter", "P"), both(check(
+        "Jackson National 2207", "Charles Schwab 1937", "Northern Trust 0931",
+        "Wells Fargo 7264", "Allianz Life 0356", "Description", "Balance", "Default",
+        "Notes", "RT type", "$1,250,000.00",
+        "space mark · v range · * all · / filter · enter edit description · 1 2 3 tabs",
+        absent=("National 22…", "Default ty…", "Redtail ty…")),
+        footer("i Ignore", "l Link to Existing Item", "a Add to Plan"))))
+
+
+def test_plan_integration_at_80x24(snap_compare: SnapCompare, db_path: Path,
+                                   addams: dict[str, Any]) -> None:
+    """Plan Integration's contacts at 80×24: the contact names whole, headers shown, the four
+    buttons whole on two lines, the contact keys whole in the footer."""
+    app = PlantechApp(db_path, "advisor")
+    assert snap_compare(app, terminal_size=NARROW, run_before=steps(
+        ("enter", "m", "down", "enter"), both(check(
+            "Integration (2)", "Pending Data (8)", "Ignored Data (2)", "Redtail contact",
+            "Gomez Addams", "Morticia Addams", "Contact id", "In plan as", "Co-client",
+            "Add Integration (n)", "Link household (h)", "Remove link (d)",
+            "Refresh Integrations (r)"),
+            footer("n Add Integration", "h Link household", "d Remove link"))))
 
 
 def test_advisor_integration(snap_compare: SnapCompare, db_path: Path,
