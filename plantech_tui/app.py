@@ -241,8 +241,11 @@ class PlantechApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_pull":
             from textual.screen import ModalScreen
+            from textual.widgets import Input
 
-            return bool(self._pull_cancel) and not isinstance(self.screen, ModalScreen)
+            # not in a dialog or a text box: there esc keeps its own meaning
+            return bool(self._pull_cancel) and not isinstance(self.screen, ModalScreen) \
+                and not isinstance(self.focused, Input)
         return self.permitted(action)
 
     def palette_commands(self, screen: Any) -> list[tuple[str, str, Callable[[], Any]]]:
@@ -378,7 +381,8 @@ class PlantechApp(App[None]):
         self.pull_status = " · ".join(parts)
 
     def action_cancel_pull(self) -> None:
-        """esc while a plan's pull runs: stop it before its apply step (nothing changes)."""
+        """esc while Refresh Integrations runs: stop it before its apply step (nothing
+        changes)."""
         for event in self._pull_cancel.values():
             event.set()
 
@@ -387,7 +391,9 @@ class PlantechApp(App[None]):
         from .sync.engine import PullCancelled
 
         self.pulls[plan_id] = "manual" if manual else "auto"
-        cancel = self._pull_cancel[plan_id] = asyncio.Event()
+        cancel = asyncio.Event()
+        if manual:  # an automatic pull is not the user's to cancel: esc stays "back" then
+            self._pull_cancel[plan_id] = cancel
 
         def progress(done: int, of: int, _requests: int) -> None:
             self.pull_progress[plan_id] = (done, of)

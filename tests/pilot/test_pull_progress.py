@@ -99,3 +99,22 @@ async def test_plans_screen_marks_a_plan_whose_last_pull_failed(
                        not in line]
         assert "x failed" in addams
         assert "failed" not in wednesday
+
+
+async def test_an_automatic_pull_shows_progress_and_esc_still_goes_back(
+        db_path: Path, fake: FakeRedtailServer) -> None:
+    """Advisor: I open a plan (its daily pull starts by itself) and press esc to go back; esc
+    must not cancel a pull I did not ask for, and that pull still lands."""
+    ids = await prepare_plan(db_path, fake, pull=False)
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        with fake.holding_accounts():
+            await pilot.press("enter")
+            await until(pilot, lambda: "contacts 0/2" in screen_text(app),
+                        "the automatic pull counts its contacts")
+            assert "esc cancels" not in screen_text(app)
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, PlanScreen), "back on Plans")
+        await settle(pilot)
+    assert runs(db_path, ids["plan_id"]) == ["ok"]
