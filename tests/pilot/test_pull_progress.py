@@ -3,6 +3,7 @@ it with nothing applied; the Plans screen marks a plan whose last pull failed, i
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from pathlib import Path
@@ -34,10 +35,11 @@ def pending_balance(ws: Workspace, plan_id: int, redtail_id: int) -> str:
 
 
 async def test_pull_shows_contacts_done_and_esc_cancels_with_nothing_applied(
-        db_path: Path, fake: FakeRedtailServer) -> None:
+        db_path: Path, fake: FakeRedtailServer, caplog: pytest.LogCaptureFixture) -> None:
     """Advisor: a Refresh Integrations hangs on a slow Redtail; the header says how far it got
     (contacts 1/2, seconds elapsed) and esc stops it: nothing applied, the lease released,
     "Pull cancelled; nothing changed", and I stay on the plan."""
+    caplog.set_level(logging.INFO, logger="plantech")
     ids = await prepare_plan(db_path, fake)
     plan_id = ids["plan_id"]
     ws = Workspace.open(db_path, "advisor")
@@ -65,6 +67,12 @@ async def test_pull_shows_contacts_done_and_esc_cancels_with_nothing_applied(
         assert "Pulling Redtail" not in screen_text(app)
         assert pending_balance(ws, plan_id, 5012) == before  # nothing applied
         assert runs(db_path, plan_id) == ["ok", "abandoned"]  # recorded, lease released
+        assert any(f"pull plan={plan_id} status=cancelled" in r.getMessage()
+                   for r in caplog.records)  # and in the app log
+        await pilot.press("question_mark")  # ? says so
+        await until(pilot, lambda: "Cancel Refresh Integrations" in screen_text(app), "help")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen), "help closed")
         await pilot.press("escape")  # with no pull running, esc is back again
         await settle(pilot)
         assert not isinstance(app.screen, PlanScreen)
