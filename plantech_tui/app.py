@@ -14,6 +14,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -71,6 +72,10 @@ class PlantechApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
         Binding("g", "global_menu", "Menu", id="global-menu"),
         Binding("question_mark", "help", "Help", id="help"),
+        # only while a plan's pull runs and no dialog is open (check_action); otherwise
+        # escape is the screen's own (back, cancel)
+        Binding("escape", "cancel_pull", "Cancel pull", show=False, priority=True,
+                id="cancel-pull"),
         # presenter keys while `plantech demo` runs (check_action refuses them otherwise);
         # every screen's footer shows them (PlantechScreen.BINDINGS), dialogs do not
         Binding("f6", "demo_move_balance", "Demo ±balance", show=False),
@@ -116,6 +121,10 @@ class PlantechApp(App[None]):
         self.pulls: dict[int, str] = {}  # plan id → trigger of the pull in flight
         self.last_report: RefreshReport | None = None
         self.refresh_all_progress: tuple[int, int] | None = None  # (done, of)
+        self.pull_progress: dict[int, tuple[int, int]] = {}  # plan id → (contacts done, of)
+        self._pull_cancel: dict[int, asyncio.Event] = {}
+        self._pull_clock = 0.0  # monotonic start of the oldest pull in flight
+        self._pull_ticker: Any = None
         self.demo_admin_url = os.environ.get("PLANTECH_DEMO_ADMIN_URL") or None
         self._data_version = -1
 
@@ -230,6 +239,13 @@ class PlantechApp(App[None]):
         return need is None or self.workspace.can(need)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_pull":
+            from textual.screen import ModalScreen
+            from textual.widgets import Input
+
+            # not in a dialog or a text box: there esc keeps its own meaning
+            return bool(self._pull_cancel) and not isinstance(self.screen, ModalScreen) \
+                and not isinstance(self.focused, Input)
         return self.permitted(action)
 
     def palette_commands(self, screen: Any) -> list[tuple[str, str, Callable[[], Any]]]:
@@ -344,26 +360,64 @@ class PlantechApp(App[None]):
             self.pull_status = (f"Refreshing all plans: {done} of {of} done…" if of
                                 else "Refreshing all plans…")
             return
-        self.pull_status = (f"Pulling Redtail ({len(self.pulls)} plans)…" if len(self.pulls) > 1
-                            else "Pulling Redtail…" if self.pulls else "")
+        if not self.pulls:
+            self.pull_status = ""
+            if self._pull_ticker is not None:
+                self._pull_ticker.stop()
+                self._pull_ticker = None
+            return
+        if self._pull_ticker is None:  # the elapsed time moves on while a pull runs
+            self._pull_clock = time.monotonic()
+            self._pull_ticker = self.set_interval(1.0, self._show_pulls)
+        parts = [f"Pulling Redtail ({len(self.pulls)} plans)…" if len(self.pulls) > 1
+                 else "Pulling Redtail…"]
+        done = sum(d for d, _ in self.pull_progress.values())
+        of = sum(o for _, o in self.pull_progress.values())
+        if of:
+            parts.append(f"contacts {done}/{of}")
+        parts.append(f"{int(time.monotonic() - self._pull_clock)}s")
+        if self._pull_cancel:
+            parts.append("esc cancels")
+        self.pull_status = " · ".join(parts)
+
+    def action_cancel_pull(self) -> None:
+        """esc while Refresh Integrations runs: stop it before its apply step (nothing
+        changes)."""
+        for event in self._pull_cancel.values():
+            event.set()
 
     async def _pull(self, plan_id: int, *, manual: bool) -> None:
         from .sync.actions import auto_pull_async, refresh_async
+        from .sync.engine import PullCancelled
 
         self.pulls[plan_id] = "manual" if manual else "auto"
+        cancel = asyncio.Event()
+        if manual:  # an automatic pull is not the user's to cancel: esc stays "back" then
+            self._pull_cancel[plan_id] = cancel
+
+        def progress(done: int, of: int, _requests: int) -> None:
+            self.pull_progress[plan_id] = (done, of)
+            self._show_pulls()
+
         self._show_pulls()
         report: RefreshReport | None = None
         try:
             if manual:
-                report = await refresh_async(self.workspace, plan_id, client_for=self.client_for)
+                report = await refresh_async(self.workspace, plan_id, client_for=self.client_for,
+                                             progress=progress, cancel=cancel)
             else:
                 report = await auto_pull_async(self.workspace, plan_id,
-                                               client_for=self.client_for)
+                                               client_for=self.client_for,
+                                               progress=progress, cancel=cancel)
+        except PullCancelled as exc:
+            self.notify(exc.message, title="Refresh Integrations" if manual else "Redtail pull")
         except PlantechError as exc:
             self.notify(exc.message, title="Refresh Integrations" if manual else "Redtail pull",
                         severity="error", timeout=10)
         finally:
             self.pulls.pop(plan_id, None)
+            self.pull_progress.pop(plan_id, None)
+            self._pull_cancel.pop(plan_id, None)
             self._show_pulls()
         if report is None:
             return

@@ -626,13 +626,40 @@ def _whose(error: Any) -> str:
     return f"contact {error.redtail_contact_id}: " if error.redtail_contact_id is not None else ""
 
 
+class _SyncProgress:
+    """`sync --all` on a terminal: one line on stderr, rewritten in place, cleared at the end."""
+
+    def __init__(self) -> None:
+        self.width = 0
+
+    def __call__(self, done: int, of: int, requests: int, failed: int) -> None:
+        line = f"plantech sync: {done}/{of} plans, {requests} requests, {failed} failed"
+        self.width = max(self.width, len(line))
+        sys.stderr.write(f"\r{line:<{self.width}}")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.width:
+            sys.stderr.write(f"\r{' ' * self.width}\r")
+            sys.stderr.flush()
+
+
 def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     from .domain.report import PullError, RefreshReport
     from .sync.actions import run_async, sync_async
     from .sync.diff import describe_change
 
-    results = run_async(sync_async(ws, None if args.all else args.plan, dry_run=args.dry_run,
-                                   max_in_flight=args.max_in_flight))
+    # a terminal only; not with -q (quiet) or -v (the log lines share stderr)
+    progress = (_SyncProgress() if args.all and sys.stderr.isatty()
+                and not getattr(args, "quiet", False) and not getattr(args, "verbose", 0)
+                else None)
+    try:
+        results = run_async(sync_async(ws, None if args.all else args.plan,
+                                       dry_run=args.dry_run, max_in_flight=args.max_in_flight,
+                                       progress=progress))
+    finally:
+        if progress:
+            progress.clear()
     docs: list[dict[str, Any]] = []
     lines: list[str] = []
     failed = False

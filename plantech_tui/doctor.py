@@ -412,6 +412,35 @@ def check_terminal() -> Check:
     return Check("terminal", "ok", detail)
 
 
+# ------------------------------------------------------------------ pulls
+
+
+def check_pulls(path: Path, who: Who) -> Check | None:
+    """An advisor's own plans whose last pull failed, or with no successful pull for over a
+    day (only plans with linked Redtail contacts). Read only; nobody else's plans."""
+    from .sync.health import needs_a_look, pull_health
+
+    if who.role != "advisor" or who.user_id is None or not path.is_file():
+        return None
+    foreign = hasattr(os, "getuid") and path.stat().st_uid != os.getuid()
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro"
+                               f"{'&immutable=1' if foreign else ''}", uri=True, timeout=2)
+        try:
+            health = pull_health(conn, owner_user_id=who.user_id)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return Check("pulls", "warn", f"cannot read the pulls: {exc}")
+    bad = needs_a_look(health)
+    if not bad:
+        return Check("pulls", "ok", f"{len(health)} plan(s) with Redtail contacts: every last "
+                     "pull succeeded within a day" if health else "no plans with Redtail contacts")
+    lines = "; ".join(f"plan {h.plan_id} {h.name!r}: {h.describe()}" for h in bad)
+    return Check("pulls", "warn", f"{len(bad)} of {len(health)} plan(s) need a look: {lines}",
+                 "plantech sync --plan ID shows why (plantech docs deploy: the sync log)")
+
+
 # ------------------------------------------------------------------ the command
 
 
@@ -427,6 +456,8 @@ def run_checks(db_path: Path, user_name: str) -> list[Check]:
     if who is not None and who.advisor:
         cred_check, read = check_credentials()
         checks += [cred_check, *check_redtail(integrations, read)]
+        pulls = check_pulls(db_path, who)
+        checks += [pulls] if pulls else []
     return [*checks, check_terminal()]
 
 

@@ -34,6 +34,9 @@ def general_lines(app: Any) -> list[tuple[str, str]]:
     lines = list(GENERAL)
     if app.workspace.can(Action.TRIAGE):
         lines = [(k, ADVISOR_GENERAL.get(k, d)) for k, d in lines]
+    if app.workspace.can(Action.REFRESH):
+        lines.insert(2, ("escape (while refreshing)",
+                         "Cancel Refresh Integrations: nothing changes"))
     if app.permitted("demo_move_balance"):
         lines.insert(-2, DEMO_GENERAL)
     return lines

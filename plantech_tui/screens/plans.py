@@ -62,10 +62,12 @@ class PlansScreen(PlantechScreen):
         self.refresh_data()
         self.query_one(RecordTable).focus()
 
-    def _row(self, s: PlanSummary) -> list[str | Text]:
+    def _row(self, s: PlanSummary, failed: dict[int, str]) -> list[str | Text]:
         age = days_since(s.last_pull)
         last: str | Text = local_time(s.last_pull)
-        if age is not None and age >= STALE_DAYS:
+        if s.plan.id in failed:  # the last pull failed: said in words, not by colour alone
+            last = Text(f"{last} {self.icons.error} {failed[s.plan.id]}", style="red")
+        elif age is not None and age >= STALE_DAYS:
             last = Text(f"{last} {self.icons.warning} stale", style="yellow")
         cells: list[str | Text] = [s.plan.name, last]
         if self.ws.can(Action.PLAN_INTEGRATION):
@@ -75,8 +77,14 @@ class PlansScreen(PlantechScreen):
         return cells
 
     def refresh_data(self) -> str | None:
+        from ..sync.health import pull_health
+
         table = self.query_one(RecordTable)
-        changes = table.set_rows((str(s.plan.id), self._row(s)) for s in self.ws.list_plans())
+        plans = self.ws.list_plans()
+        failed = {h.plan_id: "failed" if h.status == "failed" else "partly failed"
+                  for h in pull_health(self.ws.store.conn, plan_ids=[s.plan.id for s in plans])
+                  if h.failed}
+        changes = table.set_rows((str(s.plan.id), self._row(s, failed)) for s in plans)
         self.refresh_bindings()
         return changes.describe("plan") or None
 

@@ -203,18 +203,24 @@ async def _engine(ws: Workspace, client_for: ClientFor | None, max_in_flight: in
 
 
 async def refresh_async(ws: Workspace, plan_id: int, *, dry_run: bool = False,
-                        client_for: ClientFor | None = None) -> RefreshReport:
-    """Refresh Integrations: an ad hoc pull (advisors only)."""
+                        client_for: ClientFor | None = None,
+                        progress: Callable[[int, int, int], None] | None = None,
+                        cancel: asyncio.Event | None = None) -> RefreshReport:
+    """Refresh Integrations: an ad hoc pull (advisors only). `progress` and `cancel`: see
+    PullEngine.pull (a cancelled pull raises PullCancelled, nothing applied)."""
     require(ws.user, Action.REFRESH)
     ws.plan(plan_id)
     async with await _engine(ws, client_for) as engine:
-        report = await engine.pull(plan_id, trigger="manual", dry_run=dry_run)
+        report = await engine.pull(plan_id, trigger="manual", dry_run=dry_run,
+                                   progress=progress, cancel=cancel)
     assert report is not None
     return report  # type: ignore[no-any-return]
 
 
 async def auto_pull_async(ws: Workspace, plan_id: int, *,
-                          client_for: ClientFor | None = None) -> RefreshReport | None:
+                          client_for: ClientFor | None = None,
+                          progress: Callable[[int, int, int], None] | None = None,
+                          cancel: asyncio.Event | None = None) -> RefreshReport | None:
     """The pull when a plan is opened: once per plan per local day, for every role, silent
     when not due or when the plan has no linked contacts."""
     require(ws.user, Action.AUTO_PULL)
@@ -225,15 +231,18 @@ async def auto_pull_async(ws: Workspace, plan_id: int, *,
              [plan_id]) is None:
         return None
     async with await _engine(ws, client_for) as engine:
-        return await engine.pull(plan_id, trigger="auto", auto=True)  # type: ignore[no-any-return]
+        return await engine.pull(plan_id, trigger="auto", auto=True,  # type: ignore[no-any-return]
+                                 progress=progress, cancel=cancel)
 
 
 async def sync_async(ws: Workspace, plan_ids: list[int] | None, *, dry_run: bool = False,
                      max_in_flight: int = 8, client_for: ClientFor | None = None,
                      trigger: str = "cli",
+                     progress: Callable[[int, int, int, int], None] | None = None,
                      ) -> list[RefreshReport | PullError]:
     """Pull several plans (None: every plan visible to the user); `trigger` is what
-    sync_runs records: "cli" for `plantech sync`, "manual" for Refresh all in the TUI."""
+    sync_runs records: "cli" for `plantech sync`, "manual" for Refresh all in the TUI.
+    `progress` hears (plans done, plans in all, requests, plans failed) as plans finish."""
     require(ws.user, Action.REFRESH)
     if plan_ids is None:
         # ids only: ws.list_plans() loads every account and staged row for its totals (1.4 s
@@ -247,7 +256,21 @@ async def sync_async(ws: Workspace, plan_ids: list[int] | None, *, dry_run: bool
     else:
         for pid in plan_ids:
             ws.plan(pid)
+    plan_ids = list(dict.fromkeys(plan_ids))
+    counts = [0, 0, 0]  # done, requests, failed
+
+    def done(result: RefreshReport | PullError) -> None:
+        counts[0] += 1
+        if isinstance(result, RefreshReport):
+            counts[1] += result.requests
+        if isinstance(result, PullError) or result.status != "ok":
+            counts[2] += 1
+        if progress:
+            progress(counts[0], len(plan_ids), counts[1], counts[2])
+
+    if progress:
+        progress(0, len(plan_ids), 0, 0)
     async with await _engine(ws, client_for, max_in_flight) as engine:
-        return await engine.pull_many(list(dict.fromkeys(plan_ids)), trigger=trigger,  # type: ignore[no-any-return]
-                                      dry_run=dry_run)
+        return await engine.pull_many(plan_ids, trigger=trigger,  # type: ignore[no-any-return]
+                                      dry_run=dry_run, on_done=done)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -19,7 +20,7 @@ from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
-from ..domain.errors import AlreadyRunning, NotFound
+from ..domain.errors import AlreadyRunning, NotFound, PlantechError
 from ..domain.mapping import Mapping as TypeMapping
 from ..domain.models import Integration
 from ..domain.report import PullError, RefreshReport
@@ -33,6 +34,28 @@ from .redtail import InvalidCredentials, RedtailClient, RedtailError
 LEASE_SECONDS = 600.0  # read at each use: tests set a tiny lease on the module
 LOST_LEASE = "lost the pull lease to another run"
 ClientFactory = Callable[[Integration], RedtailClient]
+Progress = Callable[[int, int, int], None]  # (contacts done, contacts in all, requests)
+log = logging.getLogger("plantech.pull")
+
+
+class PullCancelled(PlantechError):
+    """The user cancelled a pull before its apply step: nothing was applied."""
+
+
+def log_outcome(plan_id: int, report: RefreshReport | None, seconds: float,
+                status: str | None = None) -> None:
+    """One INFO line per pull (the only place pulls are logged): plan, status, counts, errors,
+    duration. Error texts are Redtail's messages (never a key or password)."""
+    if report is None:
+        log.info("pull plan=%s status=%s duration=%.2fs", plan_id, status, seconds)
+        return
+    errors = "; ".join(f"contact {e.redtail_contact_id}: {e.message}" if e.redtail_contact_id
+                       else e.message for e in report.errors)
+    log.info("pull plan=%s status=%s%s new=%d changed=%d unchanged=%d missing=%d errors=%d "
+             "requests=%d duration=%.2fs%s", plan_id, report.status,
+             " (dry run)" if report.dry_run else "", len(report.new), len(report.changes),
+             report.unchanged, len(report.missing_at_source), len(report.errors),
+             report.requests, seconds, f" — {errors}" if errors else "")
 
 
 def _phase(name: str) -> None:
@@ -271,12 +294,24 @@ class PullEngine:
                         "read and staged); nothing was flagged missing at source"))
         return ContactFetch(integration_id, contact_id, accounts=accounts)
 
-    async def fetch(self, contacts: Iterable[tuple[int, int]]
+    async def fetch(self, contacts: Iterable[tuple[int, int]], progress: Progress | None = None
                     ) -> tuple[list[ContactFetch], dict[int, Lookups], list[PullError]]:
         contacts = list(contacts)
         integrations = sorted({i for i, _ in contacts})
         lookup_results = asyncio.gather(*(self._lookups_for(i) for i in integrations))
-        fetches = await asyncio.gather(*(self._fetch_contact(i, c) for i, c in contacts))
+        done, before = 0, self.request_count
+
+        async def counted(integration_id: int, contact_id: int) -> ContactFetch:
+            nonlocal done
+            result = await self._fetch_contact(integration_id, contact_id)
+            done += 1
+            if progress:
+                progress(done, len(contacts), self.request_count - before)
+            return result
+
+        if progress:
+            progress(0, len(contacts), 0)
+        fetches = await asyncio.gather(*(counted(i, c) for i, c in contacts))
         lookups: dict[int, Lookups] = {}
         errors: list[PullError] = []
         for integration_id, result in zip(integrations, await lookup_results, strict=True):
@@ -294,8 +329,12 @@ class PullEngine:
             "WHERE plan_id = ? ORDER BY integration_id, redtail_contact_id", [plan_id])]
 
     async def pull(self, plan_id: int, *, trigger: str = "manual", dry_run: bool = False,
-                   auto: bool = False) -> RefreshReport | None:
-        """Pull one plan. Returns its report, or None when an automatic pull is not due."""
+                   auto: bool = False, progress: Progress | None = None,
+                   cancel: asyncio.Event | None = None) -> RefreshReport | None:
+        """Pull one plan. Returns its report, or None when an automatic pull is not due.
+        `progress` hears of each contact fetched; setting `cancel` before the apply step
+        raises PullCancelled with nothing applied and the lease released."""
+        clock = time.monotonic()
         run_id = None
         if not dry_run:
             run_id = claim_run(self.store, plan_id, trigger=trigger, user_name=self.user_name,
@@ -304,6 +343,7 @@ class PullEngine:
                 return None
             _phase("claimed")
         started = now_utc()
+        fetching: asyncio.Future[Any] | None = None
         try:
             _phase("fetch")
             contacts = self._contacts(plan_id)
@@ -311,35 +351,61 @@ class PullEngine:
             keeper = (asyncio.ensure_future(_keep_lease(self.store, run_id))
                       if run_id is not None else None)
             try:
-                fetches, lookups, lookup_errors = await self.fetch(contacts)
+                fetching = asyncio.ensure_future(self.fetch(contacts, progress))
+                if cancel is not None:  # the fetch, or the cancel, whichever comes first
+                    waiter = asyncio.ensure_future(cancel.wait())
+                    try:
+                        await asyncio.wait({fetching, waiter},
+                                           return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        waiter.cancel()
+                    if cancel.is_set():  # the cancellation point: before the apply step
+                        raise PullCancelled("Pull cancelled; nothing changed")
+                fetches, lookups, lookup_errors = await fetching
             finally:
                 if keeper is not None:  # not awaited: that could swallow our own cancellation
                     keeper.cancel()
             requests = self.request_count - before
-        except BaseException:
+        except BaseException as exc:
+            if fetching is not None:
+                fetching.cancel()
             if run_id is not None:
                 release_run(self.store, run_id, None, "abandoned")
+            log_outcome(plan_id, None, time.monotonic() - clock,
+                        "cancelled" if isinstance(exc, PullCancelled) else "abandoned")
             raise
         try:
-            return self.apply(plan_id, fetches, lookups, lookup_errors, run_id=run_id,
-                              dry_run=dry_run, started=started, requests=requests)
+            report = self.apply(plan_id, fetches, lookups, lookup_errors, run_id=run_id,
+                                dry_run=dry_run, started=started, requests=requests)
         except BaseException:
             if run_id is not None:
                 release_run(self.store, run_id, None, "abandoned")
+            log_outcome(plan_id, None, time.monotonic() - clock, "abandoned")
             raise
+        log_outcome(plan_id, report, time.monotonic() - clock)
+        return report
 
     async def pull_many(self, plan_ids: Iterable[int], *, trigger: str = "cli",
-                        dry_run: bool = False) -> list[RefreshReport | PullError]:
-        """Pull several plans concurrently (the clients' in-flight limits bound the load)."""
+                        dry_run: bool = False,
+                        on_done: Callable[[RefreshReport | PullError], None] | None = None,
+                        ) -> list[RefreshReport | PullError]:
+        """Pull several plans concurrently (the clients' in-flight limits bound the load);
+        `on_done` hears of each plan as it finishes."""
 
         async def one(pid: int) -> RefreshReport | PullError:
+            result: RefreshReport | PullError
             try:
                 report = await self.pull(pid, trigger=trigger, dry_run=dry_run)
             except (AlreadyRunning, NotFound) as exc:
-                return PullError(redtail_contact_id=None, kind=type(exc).__name__,
-                                 message=exc.message, plan_id=pid)
-            assert report is not None
-            return report
+                log.info("pull plan=%s status=failed — %s", pid, exc.message)
+                result = PullError(redtail_contact_id=None, kind=type(exc).__name__,
+                                   message=exc.message, plan_id=pid)
+            else:
+                assert report is not None
+                result = report
+            if on_done:
+                on_done(result)
+            return result
 
         return list(await asyncio.gather(*(one(p) for p in plan_ids)))
 
