@@ -1,0 +1,83 @@
+"""Issue 12 point 9 (edges): what the advisor reads names accounts and people, not row ids.
+
+Undo refusals and the audit log name the account ('Fidelity 1234'), never "staged 2"; a
+household member who is neither the plan's client nor co-client is not linked "as Client"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from plantech_tui.domain.errors import UndoConflict
+from plantech_tui.service.workspace import Workspace
+from tests.helpers import make_integration, stage
+
+GOMEZ, MORTICIA = 101, 102
+
+
+@dataclass
+class Plan:
+    ws: Workspace
+    id: int
+    integ: int
+
+
+@pytest.fixture
+def p(db_path: Path) -> Plan:
+    ws = Workspace.open(db_path, "alice")
+    plan = ws.create_plan("Addams Family", ["Gomez Addams", "Morticia Addams"])
+    integ = make_integration(ws, ws.user.id)
+    ws.link_contact(plan.id, integ, GOMEZ, "Gomez Addams", "Gomez", party="client")
+    ws.link_contact(plan.id, integ, MORTICIA, "Morticia Addams", "Morticia", party="co_client")
+    return Plan(ws, plan.id, integ)
+
+
+def test_undo_refusal_names_the_account_and_the_action(p: Plan) -> None:
+    """An advisor ignores 'Fidelity 1234'; a colleague stops ignoring it meanwhile. Undo is
+    refused, and the message says which account and which action, not "staged 7"."""
+    sid = stage(p.ws, p.id, p.integ, 5001, description="Fidelity 1234")
+    p.ws.ignore(p.id, [sid])
+    other = Workspace.open(p.ws.store.path, "alice")
+    other.stop_ignoring(p.id, [sid])
+    other.close()
+    with pytest.raises(UndoConflict) as refused:
+        p.ws.undo()
+    text = str(refused.value)
+    assert text.startswith("cannot undo Ignore of 'Fidelity 1234': 'Fidelity 1234' changed since")
+    assert f"staged account {sid}" not in text and f"staged {sid}" not in text
+
+
+def test_undo_refusal_of_a_bulk_step_names_the_row_that_changed(p: Plan) -> None:
+    """Two rows ignored in one step; a colleague touches the second: the refusal names it."""
+    a = stage(p.ws, p.id, p.integ, 5001, description="Fidelity 1234")
+    b = stage(p.ws, p.id, p.integ, 5002, description="Schwab 9876")
+    p.ws.ignore(p.id, [a, b])
+    other = Workspace.open(p.ws.store.path, "alice")
+    other.stop_ignoring(p.id, [b])
+    other.close()
+    with pytest.raises(UndoConflict, match=r"cannot undo ignore 2: 'Schwab 9876' changed since"):
+        p.ws.undo()
+
+
+def test_audit_log_names_the_accounts_an_entry_is_about(p: Plan) -> None:
+    """The audit log's Object column reads "staged 'Fidelity 1234'", and an undo's detail
+    lists the accounts it restored by name."""
+    from plantech_tui.screens.audit_log import object_label
+
+    sid = stage(p.ws, p.id, p.integ, 5001, description="Fidelity 1234")
+    p.ws.edit_staged_description(p.id, sid, "Fidelity brokerage")
+    account = p.ws.add_account(p.id, {"description": "Gomez 401(k)", "investment_type": "401(k)",
+                                      "balance": "250000.00"})
+    p.ws.undo()  # the description edit
+    ids = p.ws.audit_keys(p.id)
+    entries = p.ws.audit_entries(p.id, ids)
+    names = p.ws.audit_object_names(p.id, entries)
+    labels = {(e.action, object_label(e, names.get(e.id))) for e in entries}
+    assert ("edit staged description", "staged 'Fidelity brokerage'") in labels
+    assert ("account add", "account 'Gomez 401(k)'") in labels
+    assert ("link contact", "contact 'Morticia Addams'") in labels
+    undo = next(e for e in entries if e.action == "undo")
+    assert "'Fidelity 1234'" in undo.detail and f"staged {sid}" not in undo.detail
+    assert account.id
