@@ -47,12 +47,19 @@ HINTS = {
 }
 PENDING_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
                    Column("balance", "Balance", right=True),
+                   Column("contact", "Contact", min_width=8),
                    Column("default", "Default type", short="Default"),
                    Column("flags", "Notes"),
                    Column("type", "Redtail type", short="RT type")]
 IGNORED_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
                    Column("balance", "Balance", right=True),
+                   Column("contact", "Contact", min_width=8),
                    Column("reason", "Reason"), Column("type", "Redtail type", short="RT type")]
+
+
+def joint_names(names: list[str]) -> str:
+    """"Gomez"; a joint account "Gomez & Morticia"; none: "—"."""
+    return " & ".join(names) or "—"
 
 
 class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
@@ -202,13 +209,34 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
 
     def _pending_rows(self, ids: list[int]) -> list[tuple[int, list[Cell], StagedAccount]]:
         return [(s.id, [s.description, money_display(s.balance, "unknown"),
-                        s.default_investment_type, self._flags(s), s.account_type or "unknown"],
+                        self._contact_names(s), s.default_investment_type, self._flags(s),
+                        s.account_type or "unknown"],
                  s) for s in self.ws.staged_rows(self.plan_id, ids) if s.state == "pending"]
 
     def _ignored_rows(self, ids: list[int]) -> list[tuple[int, list[Cell], StagedAccount]]:
         return [(s.id, [s.description, money_display(s.balance, "unknown"),
-                        s.ignore_reason or "", s.account_type or "unknown"], s)
+                        self._contact_names(s), s.ignore_reason or "",
+                        s.account_type or "unknown"], s)
                 for s in self.ws.staged_rows(self.plan_id, ids) if s.state == "ignored"]
+
+    def _contact_names(self, s: StagedAccount) -> str:
+        """Whose account it is: the plan's linked contacts that list it ("Gomez Addams"; a
+        joint account "Gomez & Morticia", or "Ann Lee; Bo Chan"), "—" when none is."""
+        names = self._contact_short_names()
+        listed = sorted({names[(s.integration_id, c)] for c in s.contact_ids
+                         if (s.integration_id, c) in names}, key=str.casefold)
+        return joint_names(listed)
+
+    def _contact_short_names(self) -> dict[tuple[int, int], str]:
+        """(integration, contact) → the name the Contact column shows: without the family
+        name when every linked contact shares it (one household: "Gomez", "Morticia"; the
+        plan's title names the family), else whole."""
+        contacts = list(self._contacts.values())
+        parts = [c.name.split() for c in contacts]
+        family = {p[-1].casefold() for p in parts if p}
+        shared = len(family) == 1 and all(len(p) > 1 for p in parts)
+        return {(c.integration_id, c.redtail_contact_id): " ".join(p[:-1]) if shared else c.name
+                for c, p in zip(contacts, parts, strict=True)}
 
     def _flags(self, s: StagedAccount) -> Text:
         i = self.icons

@@ -81,3 +81,18 @@ def test_audit_log_names_the_accounts_an_entry_is_about(p: Plan) -> None:
     undo = next(e for e in entries if e.action == "undo")
     assert "'Fidelity 1234'" in undo.detail and f"staged {sid}" not in undo.detail
     assert account.id
+
+
+def test_pending_rows_sort_by_contact(p: Plan) -> None:
+    """An advisor sorts Pending Data by the Contact column (o): Gomez's rows, then the joint
+    one (Gomez first by name), then Morticia's; descending reverses."""
+    from plantech_tui.store.tables import TableQuery
+
+    hers = stage(p.ws, p.id, p.integ, 5001, contacts=(MORTICIA,))
+    his = stage(p.ws, p.id, p.integ, 5002, contacts=(GOMEZ,))
+    nobody = stage(p.ws, p.id, p.integ, 5003, contacts=(999,))  # a contact the plan lacks
+    joint = stage(p.ws, p.id, p.integ, 5004, contacts=(MORTICIA, GOMEZ))
+    assert p.ws.staged_keys(p.id, "pending", TableQuery(sort="contact")) == [
+        nobody, his, joint, hers]
+    assert p.ws.staged_keys(p.id, "pending", TableQuery(sort="contact", descending=True)) == [
+        hers, joint, his, nobody]
