@@ -10,7 +10,7 @@ from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 
-from .helpers import prepare_plan, screen_text, settle, staged_id, type_text, until
+from .helpers import prepare_plan, screen_text, settle, staged_id
 from .test_plan_integration import open_plan_integration
 
 
