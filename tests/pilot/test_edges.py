@@ -10,7 +10,7 @@ from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 
-from .helpers import prepare_plan, screen_text, settle, staged_id
+from .helpers import prepare_plan, screen_text, settle, staged_id, type_text
 from .test_plan_integration import open_plan_integration
 
 
@@ -39,3 +39,54 @@ async def test_pending_and_ignored_rows_show_whose_account_they_are(
         ignored = app.screen.query_one("#ignored-table", RecordTable)
         assert ignored.cells(str(staged_id(ws, plan_id, 5012)))[2] == "Morticia"
     ws.close()
+
+
+async def _search_addams(pilot, app: PlantechApp) -> None:  # noqa: ANN001
+    await open_plan_integration(pilot)
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    await type_text(pilot, "#field-last_name", "Addams")
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_contact_search_starts_on_a_selectable_row_and_tab_leaves_save(
+        db_path: Path, fake: FakeRedtailServer) -> None:
+    """An advisor at 80×24 searches "Addams" with Gomez and Morticia already linked: the
+    cursor is on Wednesday (the first contact that can be selected), so space selects her at
+    once; from Save, tab goes on to buttons they can see and back round to the form, and
+    shift+tab goes back to the results."""
+    from textual.widgets import Button, SelectionList
+
+    await prepare_plan(db_path, fake, pull=False)
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _search_addams(pilot, app)
+        results = app.screen.query_one("#results", SelectionList)
+        assert app.focused is results
+        assert results.highlighted is not None
+        option = results.get_option_at_index(results.highlighted)
+        assert not option.disabled and option.value == 103
+        await pilot.press("space")
+        assert list(results.selected) == [103]
+
+        save = app.screen.query_one("#save", Button)
+        save.focus()
+        await pilot.pause()
+        seen = []
+        for _ in range(3):
+            await pilot.press("tab")
+            await pilot.pause()
+            focused = app.focused
+            assert focused is not None and focused is not save
+            # the widget with the focus is on the screen, whole (not cut off at the right)
+            region = focused.region
+            assert region.width > 0 and region.right <= app.size.width, focused
+            seen.append(focused.id)
+        assert seen == ["household", "cancel", "field-integration"]
+        save.focus()
+        await pilot.pause()
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert app.focused is results
