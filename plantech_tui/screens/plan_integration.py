@@ -458,10 +458,11 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
     def _chosen(self, tab: str) -> list[int]:
         return [int(k) for k in self.table(tab).chosen()]
 
-    def _done(self, message: str, tab: str, acted: list[int], then: str | None) -> None:
-        """After an action: say what happened, unmark the rows that left, put the cursor on
-        the row that followed them."""
-        self.notify(message)
+    def _done(self, message: str | None, tab: str, acted: list[int], then: str | None) -> None:
+        """After an action: say what happened (unless the screen that did it said so),
+        unmark the rows that left, put the cursor on the row that followed them."""
+        if message is not None:
+            self.notify(message)
         table = self.table(tab)
         table.unmark(str(i) for i in acted)
         self.refresh_data()
@@ -601,9 +602,8 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         then = self._next_after("pending", [staged_id])
 
         def edited(account_id: int | None) -> None:
-            if account_id is not None:
-                self._done(f"Added {staged.description} to the plan, linked to Redtail.",
-                           "pending", [staged_id], then)
+            if account_id is not None:  # the editor said "Added …" (one notice a save)
+                self._done(None, "pending", [staged_id], then)
 
         def chosen(values: dict[str, str] | None) -> None:
             if values is None:

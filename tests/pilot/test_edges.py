@@ -10,7 +10,7 @@ from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 
-from .helpers import prepare_plan, screen_text, settle, staged_id, type_text
+from .helpers import prepare_plan, screen_text, settle, staged_id, type_text, until
 from .test_plan_integration import open_plan_integration
 
 
@@ -90,3 +90,86 @@ async def test_contact_search_starts_on_a_selectable_row_and_tab_leaves_save(
         await pilot.press("shift+tab")
         await pilot.pause()
         assert app.focused is results
+
+
+def _since(app: PlantechApp, before: int) -> list[str]:
+    return [n.message for n in list(app._notifications)[before:]]
+
+
+async def test_one_notice_per_save(db_path: Path, fake: FakeRedtailServer) -> None:
+    """An advisor saves in each form and reads one notice for each save: Add to Plan through
+    the account editor (it said "Added …" twice), linking contacts from the search, saving
+    an account, and connecting Redtail from Add Integration."""
+    from plantech_tui.screens.add_integration import AddIntegrationScreen
+    from plantech_tui.screens.plans import PlansScreen
+    from tests.pilot.helpers import (
+        DEMO_API_KEY,
+        DEMO_PASSWORD,
+        DEMO_USERNAME,
+        choose_option,
+        go_to_row,
+    )
+
+    await prepare_plan(db_path, fake)
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plan_integration(pilot, "2")
+        await settle(pilot)
+        # Add to Plan: the choices, then the account editor, then Save
+        await go_to_row(pilot, "pending-table", "description", "Ally Bank")
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("ctrl+s")  # the Add to Plan choices: on to the editor
+        await settle(pilot)
+        before = len(app._notifications)
+        await pilot.press("ctrl+s")  # the editor's Save
+        await until(pilot, lambda: len(app._notifications) > before, "a notice")
+        await settle(pilot)
+        assert _since(app, before) == ["Added Ally Bank 42 to the plan, linked to Redtail."]
+
+        # link a contact from the search
+        await pilot.press("1", "n")
+        await settle(pilot)
+        await type_text(pilot, "#field-last_name", "Addams")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("space")  # Wednesday (the first contact not linked yet)
+        before = len(app._notifications)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: len(app._notifications) > before, "a notice")
+        await settle(pilot)
+        said = _since(app, before)
+        assert len(said) == 1 and said[0].startswith("Linked Wednesday Friday Addams")
+
+        # save an account in the editor (Investment Assets)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("enter")  # the first account
+        await settle(pilot)
+        before = len(app._notifications)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: len(app._notifications) > before, "a notice")
+        await settle(pilot)
+        said = _since(app, before)
+        assert len(said) == 1 and said[0].startswith("Saved "), said
+
+        # connect Redtail again (Advisor Integration → Add Integration)
+        while not isinstance(app.screen, PlansScreen):
+            await pilot.press("escape")
+            await settle(pilot)
+        await pilot.press("g")
+        await choose_option(pilot, "Advisor Integration")
+        await pilot.press("n")
+        assert isinstance(app.screen, AddIntegrationScreen)
+        await pilot.click("#field-environment")
+        await pilot.press("down", "down", "enter")
+        await type_text(pilot, "#field-base_url", fake.base_url)
+        await type_text(pilot, "#field-api_key", DEMO_API_KEY)
+        await type_text(pilot, "#field-username", DEMO_USERNAME)
+        await type_text(pilot, "#field-password", DEMO_PASSWORD)
+        before = len(app._notifications)
+        await pilot.click("#save")
+        await until(pilot, lambda: len(app._notifications) > before, "a notice")
+        await settle(pilot)
+        said = _since(app, before)
+        assert len(said) == 1 and said[0].startswith("Reconnected Redtail CRM"), said
