@@ -57,6 +57,10 @@ IGNORED_COLUMNS = [Column("description", "Description", min_width=20, keep=True)
                    Column("reason", "Reason"), Column("type", "Redtail type", short="RT type")]
 
 
+# a contact's place in the plan ("other": a household member who is neither, e.g. a child)
+IN_PLAN_AS = {"client": "Client", "co_client": "Co-client", "other": "—"}
+
+
 def joint_names(names: list[str]) -> str:
     """"Gomez"; a joint account "Gomez & Morticia"; none: "—"."""
     return " & ".join(names) or "—"
@@ -286,7 +290,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
             self.table("contacts").set_rows(
                 (str(c.id), [c.name, str(c.redtail_contact_id),
                              integration_label(c.integration_id),
-                             "Co-client" if c.party == "co_client" else "Client"])
+                             IN_PLAN_AS.get(c.party, "—")])
                 for c in contacts),
             self.table("pending").reload(),
             self.table("ignored").reload(),
@@ -314,7 +318,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
             c = self._contacts.get(key)
             return None if c is None else {
                 "name": c.name, "redtail_contact_id": c.redtail_contact_id,
-                "in_plan_as": "Co-client" if c.party == "co_client" else "Client"}
+                "in_plan_as": IN_PLAN_AS.get(c.party, "—")}
         return staged_row(record) if isinstance(record, StagedAccount) else None
 
     def _current(self, tab: str) -> StagedAccount | None:

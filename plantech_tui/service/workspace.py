@@ -148,7 +148,8 @@ def _owner_from(parties: Mapping[tuple[int, int], str], integration_id: int,
                 contact_ids: Iterable[int]) -> str:
     """SPEC §2.5: listed only under the client → Client, only under the co-client →
     Co-client, under both → Joint (contacts the plan does not link do not count)."""
-    listed = {parties[(integration_id, c)] for c in contact_ids if (integration_id, c) in parties}
+    listed = {parties[(integration_id, c)] for c in contact_ids
+              if (integration_id, c) in parties} - {"other"}  # a child's listing: neither
     if listed == {"co_client"}:
         return "Co-client"
     if listed == {"client", "co_client"}:
@@ -1332,14 +1333,22 @@ class Workspace:
         return [R.contact_from(r) for r in R.dict_rows(
             db, "SELECT * FROM plan_contacts WHERE plan_id = ? ORDER BY id", [plan_id])]
 
-    def _guess_party(self, plan: dict[str, Any], name: str, first_name: str) -> str:
-        co = (plan["co_client"] or "").casefold().split()
-        if not co:
-            return "client"
+    @staticmethod
+    def _guess_party(plan: Mapping[str, Any], name: str, first_name: str) -> str:
+        """The contact's place in the plan from its name: the plan's client or co-client
+        (whole name, else first name), else "other" (a household member who is neither, e.g.
+        a child: their accounts do not make an account Joint)."""
         full = name.casefold().split()
-        if full == co or (first_name and co and first_name.casefold() == co[0]):
-            return "co_client"
-        return "client"
+        first = first_name.casefold().strip() or (full[0] if full else "")
+        people = [("client", (plan["client"] or "").casefold().split()),
+                  ("co_client", (plan["co_client"] or "").casefold().split())]
+        for party, words in people:
+            if words and full == words:
+                return party
+        for party, words in people:
+            if words and first and first == words[0]:
+                return party
+        return "other"
 
     def link_contact(self, plan_id: int, integration_id: int, redtail_contact_id: int,
                      name: str, first_name: str = "", party: str | None = None) -> PlanContact:
@@ -1352,8 +1361,9 @@ class Workspace:
             row = R.one(db, "SELECT * FROM plan_contacts WHERE plan_id = ? AND integration_id = ? "
                         "AND redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
             if row is None:
-                if party not in (None, "client", "co_client"):
-                    raise ValidationFailed("party must be client or co_client", field="party")
+                if party not in (None, "client", "co_client", "other"):
+                    raise ValidationFailed("party must be client, co_client or other",
+                                           field="party")
                 cur = db.execute(
                     "INSERT INTO plan_contacts (plan_id, integration_id, redtail_contact_id, name, "
                     "party, linked_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -173,3 +173,24 @@ async def test_one_notice_per_save(db_path: Path, fake: FakeRedtailServer) -> No
         await settle(pilot)
         said = _since(app, before)
         assert len(said) == 1 and said[0].startswith("Reconnected Redtail CRM"), said
+
+
+async def test_link_household_does_not_make_the_children_clients(
+        db_path: Path, fake: FakeRedtailServer) -> None:
+    """An advisor links the Addams household from Add Integration: the Integration tab says
+    Gomez is the Client, Morticia the Co-client, and Wednesday and Pugsley neither ("—"),
+    not "In plan as: Client"."""
+    ids = await prepare_plan(db_path, fake, pull=False)
+    ws = Workspace.open(db_path, "advisor")
+    ws.unlink_contact(ids["plan_id"], ids["integration_id"], 102)  # only Gomez linked
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _search_addams(pilot, app)
+        await pilot.press("h")  # on Morticia (not linked yet): her household
+        await settle(pilot)
+        table = app.screen.query_one("#contacts-table", RecordTable)
+        shown = {table.cell(k, "name"): table.cell(k, "party") for k in table.keys}
+        assert shown == {"Gomez Addams": "Client", "Morticia Addams": "Co-client",
+                         "Wednesday Friday Addams": "—", "Pugsley Addams": "—"}
+    assert {c.name: c.party for c in ws.contacts(ids["plan_id"])}["Pugsley Addams"] == "other"
+    ws.close()

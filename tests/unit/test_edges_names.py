@@ -96,3 +96,49 @@ def test_pending_rows_sort_by_contact(p: Plan) -> None:
         nobody, his, joint, hers]
     assert p.ws.staged_keys(p.id, "pending", TableQuery(sort="contact", descending=True)) == [
         hers, joint, his, nobody]
+
+
+def test_a_linked_child_is_in_the_plan_as_neither_client_nor_co_client(db_path: Path) -> None:
+    """An advisor links the Addams household to the plan of Gomez (client) and Morticia
+    (co-client): Wednesday and Pugsley are neither, and their listing does not turn
+    Morticia's account into a Joint one."""
+    ws = Workspace.open(db_path, "alice")
+    plan = ws.create_plan("Addams Family", ["Gomez Addams", "Morticia Addams"])
+    integ = make_integration(ws, ws.user.id)
+    linked = {c.name: c.party for c in (
+        ws.link_contact(plan.id, integ, 101, "Gomez Addams", "Gomez"),
+        ws.link_contact(plan.id, integ, 102, "Morticia Addams", "Morticia"),
+        ws.link_contact(plan.id, integ, 103, "Wednesday Friday Addams", "Wednesday"),
+        ws.link_contact(plan.id, integ, 104, "Pugsley Addams", "Pugsley"))}
+    assert linked == {"Gomez Addams": "client", "Morticia Addams": "co_client",
+                      "Wednesday Friday Addams": "other", "Pugsley Addams": "other"}
+    # Morticia's account that lists Wednesday too (a custodial one) is Morticia's, not Joint
+    sid = stage(ws, plan.id, integ, 5001, contacts=(MORTICIA, 103))
+    assert ws.add_to_plan(plan.id, sid).owner == "Co-client"
+    ws.close()
+
+
+def test_a_database_of_the_previous_schema_upgrades_keeping_its_contacts(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator upgrades a firm's database: the linked contacts (and their ids) stay, and
+    a child can then be recorded as neither client nor co-client."""
+    from plantech_tui.store import schema
+
+    newest = list(schema.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", newest[:-1])  # the previous plantech
+    ws = Workspace.open(db_path, "alice")
+    plan = ws.create_plan("Addams Family", ["Gomez Addams", "Morticia Addams"])
+    integ = make_integration(ws, ws.user.id)
+    gomez = ws.link_contact(plan.id, integ, GOMEZ, "Gomez Addams", "Gomez")
+    with pytest.raises(Exception, match="CHECK constraint"):
+        with ws.store.write() as db:
+            db.execute("UPDATE plan_contacts SET party = 'other' WHERE id = ?", [gomez.id])
+    ws.close()
+
+    monkeypatch.setattr(schema, "MIGRATIONS", newest)
+    ws = Workspace.open(db_path, "alice")
+    assert ws.store.conn.execute("PRAGMA user_version").fetchone()[0] == len(newest)
+    assert [(c.id, c.name, c.party) for c in ws.contacts(plan.id)] == [
+        (gomez.id, "Gomez Addams", "client")]
+    assert ws.link_contact(plan.id, integ, 104, "Pugsley Addams", "Pugsley").party == "other"
+    ws.close()
