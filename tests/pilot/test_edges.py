@@ -194,3 +194,28 @@ async def test_link_household_does_not_make_the_children_clients(
                          "Wednesday Friday Addams": "—", "Pugsley Addams": "—"}
     assert {c.name: c.party for c in ws.contacts(ids["plan_id"])}["Pugsley Addams"] == "other"
     ws.close()
+
+
+async def test_audit_log_names_the_account(db_path: Path, fake: FakeRedtailServer) -> None:
+    """An advisor reading the plan's audit log after ignoring the Ally Bank account sees
+    "staged 'Ally Bank 42'" as what the entry is about, not "staged 7"."""
+    from plantech_tui.screens.audit_log import AuditLogScreen
+
+    from .helpers import choose_option
+
+    ids = await prepare_plan(db_path, fake)
+    ws = Workspace.open(db_path, "advisor")
+    sid = staged_id(ws, ids["plan_id"], 5006)
+    ws.ignore(ids["plan_id"], [sid], reason="held away")
+    ws.close()
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "m")
+        await choose_option(pilot, "Audit log")
+        assert isinstance(app.screen, AuditLogScreen)
+        await settle(pilot)
+        log = app.screen.query_one(RecordTable)
+        newest = log.cells(log.keys[0])
+        assert newest[2] == "ignore" and newest[3] == "staged 'Ally Bank 42'", newest
+        assert f"staged {sid}" not in screen_text(app)
