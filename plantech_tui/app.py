@@ -123,10 +123,12 @@ class PlantechApp(App[None]):
         self.demo_admin_url = os.environ.get("PLANTECH_DEMO_ADMIN_URL") or None
         self._data_version = -1
         # type-ahead (see on_event): keys that arrived while an earlier key's effects settle
-        self._keys_held: deque[events.Key] = deque()
+        self._keys_held: deque[events.Event] = deque()
         self._keys_busy = False
-        self._keys_replaying: events.Key | None = None
+        self._keys_replaying: events.Event | None = None
         self._keys_settler: asyncio.Task[None] | None = None
+        self._keys_idle = asyncio.Event()
+        self._keys_idle.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -242,13 +244,18 @@ class PlantechApp(App[None]):
         an earlier one's screen push, mount or focus change is still in flight is held, and
         replayed, in order, once the screen and focus are stable again, so it reaches the
         screen or input the earlier key opened."""
-        if isinstance(event, events.Key) and not event.is_forwarded:
+        held_kind = isinstance(event, events.InputEvent | events.Paste)
+        if held_kind and not event.is_forwarded:
             if event is self._keys_replaying:
                 self._keys_replaying = None
-            elif self._keys_busy:
+            elif self._keys_busy:  # a click or paste after a held key waits its turn too
                 self._keys_held.append(event)
                 return
+            elif not isinstance(event, events.Key):
+                await super().on_event(event)
+                return
             self._keys_busy = True
+            self._keys_idle.clear()
             try:
                 await super().on_event(event)
             finally:
@@ -279,6 +286,12 @@ class PlantechApp(App[None]):
                 self.post_message(self._keys_replaying)
             else:
                 self._keys_busy = False
+                self._keys_idle.set()
+
+    async def keys_settled(self) -> None:
+        """Return once every key read so far was handled and its effects settled (for tests
+        driving the app: Pilot's idle wait cannot see keys held here)."""
+        await self._keys_idle.wait()
 
     async def _drain(self, screen: Any) -> None:
         """One pass: each running widget of `screen` (and the app) handles what it already
