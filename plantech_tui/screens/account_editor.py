@@ -62,6 +62,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         self.staged = staged
         self.prefill = prefill or {}
         self.account: PlanAccount | None = None
+        self._as_loaded: dict[str, Any] = {}  # the form as shown, to tell unsaved changes
 
     # ------------------------------------------------------------------ layout
 
@@ -158,6 +159,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             for widget in self.query("Input, Select"):
                 widget.disabled = True
         self._show_state()
+        self._as_loaded = self.field_values(FIELDS)
         if self.can_edit:
             self.query_one("#field-description", Input).focus()
         else:
@@ -283,7 +285,36 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         elif button == "delete":
             await self.run_action("delete_account")
         else:
+            self.action_back()
+
+    def unsaved(self) -> list[str]:
+        """The fields changed since the form was shown (none for a read-only user)."""
+        if not self.can_edit or not self._as_loaded:
+            return []
+        now = self.field_values(FIELDS)
+        locked = bool(self._balance_locked())  # a pull may change it: not the user's change
+        return [name for name in FIELDS if now.get(name) != self._as_loaded.get(name)
+                and not (locked and name == "balance")]
+
+    def action_back(self) -> None:
+        """esc (or Back/Cancel): leaves at once when nothing was changed; otherwise asks,
+        with Keep editing focused, so an esc typed by habit loses nothing."""
+        from .dialogs import ConfirmModal
+
+        changed = self.unsaved()
+        if not changed:
             self.dismiss(None)
+            return
+
+        def chosen(value: str | None) -> None:
+            if value == "discard":
+                self.dismiss(None)
+
+        fields = ", ".join(name.replace("_", " ") for name in changed)
+        self.app.push_screen(ConfirmModal(
+            "Discard your changes?",
+            f"You changed: {fields}. They are not saved. Save with ctrl+s, or discard them.",
+            [("Discard changes", "discard", "error")], cancel_label="Keep editing"), chosen)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
