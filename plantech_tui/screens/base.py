@@ -229,10 +229,15 @@ class FormMixin:
 
 
 def field_row(label: str, *widgets: Widget, id: str | None = None) -> Horizontal:
-    """One line of a form: the label, then its compact input(s)."""
+    """One line of a form: the label, then its compact input(s). An input without a
+    placeholder gets one, so an empty field still says where to type (with the box drawn by
+    the stylesheet)."""
     for widget in widgets:
         if isinstance(widget, Input | Select):
             widget.compact = True
+        if isinstance(widget, Input) and not widget.placeholder:
+            widget.placeholder = f"type the {label.lower()}" if not widget.password \
+                else f"type the {label.lower()} (hidden)"
     return Horizontal(Label(label, classes="field-label"), *widgets, classes="field-row", id=id)
 
 
