@@ -325,30 +325,13 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         """The fields changed since the form was shown (none for a read-only user)."""
         if not self.can_edit or not self._as_loaded:
             return []
-        now = self.field_values(FIELDS)
         locked = bool(self._balance_locked())  # a pull may change it: not the user's change
-        return [name for name in FIELDS if now.get(name) != self._as_loaded.get(name)
-                and not (locked and name == "balance")]
+        return [name for name in self.form_changes(FIELDS, self._as_loaded)
+                if not (locked and name == "balance")]
 
     def action_back(self) -> None:
-        """esc (or Back/Cancel): leaves at once when nothing was changed; otherwise asks,
-        with Keep editing focused, so an esc typed by habit loses nothing."""
-        from .dialogs import ConfirmModal
-
-        changed = self.unsaved()
-        if not changed:
-            self.dismiss(None)
-            return
-
-        def chosen(value: str | None) -> None:
-            if value == "discard":
-                self.dismiss(None)
-
-        fields = ", ".join(name.replace("_", " ") for name in changed)
-        self.app.push_screen(ConfirmModal(
-            "Discard your changes?",
-            f"You changed: {fields}. They are not saved. Save with ctrl+s, or discard them.",
-            [("Discard changes", "discard", "error")], cancel_label="Keep editing"), chosen)
+        """esc (or Back/Cancel): asks first when there are unsaved changes."""
+        self.leave_or_ask(self.unsaved(), lambda: self.dismiss(None))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -121,3 +121,33 @@ async def test_esc_with_unsaved_changes_asks(db_path: Path, fake: FakeRedtailSer
         assert isinstance(app.screen, PlanScreen)
         assert ws.account(plan_id, manual_id).description == "Gomez 401(k)"
     ws.close()
+
+
+async def test_esc_in_the_new_plan_dialog_with_a_name_typed_asks(db_path: Path) -> None:
+    """An advisor types a new plan's name and presses esc by habit: the dialog asks; enter
+    keeps the typed name; ← enter discards it and no plan is created. Empty, esc leaves."""
+    from plantech_tui.screens.plan_form import PlanFormModal
+
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, PlanFormModal)
+        await pilot.press("escape")  # nothing typed: closes at once
+        assert not isinstance(app.screen, PlanFormModal | ConfirmModal)
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, PlanFormModal)
+        await type_text(pilot, "#field-name", "Munster Family")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmModal)
+        assert "You changed: name." in screen_text(app)
+        assert focused_id(app) == "choice-cancel"
+        await pilot.press("enter")  # Keep editing
+        assert app.screen is form
+        assert form.query_one("#field-name", Input).value == "Munster Family"
+        await pilot.press("escape", "left", "enter")  # Discard changes
+        await settle(pilot)
+        assert not isinstance(app.screen, PlanFormModal | ConfirmModal)
+        ws = Workspace.open(db_path, "advisor")
+        assert ws.list_plans() == []
+        ws.close()
