@@ -82,6 +82,7 @@ class PlantechApp(App[None]):
         Binding("f8", "demo_remove_account", "Demo −account", show=False),
     ]
     COMMANDS = App.COMMANDS | {PlantechCommands}
+    UNHELD_KEYS: ClassVar[frozenset[str]] = frozenset({"ctrl+q"})
     REQUIRES: ClassVar[dict[str, Action]] = {
         "advisor_integration": Action.ADVISOR_INTEGRATION,
         "inbox": Action.PLAN_INTEGRATION,
@@ -245,6 +246,8 @@ class PlantechApp(App[None]):
         replayed, in order, once the screen and focus are stable again, so it reaches the
         screen or input the earlier key opened."""
         held_kind = isinstance(event, events.InputEvent | events.Paste)
+        if isinstance(event, events.Key) and event.key in self.UNHELD_KEYS:
+            held_kind = False  # ctrl+q quits at once, whatever is still settling
         if held_kind and not event.is_forwarded:
             if event is self._keys_replaying:
                 self._keys_replaying = None
