@@ -41,6 +41,8 @@ POLL_SECONDS = 2.0
 CREDENTIALS_AFTER = 0.3  # seconds after the first frame: the terminal has drawn it by then
 KEY_SETTLE_ROUNDS = 12  # at most this many passes waiting for a key's effects to settle
 KEY_SETTLE_WAIT = 1.0  # seconds one pass waits for a busy widget before looking again
+# held events whose effects are waited for before the next one (a key, a click, a paste)
+SETTLE_AFTER = (events.Key, events.MouseDown, events.MouseUp, events.Click, events.Paste)
 REFRESH_ALL_AT_ONCE = 4  # plans pulled at the same time by "Refresh all my plans"
 # presenter keys: they exist only while `plantech demo` runs (it sets PLANTECH_DEMO_ADMIN_URL)
 DEMO_ACTIONS = {"demo_move_balance": "move-balance", "demo_add_account": "add-account",
@@ -251,6 +253,12 @@ class PlantechApp(App[None]):
         if held_kind and not event.is_forwarded:
             if event is self._keys_replaying:
                 self._keys_replaying = None
+                if not isinstance(event, SETTLE_AFTER):  # a mouse move: next one at once
+                    try:
+                        await super().on_event(event)
+                    finally:
+                        self._release_next()
+                    return
             elif self._keys_busy:  # a click or paste after a held key waits its turn too
                 self._keys_held.append(event)
                 return
@@ -284,12 +292,16 @@ class PlantechApp(App[None]):
         except Exception:  # never strand the keys: let them through as Textual would
             pass
         finally:
-            if self._keys_held and self.is_running:
-                self._keys_replaying = self._keys_held.popleft()
-                self.post_message(self._keys_replaying)
-            else:
-                self._keys_busy = False
-                self._keys_idle.set()
+            self._release_next()
+
+    def _release_next(self) -> None:
+        """Replay the next held event, or let events through directly again."""
+        if self._keys_held and self.is_running:
+            self._keys_replaying = self._keys_held.popleft()
+            self.post_message(self._keys_replaying)
+        else:
+            self._keys_busy = False
+            self._keys_idle.set()
 
     async def keys_settled(self) -> None:
         """Return once every key read so far was handled and its effects settled (for tests
