@@ -24,7 +24,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check plantech_tui tests
-	$(BIN)/mypy plantech_tui/domain plantech_tui/store plantech_tui/sync plantech_tui/service
+	$(BIN)/mypy plantech_tui
 	$(BIN)/lint-imports
 
 clean:

@@ -9,18 +9,20 @@ polling `PRAGMA data_version` (the next poll is armed only when the last one fin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -38,6 +40,10 @@ if TYPE_CHECKING:  # annotations only: its pydantic models cost ~6 ms at start-u
 ClientFor = Callable[[Any], Any]
 POLL_SECONDS = 2.0
 CREDENTIALS_AFTER = 0.3  # seconds after the first frame: the terminal has drawn it by then
+KEY_SETTLE_ROUNDS = 12  # at most this many passes waiting for a key's effects to settle
+KEY_SETTLE_WAIT = 1.0  # seconds one pass waits for a busy widget before looking again
+# held events whose effects are waited for before the next one (a key, a click, a paste)
+SETTLE_AFTER = (events.Key, events.MouseDown, events.MouseUp, events.Click, events.Paste)
 REFRESH_ALL_AT_ONCE = 4  # plans pulled at the same time by "Refresh all my plans"
 # presenter keys: they exist only while `plantech demo` runs (it sets PLANTECH_DEMO_ADMIN_URL)
 DEMO_ACTIONS = {"demo_move_balance": "move-balance", "demo_add_account": "add-account",
@@ -83,6 +89,7 @@ class PlantechApp(App[None]):
         Binding("f8", "demo_remove_account", "Demo −account", show=False),
     ]
     COMMANDS = App.COMMANDS | {PlantechCommands}
+    UNHELD_KEYS: ClassVar[frozenset[str]] = frozenset({"ctrl+q"})
     REQUIRES: ClassVar[dict[str, Action]] = {
         "advisor_integration": Action.ADVISOR_INTEGRATION,
         "inbox": Action.PLAN_INTEGRATION,
@@ -127,6 +134,13 @@ class PlantechApp(App[None]):
         self._pull_ticker: Any = None
         self.demo_admin_url = os.environ.get("PLANTECH_DEMO_ADMIN_URL") or None
         self._data_version = -1
+        # type-ahead (see on_event): keys that arrived while an earlier key's effects settle
+        self._keys_held: deque[events.Event] = deque()
+        self._keys_busy = False
+        self._keys_replaying: events.Event | None = None
+        self._keys_settler: asyncio.Task[None] | None = None
+        self._keys_idle = asyncio.Event()
+        self._keys_idle.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -229,6 +243,109 @@ class PlantechApp(App[None]):
             credential_store()
         except PlantechError as exc:
             self._say(exc.message)
+
+    # ------------------------------------------------------------------ type-ahead
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys are handled one at a time, each after the last one's effects settled.
+
+        Over a slow SSH link keystrokes arrive in bursts: `/fidelity⏎` in one read. Textual
+        hands each key to the widget focused *when the key is read*; a key that opens a screen
+        or an input (`/`, `i`, `P`) only takes effect a few messages later, so the rest of the
+        burst would reach the screen behind (`d` = Delete there). Here a key that arrives while
+        an earlier one's screen push, mount or focus change is still in flight is held, and
+        replayed, in order, once the screen and focus are stable again, so it reaches the
+        screen or input the earlier key opened."""
+        held_kind = isinstance(event, events.InputEvent | events.Paste)
+        if isinstance(event, events.Key) and event.key in self.UNHELD_KEYS:
+            held_kind = False  # ctrl+q quits at once, whatever is still settling
+        if held_kind and not event.is_forwarded:
+            if event is self._keys_replaying:
+                self._keys_replaying = None
+                if not isinstance(event, SETTLE_AFTER):  # a mouse move: next one at once
+                    try:
+                        await super().on_event(event)
+                    finally:
+                        self._release_next()
+                    return
+            elif self._keys_busy:  # a click or paste after a held key waits its turn too
+                self._keys_held.append(event)
+                return
+            elif not isinstance(event, events.Key):
+                await super().on_event(event)
+                return
+            self._keys_busy = True
+            self._keys_idle.clear()
+            try:
+                await super().on_event(event)
+            finally:
+                self._keys_settler = asyncio.create_task(self._settle_keys())
+            return
+        await super().on_event(event)
+
+    async def _settle_keys(self) -> None:
+        """Wait until the key's effects settled: every widget of the current screen handled
+        what was queued (the key itself, the mounts, tab switches and focus changes it
+        caused), the screen repainted and ran its after-refresh callbacks, and a pass changed
+        neither the screen nor the focus. Then replay the next held key, or let keys through
+        directly again."""
+        try:
+            for _ in range(KEY_SETTLE_ROUNDS):
+                if not self.is_running or self._closing:
+                    return
+                screen, focused = self.screen, self.focused
+                await self._drain(screen)
+                if (self.screen is screen and self.focused is focused and screen.is_mounted
+                        and self._quiet(screen)):
+                    break
+        except Exception:  # never strand the keys: let them through as Textual would
+            pass
+        finally:
+            self._release_next()
+
+    def _release_next(self) -> None:
+        """Replay the next held event, or let events through directly again."""
+        if self._keys_held and self.is_running:
+            self._keys_replaying = self._keys_held.popleft()
+            self.post_message(self._keys_replaying)
+        else:
+            self._keys_busy = False
+            self._keys_idle.set()
+
+    async def keys_settled(self) -> None:
+        """Return once every key read so far was handled and its effects settled (for tests
+        driving the app: Pilot's idle wait cannot see keys held here)."""
+        await self._keys_idle.wait()
+
+    async def _drain(self, screen: Any) -> None:
+        """One pass: each running widget of `screen` (and the app) handles what it already
+        had queued, then the screen repaints. A widget stuck in a long handler is not waited
+        for past KEY_SETTLE_WAIT."""
+        pending = 0
+        done = asyncio.Event()
+
+        def one_done() -> None:
+            nonlocal pending
+            pending -= 1
+            if pending == 0:
+                done.set()
+
+        for pump in [self, *screen.walk_children(with_self=True)]:
+            if pump.call_later(one_done):
+                pending += 1
+        with contextlib.suppress(TimeoutError):
+            if pending:
+                await asyncio.wait_for(done.wait(), KEY_SETTLE_WAIT)
+            if screen.is_running:
+                await asyncio.wait_for(screen.wait_for_refresh(), KEY_SETTLE_WAIT)
+
+    @staticmethod
+    def _quiet(screen: Any) -> bool:
+        """Nothing left to do on `screen`: no queued message, no after-refresh callback."""
+        if screen._callbacks:
+            return False
+        return all(pump._message_queue.empty() and not pump._next_callbacks
+                   for pump in screen.walk_children(with_self=True))
 
     # ------------------------------------------------------------------ permissions
 

@@ -263,7 +263,8 @@ def make_server(command: str, host: str, port: int, title: str,
                 await websocket.prepare(request)
                 sockets.add(websocket)
                 service = TabService(command, write_bytes=websocket.send_bytes,
-                                     write_str=websocket.send_str, close=websocket.close,
+                                     write_str=websocket.send_str,
+                                     close=websocket.close,  # type: ignore[arg-type]
                                      download_manager=self.download_manager)
                 await service.start(width, height)
                 await self._process_messages(websocket, service)

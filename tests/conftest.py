@@ -57,3 +57,21 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "plantech.db"
+
+
+@pytest.fixture(autouse=True)
+def pilot_waits_for_held_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pilot's waits (after a press, a click, pause) also wait until PlantechApp handled the
+    keys it held back while an earlier key's screen or input opened (app.on_event): Pilot
+    judges idleness by CPU time and queues, and cannot see those."""
+    from textual.pilot import Pilot
+
+    original = Pilot._wait_for_screen
+
+    async def wait_for_screen(self: Pilot, timeout: float = 30.0) -> bool:  # type: ignore[type-arg]
+        settled = getattr(self.app, "keys_settled", None)
+        if settled is not None:
+            await settled()
+        return await original(self, timeout)
+
+    monkeypatch.setattr(Pilot, "_wait_for_screen", wait_for_screen)

@@ -62,6 +62,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         self.staged = staged
         self.prefill = prefill or {}
         self.account: PlanAccount | None = None
+        self._as_loaded: dict[str, Any] = {}  # the form as shown, to tell unsaved changes
 
     # ------------------------------------------------------------------ layout
 
@@ -117,10 +118,10 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
                 if self.can_edit:
                     yield button("Save (ctrl+s)", "save", "primary")
                 if self.ws.can(Action.PAUSE_PLAY_STOP) and a is not None:
-                    yield button("Pause (p)", "pause-play")
-                    yield button("Stop (s)", "stop", "warning")
+                    yield button("Pause", "pause-play")
+                    yield button("Stop", "stop", "warning")
                 if self.can_edit and a is not None:
-                    yield button("Delete (d)", "delete", "error")
+                    yield button("Delete", "delete", "error")
                 yield button("Back (esc)" if a is not None else "Cancel (esc)", "cancel")
         yield Footer()
 
@@ -158,6 +159,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             for widget in self.query("Input, Select"):
                 widget.disabled = True
         self._show_state()
+        self._as_loaded = self.field_values(FIELDS)
         if self.can_edit:
             self.query_one("#field-description", Input).focus()
         else:
@@ -225,11 +227,10 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             switch.display = linked
             if linked:
                 assert a is not None and a.link is not None
-                paused = a.link.state is LinkState.PAUSED
-                switch.label = f"{i.play} Play (p)" if paused else f"{i.paused} Pause (p)"
                 switch.disabled = a.link.state is LinkState.SOURCE_UNLINKED
-        for stop in self.query("#stop"):
+        for stop in self.query("#stop").results(Button):
             stop.display = a is not None and a.link is not None
+        self._label_keys()
         if a is not None:
             history = self.ws.balance_history(self.plan_id, a.id)
             spark = self.query_one("#history", Sparkline)
@@ -254,6 +255,41 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             self.query_one("#field-balance", Input).value = _plain(self.account.balance)
         self._show_state()
         return None
+
+    # p, s and d are letters: in a text field they type themselves. So they are shown (on the
+    # buttons and in the footer) and work only while the focus is elsewhere (tab to the
+    # buttons); in a field the buttons and the palette (ctrl+p) do the same without a key.
+    LETTER_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"pause", "play", "stop", "delete_account"})
+
+    def _typing(self) -> bool:
+        return isinstance(self.focused, Input)
+
+    def _hint(self, key: str) -> str:
+        return "" if self._typing() else f" ({key})"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.LETTER_KEYS and self._typing():
+            return False
+        return super().check_action(action, parameters)
+
+    def _label_keys(self) -> None:
+        """The buttons' labels, with their key only where the key works (see LETTER_KEYS)."""
+        a, i = self.account, self.icons
+        paused = a is not None and a.link is not None and a.link.state is LinkState.PAUSED
+        for switch in self.query("#pause-play").results(Button):
+            switch.label = (f"{i.play} Play" if paused else f"{i.paused} Pause") + self._hint("p")
+        for stop in self.query("#stop").results(Button):
+            stop.label = "Stop" + self._hint("s")
+        for delete in self.query("#delete").results(Button):
+            delete.label = "Delete" + self._hint("d")
+
+    def on_descendant_focus(self) -> None:
+        self._label_keys()
+        self.refresh_bindings()
+
+    def on_descendant_blur(self) -> None:
+        self.call_after_refresh(self._label_keys)
 
     def action_state(self, action: str) -> bool | None:
         a = self.account
@@ -283,7 +319,19 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         elif button == "delete":
             await self.run_action("delete_account")
         else:
-            self.dismiss(None)
+            self.action_back()
+
+    def unsaved(self) -> list[str]:
+        """The fields changed since the form was shown (none for a read-only user)."""
+        if not self.can_edit or not self._as_loaded:
+            return []
+        locked = bool(self._balance_locked())  # a pull may change it: not the user's change
+        return [name for name in self.form_changes(FIELDS, self._as_loaded)
+                if not (locked and name == "balance")]
+
+    def action_back(self) -> None:
+        """esc (or Back/Cancel): asks first when there are unsaved changes."""
+        self.leave_or_ask(self.unsaved(), lambda: self.dismiss(None))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -99,7 +99,7 @@ class AuditLogScreen(PlantechScreen):
         Binding("e", "export_audit", "Export CSV", id="export"),
     ]
     REQUIRES = {"export_audit": Action.PLAN_INTEGRATION}
-    PALETTE = (("Export audit log CSV", "export_audit",
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (("Export audit log CSV", "export_audit",
                 "Write the audit entries shown (the filter's) to a CSV file"),)
 
     def __init__(self, plan_id: int) -> None:

@@ -222,6 +222,30 @@ class FormMixin:
                     widget.select_all()  # kept, and typing replaces it
                 break
 
+    def form_changes(self, names: Iterable[str], before: dict[str, Any]) -> list[str]:
+        """The fields whose value differs from `before` (the form as it was shown)."""
+        now = self.field_values(names)
+        return [name for name in now if now[name] != before.get(name, now[name])]
+
+    def leave_or_ask(self, changed: list[str], leave: Callable[[], Any]) -> None:
+        """esc / Cancel in a form: leave at once when nothing changed; otherwise ask, with
+        Keep editing focused, so an esc pressed by habit or typed ahead loses nothing."""
+        from .dialogs import ConfirmModal
+
+        if not changed:
+            leave()
+            return
+
+        def chosen(value: str | None) -> None:
+            if value == "discard":
+                leave()
+
+        fields = ", ".join(name.replace("_", " ") for name in changed)
+        cast(Widget, self).app.push_screen(ConfirmModal(
+            "Discard your changes?",
+            f"You changed: {fields}. They are not saved. Save with ctrl+s, or discard them.",
+            [("Discard changes", "discard", "error")], cancel_label="Keep editing"), chosen)
+
     def clear_form_error(self) -> None:
         node = cast(Widget, self)
         node.query_one("#form-error", Static).update("")
@@ -229,10 +253,15 @@ class FormMixin:
 
 
 def field_row(label: str, *widgets: Widget, id: str | None = None) -> Horizontal:
-    """One line of a form: the label, then its compact input(s)."""
+    """One line of a form: the label, then its compact input(s). An input without a
+    placeholder gets one, so an empty field still says where to type (with the box drawn by
+    the stylesheet)."""
     for widget in widgets:
         if isinstance(widget, Input | Select):
             widget.compact = True
+        if isinstance(widget, Input) and not widget.placeholder:
+            widget.placeholder = f"type the {label.lower()}" if not widget.password \
+                else f"type the {label.lower()} (hidden)"
     return Horizontal(Label(label, classes="field-label"), *widgets, classes="field-row", id=id)
 
 

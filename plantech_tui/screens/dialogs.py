@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
@@ -17,10 +19,21 @@ Choice = tuple[str, str, str]  # (label, value, variant)
 
 
 class ConfirmModal(PlantechModal[str | None]):
-    """Says what will happen, offers the choices; dismisses with the chosen value."""
+    """Says what will happen, offers the choices; dismisses with the chosen value.
 
-    def __init__(self, title: str, body: str, choices: Sequence[Choice]) -> None:
+    Every confirmation here guards something destructive or bulk (Delete, Stop, Remove link,
+    a bulk triage), so Cancel has the focus: an `enter` typed ahead, or pressed by habit,
+    cancels. The choice is taken with ←/shift+tab (or a click), then enter."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("left", "app.focus_previous", "Previous choice", show=False),
+        Binding("right", "app.focus_next", "Next choice", show=False),
+    ]
+
+    def __init__(self, title: str, body: str, choices: Sequence[Choice], *,
+                 cancel_label: str = "Cancel") -> None:
         super().__init__()
+        self._cancel_label = cancel_label
         self._title = title
         self._body = body
         self._choices = list(choices)
@@ -32,10 +45,10 @@ class ConfirmModal(PlantechModal[str | None]):
             with Horizontal(classes="buttons"):
                 for label, value, variant in self._choices:
                     yield button(label, f"choice-{value}", variant)  # type: ignore[arg-type]
-                yield button("Cancel", "choice-cancel")
+                yield button(f"{self._cancel_label} (esc)", "choice-cancel")
 
     def on_mount(self) -> None:
-        self.query_one(Button).focus()  # the first choice: enter takes it
+        self.query_one("#choice-cancel", Button).focus()  # enter cancels
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         value = (event.button.id or "").removeprefix("choice-")

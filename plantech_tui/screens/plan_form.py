@@ -24,6 +24,7 @@ class PlanFormModal(FormMixin, PlantechModal[int | None]):
     def __init__(self, plan: Plan | None = None) -> None:
         super().__init__()
         self.plan = plan
+        self._as_loaded: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
         p = self.plan
@@ -43,6 +44,7 @@ class PlanFormModal(FormMixin, PlantechModal[int | None]):
 
     def on_mount(self) -> None:
         self.clear_form_error()
+        self._as_loaded = self.field_values(FIELDS)
         self.query_one("#field-name", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -53,7 +55,11 @@ class PlanFormModal(FormMixin, PlantechModal[int | None]):
         if event.button.id == "save":
             self.action_save()
         else:
-            self.dismiss(None)
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        """esc / Cancel: asks first when something was typed."""
+        self.leave_or_ask(self.form_changes(FIELDS, self._as_loaded), lambda: self.dismiss(None))
 
     def action_save(self) -> None:
         v = self.field_values(FIELDS)

@@ -38,7 +38,7 @@ class UserAuditScreen(AuditLogScreen):
         yield Static("enter details · / filter · o sort", classes="hint")
         yield KeyFooter()
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]
         event.prevent_default()  # the plan audit log's on_mount (a plan's query) is not ours
         if not self.shown_to(Action.MANAGE_USERS):
             return

@@ -7,75 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import fcntl
 import os
 import re
-import select
-import signal
-import struct
-import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 
 from plantech_tui.service.workspace import Workspace
+from tests.e2e.pty_terminal import Terminal
 from tests.pilot.helpers import fake_redtail, prepare_plan, staged_id
 
 OSC52 = re.compile(rb"\x1b\]52;c;([A-Za-z0-9+/=]*)\x07")
-
-
-class Terminal:
-    """The app on the slave side of a pty (120×40); everything it writes is kept."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True)
-        os.close(slave)
-        self.output = b""
-
-    def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float = 30.0,
-                   since: int = 0) -> re.Match[bytes] | int:
-        """Read until `pattern` shows in the output after offset `since`: a deadline on a
-        condition, not a sleep."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if isinstance(pattern, re.Pattern):
-                found = pattern.search(self.output, since)
-                if found:
-                    return found
-            elif (at := self.output.find(pattern, since)) >= 0:
-                return at
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None and not self._ready(0):
-                raise AssertionError(f"{pattern!r} never came; the app wrote (last 3000 "
-                                     f"bytes):\n{self.output[-3000:]!r}")
-            if self._ready(min(left, 0.5)):
-                try:
-                    self.output += os.read(self.master, 65536)
-                except OSError:  # the app closed the terminal
-                    pass
-
-    def _ready(self, timeout: float) -> bool:
-        return bool(select.select([self.master], [], [], timeout)[0])
-
-    def send(self, data: bytes) -> int:
-        """Type `data`; returns the output offset before it (what it caused comes after)."""
-        mark = len(self.output)
-        os.write(self.master, data)
-        return mark
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.send(b"\x11")  # ctrl+q
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the session the test started
-                self.proc.wait()
-        os.close(self.master)
 
 
 def test_y_writes_the_copied_csv_as_osc52(tmp_path: Path) -> None:
@@ -90,7 +31,7 @@ def test_y_writes_the_copied_csv_as_osc52(tmp_path: Path) -> None:
     ws.close()
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env = dict(os.environ)
     env.update(TERM="xterm-256color", LANG="C.UTF-8", HOME=str(home),
                XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
                XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"))

@@ -4,14 +4,8 @@ sequence that came from data (Redtail's company names, a plan named by a user)."
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
-import select
-import struct
-import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +14,7 @@ from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync import actions
 from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeRedtailServer
 from plantech_tui.sync.fake.hostile import hostile_data
+from tests.e2e.pty_terminal import Terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -43,61 +38,6 @@ async def _prepare(db: Path, server: FakeRedtailServer) -> None:
         ws.close()
 
 
-class Pty:
-    """The TUI on a pseudo-terminal: every byte it writes is kept."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 220, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, cwd=REPO)
-        os.close(slave)
-        self.out = bytearray()
-
-    def read_until(self, needle: bytes, timeout: float = 30.0) -> None:
-        """Read what the app writes until `needle` shows: a deadline, not a sleep."""
-        deadline = time.monotonic() + timeout
-        while needle not in self.out:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{needle!r} never showed; the end of the output was:\n"
-                                     f"{bytes(self.out[-3000:])!r}")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 65536)
-                except OSError:  # the app exited: the pty is closed
-                    chunk = b""
-                if not chunk:
-                    raise AssertionError(f"the app exited before {needle!r}: "
-                                         f"{bytes(self.out[-3000:])!r}")
-                self.out += chunk
-
-    def type(self, keys: bytes) -> None:
-        os.write(self.master, keys)
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Read on until the app exits (a full pty would block its last writes)."""
-        deadline = time.monotonic() + timeout
-        try:
-            while self.proc.poll() is None and time.monotonic() < deadline:
-                ready, _, _ = select.select([self.master], [], [], 0.2)
-                if ready:
-                    try:
-                        chunk = os.read(self.master, 65536)
-                    except OSError:
-                        chunk = b""
-                    if not chunk:
-                        break
-                    self.out += chunk
-            self.proc.wait(timeout=max(deadline - time.monotonic(), 1))
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            os.close(self.master)
-
-
 def test_item4_the_tui_writes_no_escape_from_data_to_the_terminal(tmp_path: Path) -> None:
     """Adversary: a hostile Redtail whose companies hold an OSC 52 clipboard write, a CSI
     clear screen and 8-bit C1 controls, and a user who names a plan with an OSC 0 title
@@ -107,19 +47,16 @@ def test_item4_the_tui_writes_no_escape_from_data_to_the_terminal(tmp_path: Path
         asyncio.run(_prepare(db, server))
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
            "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    for var in ("COLUMNS", "LINES"):  # the pty's own size (220×50) decides, not a leftover
-        env.pop(var, None)
-    pty = Pty([sys.executable, "-m", "plantech_tui.cli", "--db", str(db), "--user", "advisor"],
-              env)
+    pty = Terminal([sys.executable, "-m", "plantech_tui.cli", "--db", str(db), "--user",
+                    "advisor"], env, rows=50, cols=220, cwd=REPO)
     try:
         pty.read_until(b"]0;pwned")  # the plan list
-        pty.type(b"\r")  # open the plan: its accounts
+        pty.send(b"\r")  # open the plan: its accounts
         pty.read_until(b"ZWNobyBwd25lZA==")
         pty.read_until(b"Schwab")
-        pty.type(b"\x11")  # ctrl+q
     finally:
         pty.close()
-    out = bytes(pty.out)
+    out = pty.output
     assert b"Fidelity ]52;c;ZWNobyBwd25lZA==" in out  # shown, defused
     assert b"Charles [2J [H Schwab" in out
     assert b"\x1b]52;" not in out  # no clipboard write

@@ -109,7 +109,7 @@ async def test_item5_a_client_deletes_a_manual_account_named_with_markup(
         await go_to_row(pilot, "accounts", "description", "Old 401(k) [/]")
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the delete dialog")
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: ← to Delete
         await until(pilot, lambda: any("Deleted" in n for n in notes(app)), "the delete notice")
         assert app.is_running
         assert "Deleted Old 401(k) [/]." in toasts_text(app)

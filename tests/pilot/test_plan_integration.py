@@ -56,7 +56,7 @@ async def test_link_household_then_remove_a_link(db_path: Path,
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmModal)
         assert "no longer updated (source unlinked)" in screen_text(app)
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: ← to Remove link
         await settle(pilot)
         assert {c.redtail_contact_id for c in ws.contacts(ids["plan_id"])} == {101, 102, 103}
         assert "Pugsley Addams" not in screen_text(app)
@@ -124,7 +124,8 @@ async def test_remove_an_integration_keeping_linked_accounts(db_path: Path,
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmModal)
         assert "Keep them as manual accounts" in screen_text(app)
-        await pilot.press("enter")  # the first choice: keep them as manual accounts
+        # Cancel has the focus: ← ← to the first choice, keep them as manual accounts
+        await pilot.press("left", "left", "enter")
         await settle(pilot)
         assert ws.list_integrations() == []
         assert "No integrations yet" in screen_text(app)

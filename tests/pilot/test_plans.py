@@ -43,7 +43,7 @@ async def test_create_rename_and_delete_a_plan(db_path: Path) -> None:
         assert "Delete plan The Munsters?" in screen_text(app)
         await pilot.press("escape")  # cancelled: nothing deleted
         assert len(ws.list_plans()) == 1
-        await pilot.press("d", "enter")
+        await pilot.press("d", "left", "enter")  # Cancel has the focus: ← to Delete plan
         await settle(pilot)
         assert ws.list_plans() == []
         assert "No plans yet — press n" in screen_text(app)

@@ -224,7 +224,7 @@ async def test_a_client_with_edit_rights_adds_edits_and_deletes_accounts(
         await go_to_row(pilot, "accounts", "description", "Gomez 401(k)")
         await pilot.press("d")
         await pilot.pause()
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: ← to Delete
         await settle(pilot)
         assert all(a.id != ids["manual_id"] for a in ws.plan_detail(ids["plan_id"]).accounts)
         assert 5001 in {s.redtail_account_id for s in ws.plan_detail(ids["plan_id"]).pending}

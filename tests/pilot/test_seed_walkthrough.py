@@ -278,7 +278,7 @@ async def test_seed_article_end_to_end(db_path: Path, fake: FakeRedtailServer,
         await pilot.press("s")
         assert isinstance(app.screen, ConfirmModal)
         assert "returns to Pending Data" in screen_text(app)
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: ← to Stop
         await settle(pilot)
         stopped = ws.account(plan_id, manual.id)
         assert stopped.link is None and stopped.balance == Decimal("250000.00")
@@ -290,7 +290,7 @@ async def test_seed_article_end_to_end(db_path: Path, fake: FakeRedtailServer,
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmModal)
         assert "returns to Pending Data" in screen_text(app)
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: ← to Delete
         await settle(pilot)
         assert account_named(ws, plan_id, "Vanguard 0045") is None
         assert pending_ids(ws, plan_id)[5011] == pending[5011]

@@ -205,8 +205,10 @@ def test_account_editor_linked_and_paused(snap_compare: SnapCompare, db_path: Pa
     assert snap_compare(app, terminal_size=SIZE, run_before=steps(("enter", "enter"), check(
         "Gomez 401(k)", "🔗 Redtail CRM — Redtail account 5001 · ⏸ paused",
         "Last updated: 2026-01-15 14:30 (local time)",
-        "Redtail updated_at: 2023-04-27 19:56 UTC", "▶ Play (p)", "Stop (s)", "Delete (d)",
-        "Save (ctrl+s)")))
+        "Redtail updated_at: 2023-04-27 19:56 UTC", "▶ Play", "Stop", "Delete",
+        "Save (ctrl+s)",
+        # the description has the focus: p, s and d type there, so no button claims them
+        absent=("Play (p)", "Stop (s)", "Delete (d)"))))
 
 
 def test_account_editor_as_a_client(snap_compare: SnapCompare, db_path: Path,
@@ -215,8 +217,8 @@ def test_account_editor_as_a_client(snap_compare: SnapCompare, db_path: Path,
     assert snap_compare(app, terminal_size=SIZE, run_before=steps(("enter", "enter"), check(
         "Gomez 401(k)", "🔗 Redtail CRM — Redtail account 5001 · ⏸ paused",
         "Last updated: 2026-01-15 14:30 (local time)", "morticia (client, can edit)",
-        "Save (ctrl+s)", "Delete (d)",
-        absent=("Play", "Pause (p)", "Stop", "Plan Integration", "Refresh"))))
+        "Save (ctrl+s)", "Delete",
+        absent=("Play", "Pause (p)", "Stop", "Delete (d)", "Plan Integration", "Refresh"))))
 
 
 def test_pending_marked_and_filtered_at_80x24(snap_compare: SnapCompare, db_path: Path,
