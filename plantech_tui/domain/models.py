@@ -136,7 +136,8 @@ class PlanContact(_Model):
     integration_id: int
     redtail_contact_id: int
     name: str
-    party: Literal["client", "co_client"] = "client"
+    # "other": linked, but neither the client nor the co-client (a child): shown "—"
+    party: Literal["client", "co_client", "other"] = "client"
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -59,6 +59,14 @@ def change_summary(entry: AuditEntry) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def object_label(entry: AuditEntry, name: str | None) -> str:
+    """What an entry is about: "account 'Fidelity 1234'" when its name is known, else the
+    object's type and id ("plan 3")."""
+    if name is not None:
+        return f"{entry.object_type} '{name}'"
+    return f"{entry.object_type} {entry.object_id if entry.object_id is not None else ''}"
+
+
 def csv_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
     return [e.as_dict() for e in entries]
 
@@ -122,10 +130,11 @@ class AuditLogScreen(PlantechScreen):
         return self.ws.audit_keys(self.plan_id, TableQuery(text, sort, descending))
 
     def _rows(self, ids: list[int]) -> list[tuple[int, list[Cell], AuditEntry]]:
-        return [(e.id, [local_time(e.at), e.user_name, e.action,
-                        f"{e.object_type} {e.object_id if e.object_id is not None else ''}",
+        entries = self.ws.audit_entries(self.plan_id, ids)
+        names = self.ws.audit_object_names(self.plan_id, entries)
+        return [(e.id, [local_time(e.at), e.user_name, e.action, object_label(e, names.get(e.id)),
                         change_summary(e)], e)
-                for e in self.ws.audit_entries(self.plan_id, ids)]
+                for e in entries]
 
     def refresh_data(self) -> str | None:
         try:

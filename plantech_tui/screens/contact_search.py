@@ -31,6 +31,10 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
     REQUIRES = {"save": Action.LINK_CONTACT, "search": Action.LINK_CONTACT,
                 "link_household": Action.LINK_CONTACT}
 
+    # -narrow below 100 columns: the result buttons go one under the other (app.tcss)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]
+        (0, "-narrow"), (100, "-wide")]
+
     def __init__(self, plan_id: int) -> None:
         super().__init__()
         self.plan_id = plan_id
@@ -42,7 +46,8 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
         plan = self.ws.plan(self.plan_id)
         yield TopBar(f"Plans › {plan.name} › Plan Integration › Add Integration")
         with Horizontal(id="search-layout"):
-            with VerticalScroll(classes="form search-form"):
+            # not a tab stop of its own: tab goes from field to field (and Cancel to them)
+            with VerticalScroll(classes="form search-form", can_focus=False):
                 yield Static("Add Integration", classes="screen-title")
                 yield field_row("Integration", Select(
                     [(plain(f"Redtail CRM · {i.username} ({i.environment})"), i.id)
@@ -134,8 +139,10 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             results.add_option(Selection(plain(label), c["redtail_contact_id"], disabled=linked))
         n = len(found["contacts"])
         if n:
-            # focus first and synchronously: keys typed as soon as the results show go to them
-            results.highlighted = 0
+            # focus first and synchronously: keys typed as soon as the results show go to
+            # them; on the first contact that can be selected (not an already linked one)
+            results.highlighted = next(
+                (i for i, c in enumerate(found["contacts"]) if not c["linked"]), 0)
             self.set_focus(results)
         self._status(
             (f"{n} matching contact(s)" if n else "No Redtail contact matches.")

@@ -47,12 +47,23 @@ HINTS = {
 }
 PENDING_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
                    Column("balance", "Balance", right=True),
+                   Column("contact", "Contact", min_width=8),
                    Column("default", "Default type", short="Default"),
                    Column("flags", "Notes"),
                    Column("type", "Redtail type", short="RT type")]
 IGNORED_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
                    Column("balance", "Balance", right=True),
+                   Column("contact", "Contact", min_width=8),
                    Column("reason", "Reason"), Column("type", "Redtail type", short="RT type")]
+
+
+# a contact's place in the plan ("other": a household member who is neither, e.g. a child)
+IN_PLAN_AS = {"client": "Client", "co_client": "Co-client", "other": "—"}
+
+
+def joint_names(names: list[str]) -> str:
+    """"Gomez"; a joint account "Gomez & Morticia"; none: "—"."""
+    return " & ".join(names) or "—"
 
 
 class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
@@ -202,13 +213,34 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
 
     def _pending_rows(self, ids: list[int]) -> list[tuple[int, list[Cell], StagedAccount]]:
         return [(s.id, [s.description, money_display(s.balance, "unknown"),
-                        s.default_investment_type, self._flags(s), s.account_type or "unknown"],
+                        self._contact_names(s), s.default_investment_type, self._flags(s),
+                        s.account_type or "unknown"],
                  s) for s in self.ws.staged_rows(self.plan_id, ids) if s.state == "pending"]
 
     def _ignored_rows(self, ids: list[int]) -> list[tuple[int, list[Cell], StagedAccount]]:
         return [(s.id, [s.description, money_display(s.balance, "unknown"),
-                        s.ignore_reason or "", s.account_type or "unknown"], s)
+                        self._contact_names(s), s.ignore_reason or "",
+                        s.account_type or "unknown"], s)
                 for s in self.ws.staged_rows(self.plan_id, ids) if s.state == "ignored"]
+
+    def _contact_names(self, s: StagedAccount) -> str:
+        """Whose account it is: the plan's linked contacts that list it ("Gomez Addams"; a
+        joint account "Gomez & Morticia", or "Ann Lee; Bo Chan"), "—" when none is."""
+        names = self._contact_short_names()
+        listed = sorted({names[(s.integration_id, c)] for c in s.contact_ids
+                         if (s.integration_id, c) in names}, key=str.casefold)
+        return joint_names(listed)
+
+    def _contact_short_names(self) -> dict[tuple[int, int], str]:
+        """(integration, contact) → the name the Contact column shows: without the family
+        name when every linked contact shares it (one household: "Gomez", "Morticia"; the
+        plan's title names the family), else whole."""
+        contacts = list(self._contacts.values())
+        parts = [c.name.split() for c in contacts]
+        family = {p[-1].casefold() for p in parts if p}
+        shared = len(family) == 1 and all(len(p) > 1 for p in parts)
+        return {(c.integration_id, c.redtail_contact_id): " ".join(p[:-1]) if shared else c.name
+                for c, p in zip(contacts, parts, strict=True)}
 
     def _flags(self, s: StagedAccount) -> Text:
         i = self.icons
@@ -258,7 +290,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
             self.table("contacts").set_rows(
                 (str(c.id), [c.name, str(c.redtail_contact_id),
                              integration_label(c.integration_id),
-                             "Co-client" if c.party == "co_client" else "Client"])
+                             IN_PLAN_AS.get(c.party, "—")])
                 for c in contacts),
             self.table("pending").reload(),
             self.table("ignored").reload(),
@@ -286,7 +318,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
             c = self._contacts.get(key)
             return None if c is None else {
                 "name": c.name, "redtail_contact_id": c.redtail_contact_id,
-                "in_plan_as": "Co-client" if c.party == "co_client" else "Client"}
+                "in_plan_as": IN_PLAN_AS.get(c.party, "—")}
         return staged_row(record) if isinstance(record, StagedAccount) else None
 
     def _current(self, tab: str) -> StagedAccount | None:
@@ -430,10 +462,11 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
     def _chosen(self, tab: str) -> list[int]:
         return [int(k) for k in self.table(tab).chosen()]
 
-    def _done(self, message: str, tab: str, acted: list[int], then: str | None) -> None:
-        """After an action: say what happened, unmark the rows that left, put the cursor on
-        the row that followed them."""
-        self.notify(message)
+    def _done(self, message: str | None, tab: str, acted: list[int], then: str | None) -> None:
+        """After an action: say what happened (unless the screen that did it said so),
+        unmark the rows that left, put the cursor on the row that followed them."""
+        if message is not None:
+            self.notify(message)
         table = self.table(tab)
         table.unmark(str(i) for i in acted)
         self.refresh_data()
@@ -573,9 +606,8 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         then = self._next_after("pending", [staged_id])
 
         def edited(account_id: int | None) -> None:
-            if account_id is not None:
-                self._done(f"Added {staged.description} to the plan, linked to Redtail.",
-                           "pending", [staged_id], then)
+            if account_id is not None:  # the editor said "Added …" (one notice a save)
+                self._done(None, "pending", [staged_id], then)
 
         def chosen(values: dict[str, str] | None) -> None:
             if values is None:

@@ -8,6 +8,7 @@ written. Triage actions of this session are kept on an undo stack.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,12 +148,55 @@ def _owner_from(parties: Mapping[tuple[int, int], str], integration_id: int,
                 contact_ids: Iterable[int]) -> str:
     """SPEC §2.5: listed only under the client → Client, only under the co-client →
     Co-client, under both → Joint (contacts the plan does not link do not count)."""
-    listed = {parties[(integration_id, c)] for c in contact_ids if (integration_id, c) in parties}
+    listed = {parties[(integration_id, c)] for c in contact_ids
+              if (integration_id, c) in parties} - {"other"}  # a child's listing: neither
     if listed == {"co_client"}:
         return "Co-client"
     if listed == {"client", "co_client"}:
         return "Joint"
     return "Client"
+
+
+_DESCRIPTION = UNDONE_STAGED_COLUMNS.index("description")
+
+
+def _staged_before_name(row: StagedBefore) -> str:
+    """A staged row's description as the step found it, quoted."""
+    return f"'{row.values[_DESCRIPTION]}'"
+
+
+def _names_list(names: Iterable[str], limit: int = 5) -> str:
+    shown = list(names)
+    if not shown:
+        return "-"
+    more = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _undo_what(step: UndoStep) -> str:
+    """"Ignore of 'Fidelity 1234'" for a one-row step, else its label ("ignore 3")."""
+    verb, _, count = step.label.partition(" ")
+    if len(step.staged_before) == 1 and (count == "1" or not count.isdigit()):
+        action = step.label if not count.isdigit() else verb
+        return f"{action[:1].upper()}{action[1:]} of {_staged_before_name(step.staged_before[0])}"
+    return step.label
+
+
+def _step_row_name(db: Database, step: UndoStep, table: str, row_id: int) -> str:
+    """The account an undo refusal names: its description as the step found it (the row may
+    be gone since), else as it is now, else its id."""
+    if table == "staged_accounts":
+        for r in step.staged_before:
+            if r.id == row_id:
+                return _staged_before_name(r)
+    for a in step.accounts_before:
+        if a["id"] == row_id:
+            return f"'{a['description']}'"
+    row = db.execute(f"SELECT description FROM {table} WHERE id = ?",  # noqa: S608
+                     [row_id]).fetchone()
+    if row is not None:
+        return f"'{row[0]}'"
+    return f"{'Redtail account' if table == 'staged_accounts' else 'account'} #{row_id}"
 
 
 def _load_mapping() -> Any:
@@ -703,6 +747,42 @@ class Workspace:
 
         return self._plan_query(Action.PLAN_INTEGRATION, plan_id, read)
 
+    def audit_object_names(self, plan_id: int, entries: Iterable[AuditEntry]) -> dict[int, str]:
+        """entry id → the name of the account (or contact) it is about: as the entry recorded
+        it, else as it is now; entries about neither, or about a row gone since, are left
+        out (the audit log then shows the object's type and id)."""
+        lookups = {"account": "SELECT description FROM plan_accounts WHERE id = ? AND plan_id = ?",
+                   "staged": "SELECT description FROM staged_accounts WHERE id = ? "
+                   "AND plan_id = ?",
+                   "contact": "SELECT name FROM plan_contacts WHERE redtail_contact_id = ? "
+                   "AND plan_id = ?"}
+
+        def recorded(entry: AuditEntry) -> str | None:
+            key = "name" if entry.object_type == "contact" else "description"
+            for text in (entry.after, entry.before):
+                try:
+                    value = json.loads(text) if text else None
+                except ValueError:
+                    continue
+                if isinstance(value, dict) and isinstance(value.get(key), str):
+                    return value[key]
+            return None
+
+        def read(db: Database, plan_id: int) -> dict[int, str]:
+            names: dict[int, str] = {}
+            for e in entries:
+                if e.object_type not in lookups or e.object_id is None:
+                    continue
+                name = recorded(e)
+                if name is None:
+                    row = db.execute(lookups[e.object_type], [e.object_id, plan_id]).fetchone()
+                    name = row[0] if row is not None else None
+                if name is not None:
+                    names[e.id] = name
+            return names
+
+        return self._plan_query(Action.PLAN_INTEGRATION, plan_id, read)
+
     def inbox_keys(self, query: TableQuery | None = None) -> list[int]:
         """The Pending inbox: ids of every pending row of every plan the user sees."""
         require(self.user, Action.PLAN_INTEGRATION)
@@ -1118,9 +1198,8 @@ class Workspace:
                 if gone or now is None or now[0] != version:
                     self._undo.pop()  # it can never apply again; the next undo goes further
                     raise UndoConflict(
-                        f"cannot undo {step.label}: "
-                        f"{'staged account' if table == 'staged_accounts' else 'account'} "
-                        f"{row_id} {'is gone' if gone else 'changed'} since "
+                        f"cannot undo {_undo_what(step)}: {_step_row_name(db, step, table, row_id)} "
+                        f"{'is gone' if gone else 'changed'} since "
                         "(a pull, another user or another action)")
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
@@ -1166,8 +1245,8 @@ class Workspace:
                     before[f"account {account_id}"] = "created"
                     after[f"account {account_id}"] = "deleted"
             self._audit(db, step.plan_id, "undo", "plan", step.plan_id, before, after,
-                        detail=f"undid {step.label}: staged "
-                        f"{', '.join(str(r.id) for r in step.staged_before) or '-'}")
+                        detail=f"undid {step.label}: "
+                        f"{_names_list(_staged_before_name(r) for r in step.staged_before)}")
         self._undo.pop()
         # An older step that left a row as this step found it can still be undone: the row is
         # back to what that step left (only this step changed it since).
@@ -1254,14 +1333,22 @@ class Workspace:
         return [R.contact_from(r) for r in R.dict_rows(
             db, "SELECT * FROM plan_contacts WHERE plan_id = ? ORDER BY id", [plan_id])]
 
-    def _guess_party(self, plan: dict[str, Any], name: str, first_name: str) -> str:
-        co = (plan["co_client"] or "").casefold().split()
-        if not co:
-            return "client"
+    @staticmethod
+    def _guess_party(plan: Mapping[str, Any], name: str, first_name: str) -> str:
+        """The contact's place in the plan from its name: the plan's client or co-client
+        (whole name, else first name), else "other" (a household member who is neither, e.g.
+        a child: their accounts do not make an account Joint)."""
         full = name.casefold().split()
-        if full == co or (first_name and co and first_name.casefold() == co[0]):
-            return "co_client"
-        return "client"
+        first = first_name.casefold().strip() or (full[0] if full else "")
+        people = [("client", (plan["client"] or "").casefold().split()),
+                  ("co_client", (plan["co_client"] or "").casefold().split())]
+        for party, words in people:
+            if words and full == words:
+                return party
+        for party, words in people:
+            if words and first and first == words[0]:
+                return party
+        return "other"
 
     def link_contact(self, plan_id: int, integration_id: int, redtail_contact_id: int,
                      name: str, first_name: str = "", party: str | None = None) -> PlanContact:
@@ -1274,8 +1361,9 @@ class Workspace:
             row = R.one(db, "SELECT * FROM plan_contacts WHERE plan_id = ? AND integration_id = ? "
                         "AND redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
             if row is None:
-                if party not in (None, "client", "co_client"):
-                    raise ValidationFailed("party must be client or co_client", field="party")
+                if party not in (None, "client", "co_client", "other"):
+                    raise ValidationFailed("party must be client, co_client or other",
+                                           field="party")
                 cur = db.execute(
                     "INSERT INTO plan_contacts (plan_id, integration_id, redtail_contact_id, name, "
                     "party, linked_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -210,6 +210,28 @@ MIGRATIONS: list[str] = [
         WHEN OLD.is_admin <> 0 AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin <> 0)
         BEGIN SELECT RAISE(ABORT, 'the last administrator cannot be removed'); END;
     """,
+    # 4: a linked contact who is neither the plan's client nor its co-client (a child of the
+    # household): party 'other' (issue 12 item 9). SQLite cannot widen a CHECK in place, so
+    # the table is rebuilt (nothing references it; its ids are kept).
+    """
+    CREATE TABLE plan_contacts_new (
+        id                  INTEGER PRIMARY KEY,
+        plan_id             INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        integration_id      INTEGER NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        redtail_contact_id  INTEGER NOT NULL,
+        name                TEXT NOT NULL,
+        party               TEXT NOT NULL DEFAULT 'client'
+                            CHECK (party IN ('client', 'co_client', 'other')),
+        linked_at           TEXT NOT NULL,
+        UNIQUE (plan_id, integration_id, redtail_contact_id)
+    );
+    INSERT INTO plan_contacts_new (id, plan_id, integration_id, redtail_contact_id, name, party,
+                                   linked_at)
+        SELECT id, plan_id, integration_id, redtail_contact_id, name, party, linked_at
+        FROM plan_contacts;
+    DROP TABLE plan_contacts;
+    ALTER TABLE plan_contacts_new RENAME TO plan_contacts;
+    """,
 ]
 
 

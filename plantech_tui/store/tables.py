@@ -95,6 +95,11 @@ STAGED_SORTS: dict[str, tuple[str, ...]] = {
     "company": ("s.company COLLATE NOCASE",),
     "last4": ("s.number_last4",),
     "reason": ("s.ignore_reason COLLATE NOCASE",),
+    # whose account: the first (by name) of the plan's linked contacts that list it
+    "contact": ("(SELECT min(pc.name COLLATE NOCASE) FROM staged_account_contacts c JOIN "
+                "plan_contacts pc ON pc.redtail_contact_id = c.redtail_contact_id AND "
+                "pc.integration_id = s.integration_id AND pc.plan_id = s.plan_id "
+                "WHERE c.staged_id = s.id)",),
     # rows that need a look first (descending): missing at source, type to review, no balance
     "flags": ("(s.missing_at_source * 4 + s.review_type * 2 + (s.balance IS NULL))",),
 }

@@ -82,8 +82,7 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
         tmux.keys("Addams", "Enter")
         tmux.wait_for("Gomez Addams (Redtail 101) — already linked")
         tmux.wait_for("Morticia Addams (Redtail 102)")
-        # one key at a time, each after the screen showed the last one's effect, as a person
-        tmux.keys("Down")
+        # the cursor starts on Morticia (Gomez, already linked, cannot be selected)
         tmux.keys("Space")
         tmux.wait_for("✓▌ Morticia Addams")
         tmux.keys("C-s")

@@ -42,7 +42,10 @@ async def test_link_to_suggested_with_one_key(db_path: Path, fake: FakeRedtailSe
 
         await go_to_row(pilot, "pending-table", "description", "Fidelity 4401")
         text = screen_text(app)
-        assert "★ looks like Gomez 401(k)" in text and "L Link to Suggested" in text
+        # the note is whole in the row (at 120 columns, beside the Contact column, it is cut)
+        assert "★ looks like Gomez" in text and "L Link to Suggested" in text
+        pending = app.screen.query_one("#pending-table", RecordTable)
+        assert "★ looks like Gomez 401(k)" in pending.cell(pending.cursor_key or "", "flags")
         await pilot.press("a")  # Add to Plan warns that it looks like an existing account
         assert isinstance(app.screen, AddToPlanModal)
         assert "This looks like the existing account 'Gomez 401(k)'" in screen_text(app)

@@ -24,6 +24,7 @@ from plantech_tui.screens.refresh_report import RefreshReportScreen
 from plantech_tui.screens.staged_dialogs import AddToPlanModal, IgnoreModal, LinkExistingModal
 from plantech_tui.service.workspace import Workspace
 from plantech_tui.sync.fake import FakeRedtailServer
+from plantech_tui.widgets.record_table import RecordTable
 
 from .helpers import (
     DEMO_API_KEY,
@@ -202,7 +203,9 @@ async def test_seed_article_end_to_end(db_path: Path, fake: FakeRedtailServer,
         # ---- Link to Existing Item: the suggested "Gomez 401(k)" is listed first
         await pilot.press("2")
         await go_to_row(pilot, "pending-table", "description", "Fidelity 4401")
-        assert "looks like Gomez 401(k)" in screen_text(app)
+        assert "looks like Gomez" in screen_text(app)  # cut at 120 columns beside Contact
+        table_ = app.screen.query_one("#pending-table", RecordTable)
+        assert "looks like Gomez 401(k)" in table_.cell(table_.cursor_key or "", "flags")
         await pilot.press("l")
         assert isinstance(app.screen, LinkExistingModal)
         assert "suggested · Gomez 401(k)" in screen_text(app)
