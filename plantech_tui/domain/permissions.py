@@ -83,12 +83,12 @@ def user_change_refusal(actor: User, target: User | None, role: Role, admin: boo
         if not target_plans or not set(target_plans) <= set(actor_plans):
             return (f"{who} may not change {target.name}: they are not a user of your plans "
                     f"alone; ask an administrator")
-    elif not granting:
-        return f"{who} adds a user with at least one of their plans (--plan ID)"
     if role is Role.ADVISOR:
         return f"{who} may not make advisors: ask an administrator"
     if admin:
         return f"{who} may not make administrators"
+    if target is None and not granting:
+        return f"{who} adds a user with at least one of their plans (--plan ID)"
     return None
 
 

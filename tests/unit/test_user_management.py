@@ -242,3 +242,15 @@ def test_item3_an_upgraded_database_gets_its_first_advisor_as_administrator(
     rows: list[Any] = conn.execute("SELECT name, role, is_admin FROM users ORDER BY id").fetchall()
     assert rows == [("carl", "client", 0), ("alice", "advisor", 1), ("bob", "advisor", 0)]
     conn.close()
+
+
+def test_item3_a_refused_new_advisor_is_told_why(firm: Firm,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user of an advisor who is not an administrator: "bob users add alice --role
+    advisor" is refused for the role it asks for, not for a missing --plan (which would send
+    bob to add a plan and be refused again)."""
+    rc, _, err = cli(firm.db, "bob", "users", "add", "alice", "--role", "advisor",
+                     capsys=capsys)
+    assert rc == 1 and "may not make advisors" in err, err
+    rc, _, err = cli(firm.db, "bob", "users", "add", "igor", "--role", "client", capsys=capsys)
+    assert rc == 1 and "at least one of their plans" in err, err
