@@ -341,7 +341,10 @@ class Workspace:
                 is_admin = admin
             else:  # unchanged, except that a user who stops being an advisor stops being one
                 is_admin = target is not None and target.is_admin and role_ is Role.ADVISOR
-            require_user_change(actor, target, role_, is_admin, held, mine, plans)
+            # what the target reaches: plans granted *and owned* (a demoted advisor may still
+            # own plans that are not the actor's)
+            reach = [] if before is None else sorted(self._plans_of(db, before["id"]))
+            require_user_change(actor, target, role_, is_admin, reach, mine, plans)
             self._keep_an_admin(db, before, is_admin)
             if before is None:
                 db.execute("INSERT INTO users (name, role, can_edit, is_admin, created_at) "
@@ -378,8 +381,8 @@ class Workspace:
                 raise NotFound(f"user {name!r} not found")
             target = R.user_from(before)
             held = self._grants_of(db, target.id)
-            require_user_change(actor, target, target.role, target.is_admin, held,
-                                self._plans_of(db, actor.id))
+            require_user_change(actor, target, target.role, target.is_admin,
+                                sorted(self._plans_of(db, target.id)), self._plans_of(db, actor.id))
             self._keep_an_admin(db, before, False)
             owns = db.execute(
                 "SELECT (SELECT count(*) FROM plans WHERE owner_user_id = ?) + "

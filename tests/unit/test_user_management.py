@@ -254,3 +254,23 @@ def test_item3_a_refused_new_advisor_is_told_why(firm: Firm,
     assert rc == 1 and "may not make advisors" in err, err
     rc, _, err = cli(firm.db, "bob", "users", "add", "igor", "--role", "client", capsys=capsys)
     assert rc == 1 and "at least one of their plans" in err, err
+
+
+def test_item3_a_demoted_advisor_who_still_owns_a_plan_is_an_administrators(
+        tmp_path: Path) -> None:
+    """Adversary: advisor bob, not an administrator, gives edit rights to carl, a departed
+    advisor the administrator demoted to professional (as `users remove` advises) who still
+    owns his old plan and holds a grant on bob's: carl would then edit a plan that is not
+    bob's. Who a user reaches counts the plans they own, not only their grants."""
+    db = tmp_path / "plantech.db"
+    admin = Workspace.open(db, "gomez")
+    admin.add_user("bob", "advisor")
+    admin.add_user("carl", "advisor")
+    Workspace.open(db, "carl").create_plan("Carl's", ["X"])
+    bobs = Workspace.open(db, "bob").create_plan("Bob's", ["Y"]).id
+    admin.add_user("carl", "professional", False, [bobs])
+    with pytest.raises(PermissionDenied, match="not a user of your plans alone"):
+        Workspace.open(db, "bob").add_user("carl", "professional", True)
+    with pytest.raises(PermissionDenied):
+        Workspace.open(db, "bob").remove_user("carl")
+    assert role_of(admin, "carl") == ("professional", False, False)
