@@ -206,6 +206,14 @@ def _load_mapping() -> Any:
     return load_mapping(config_dir())
 
 
+
+def _unseen_characters(name: str) -> bool:
+    """Whether a new user name holds a character a list would not show: controls, format
+    characters (zero-width spaces, bidi marks), surrogates, line separators."""
+    import unicodedata
+
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in name)
+
 class Workspace:
     def __init__(self, store: Store, user: User, mapping: Any | None = None) -> None:
         self.store = store
@@ -336,6 +344,10 @@ class Workspace:
                 plans.append(pid)
             before = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
             target = None if before is None else R.user_from(before)
+            if before is None and _unseen_characters(name):
+                raise ValidationFailed(
+                    f"user name {name!r} holds control or invisible characters "
+                    "(a look-alike of another name)", field="name")
             held = [] if before is None else self._grants_of(db, before["id"])
             if admin is not None:
                 is_admin = admin

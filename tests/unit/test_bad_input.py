@@ -24,6 +24,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -1089,6 +1090,9 @@ def test_users_add_with_odd_names(workdb: Workdb, name: str, role: str, can_edit
     argv = ["users", "add", name, f"--role={role}", *(["--can-edit"] if can_edit else [])]
     r = run_cli(db, *argv, "--json")
     valid = bool(norm(name)) and role in ("advisor", "client", "professional")
+    if norm(name).casefold() != USER and any(
+            unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in name):
+        valid = False  # a new name with an invisible character: a look-alike (issue 10)
     if norm(name).casefold() == USER and role != "advisor":
         valid = False  # the only administrator demoting himself: refused (issue 10, item 3)
     if r.rc == 0:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from plantech_tui.cli import main
-from plantech_tui.domain.errors import InvalidState, NotFound, PermissionDenied
+from plantech_tui.domain.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from plantech_tui.service.workspace import Workspace
 from plantech_tui.store.schema import MIGRATIONS, migrate
 from tests.helpers import snapshot
@@ -274,3 +274,17 @@ def test_item3_a_demoted_advisor_who_still_owns_a_plan_is_an_administrators(
     with pytest.raises(PermissionDenied):
         Workspace.open(db, "bob").remove_user("carl")
     assert role_of(admin, "carl") == ("professional", False, False)
+
+
+@pytest.mark.parametrize("name", ["bob\u200b", "b\u202eob", "bo\x1bb", "\u2060bob"])
+def test_item3_a_new_user_name_cannot_look_like_another(tmp_path: Path, name: str) -> None:
+    """Adversary: an advisor creating a client "bob" + a zero-width or bidi character, shown
+    in lists and audit logs exactly like advisor bob. Refused (exit 2 in the CLI); nothing
+    is created."""
+    db = tmp_path / "plantech.db"
+    admin = Workspace.open(db, "gomez")
+    plan = admin.create_plan("Addams", ["Gomez Addams"]).id
+    admin.add_user("bob", "advisor")
+    with pytest.raises(ValidationFailed, match="invisible"):
+        admin.add_user(name, "client", False, [plan])
+    assert [u.name for u, _ in admin.list_users()] == ["gomez", "bob"]
