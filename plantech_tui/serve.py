@@ -27,6 +27,7 @@ import errno
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import shlex
 import socket
@@ -109,6 +110,9 @@ def _index_template() -> str:
     return text.replace("<head>", "<head>\n    <title>{{ application.name }}</title>", 1)
 
 
+_HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
 class Guard:
     """Who may use the server: the holder of this start's token, from the server's own page,
     addressed by one of the server's own names.
@@ -142,8 +146,8 @@ class Guard:
     def host_ok(self, host_header: str | None) -> bool:
         from yarl import URL
 
-        if not host_header:
-            return False
+        if not host_header or not _HOST_HEADER.fullmatch(host_header):
+            return False  # only "name[:port]" or "[v6][:port]": no user info, no path
         try:
             name = URL(f"http://{host_header}").raw_host
         except ValueError:
@@ -173,6 +177,15 @@ class Guard:
                 return refuse(403, "request from another origin refused")
             if request.path.startswith("/static/") and not is_ws:
                 return await handler(request)
+            return no_framing(await guarded(request, handler, is_ws))
+
+        def no_framing(response: web.StreamResponse) -> web.StreamResponse:
+            if not response.prepared:  # a websocket has sent its headers already
+                response.headers.setdefault("X-Frame-Options", "DENY")
+                response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+            return response
+
+        async def guarded(request: web.Request, handler: Any, is_ws: bool) -> web.StreamResponse:
             query_token = request.query.get("token")
             if self.token_ok(query_token) and request.path == "/" and not is_ws:
                 # first load from the printed URL: keep the token in a cookie and take it

@@ -353,6 +353,9 @@ def test_item2_serve_obeys_only_its_own_page(tmp_path: Path) -> None:
                     assert r.status == 200
                     page = await r.text()
                     assert "PlanTech" in page and token not in page
+                    # no other page (say, a dev server on another local port) may frame it
+                    assert r.headers["X-Frame-Options"] == "DENY"
+                    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
                 async with s.get(url + "/download/no-such-key") as r:
                     assert r.status == 404  # past the token check, just no such download
                 async with s.ws_connect(ws_base, origin=url) as ws:  # cookie, no token in URL
@@ -388,7 +391,9 @@ def test_item2_guard_names_origins_and_tokens() -> None:
                  "127.0.0.1"):  # any port: an SSH tunnel may map another local port here
         assert guard.host_ok(host), host
     for host in ("evil.example:8101", "evil.example", "127.0.0.1.nip.io:8101", "", None,
-                 "0.0.0.0:8101", "localhost.evil.example:8101", "[::2]:8101"):
+                 "0.0.0.0:8101", "localhost.evil.example:8101", "[::2]:8101",
+                 "evil.example@127.0.0.1:8101", "127.0.0.1:8101/x@evil.example",
+                 "127.0.0.1:8101 ", "127.0.0.1:80a"):  # user info, a path: not a Host
         assert not guard.host_ok(host), host
     assert Guard.origin_ok("http://127.0.0.1:8101", "127.0.0.1:8101")
     assert Guard.origin_ok("http://localhost:9000", "localhost:9000")
