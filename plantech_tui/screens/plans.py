@@ -77,13 +77,9 @@ class PlansScreen(PlantechScreen):
         return cells
 
     def refresh_data(self) -> str | None:
-        from ..sync.health import pull_health
-
         table = self.query_one(RecordTable)
         plans = self.ws.list_plans()
-        failed = {h.plan_id: "failed" if h.status == "failed" else "partly failed"
-                  for h in pull_health(self.ws.store.conn, plan_ids=[s.plan.id for s in plans])
-                  if h.failed}
+        failed = self.ws.failed_pulls([s.plan.id for s in plans])
         changes = table.set_rows((str(s.plan.id), self._row(s, failed)) for s in plans)
         self.refresh_bindings()
         return changes.describe("plan") or None

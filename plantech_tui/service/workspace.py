@@ -485,6 +485,14 @@ class Workspace:
 
     # ------------------------------------------------------------------ plans
 
+    def failed_pulls(self, plan_ids: list[int]) -> dict[int, str]:
+        """Of these plans, those whose last pull failed: plan id → "failed" or "partly failed"
+        (the Plans screen's mark; doctor reads the same `sync.health` query)."""
+        from ..sync.health import pull_health
+
+        return {h.plan_id: "failed" if h.status == "failed" else "partly failed"
+                for h in pull_health(self.store.conn, plan_ids=plan_ids) if h.failed}
+
     def list_plans(self) -> list[PlanSummary]:
         """Every plan the user sees with its totals: a handful of queries over all plans,
         no model object per account or staged row (a plan may hold 100k pending rows)."""
