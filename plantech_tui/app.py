@@ -299,7 +299,10 @@ class PlantechApp(App[None]):
                         and self._quiet(screen)):
                     break
         except Exception:  # never strand the keys: let them through as Textual would
-            pass
+            import logging
+
+            logging.getLogger("plantech.app").warning("type-ahead: settling a key failed",
+                                                      exc_info=True)
         finally:
             self._release_next()
 
