@@ -1,8 +1,10 @@
-"""Redtail account type → plan investment type (SPEC §6, Appendix A and B).
+"""A partner's account type → plan investment type mapping (SPEC §6, Appendix A and B).
 
-The tables live in `plantech_tui/data/redtail_mapping.toml`; a firm may override them with a
-`redtail_mapping.toml` in the config directory, which replaces the lists it gives and merges the
-tables entry by entry. Everything here is pure except reading those two files.
+The machinery only: a partner ships its tables as a TOML file in its package (Redtail's is
+`partners/redtail/mapping.toml`); a firm may override them with a file of the partner's
+`mapping_file` name in the config directory, which replaces the lists it gives and merges the
+tables entry by entry. The investment types themselves are `domain.investment_types`.
+Everything here is pure except reading those two files.
 
 Names are matched after `normalize` (casefold, trim, collapse whitespace); punctuation counts, so
 aliases are listed in the file rather than guessed here.
@@ -10,7 +12,6 @@ aliases are listed in the file rather than guessed here.
 
 from __future__ import annotations
 
-import functools
 import importlib.resources
 import re
 import tomllib
@@ -20,10 +21,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from plantech_tui.domain.errors import ValidationFailed
+from plantech_tui.domain.investment_types import OTHER, canonical, display, normalize, shown_input
 from plantech_tui.domain.models import OWNERS
-
-OVERRIDE_FILENAME = "redtail_mapping.toml"
-OTHER = "Other"
 
 _INVESTMENT_TYPES = "investment_types"
 _INCLUDED = "included_account_types"
@@ -35,19 +34,7 @@ _LIST_KEYS = (_INVESTMENT_TYPES, _INCLUDED, _NON_QUALIFIED)
 _TABLE_KEYS = (_DIRECT, _VIA_TQ, _TQ)
 
 
-def normalize(name: str) -> str:
-    """The matching key of a name: casefolded, trimmed, inner whitespace collapsed to one space."""
-    return " ".join(name.split()).casefold()
-
-
-def _display(name: str) -> str:
-    """A name as shown to people: trimmed and collapsed, case kept."""
-    return " ".join(name.split())
-
-
-def _shown_input(text: str) -> str:
-    shown = _display(text)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+_display = display
 
 
 class DefaultType(NamedTuple):
@@ -189,15 +176,7 @@ class Mapping:
         found = self._investment_idx.get(normalize(text))
         if found is not None:
             return found
-        valid = ", ".join(self.investment_types)
-        if not normalize(text):
-            raise ValidationFailed(
-                f"an investment type is required; valid: {valid}", field="investment_type"
-            )
-        raise ValidationFailed(
-            f'unknown investment type "{_shown_input(text)}"; valid: {valid}',
-            field="investment_type",
-        )
+        return canonical(self.investment_types, text)
 
 
 _CO_CLIENT = re.compile(r"co\s*-?\s*client")
@@ -215,7 +194,7 @@ def canonical_owner(text: str) -> str:
     valid = ", ".join(OWNERS)
     if not key:
         raise ValidationFailed(f"an owner is required; valid: {valid}", field="owner")
-    raise ValidationFailed(f'unknown owner "{_shown_input(text)}"; valid: {valid}', field="owner")
+    raise ValidationFailed(f'unknown owner "{shown_input(text)}"; valid: {valid}', field="owner")
 
 
 # --- reading the files -------------------------------------------------------------------------
@@ -475,28 +454,26 @@ def _combine(base: Mapping | None, over: _File) -> Mapping:
     )
 
 
-@functools.cache
-def builtin_mapping() -> Mapping:
-    """The mapping shipped in plantech_tui/data/redtail_mapping.toml (read once)."""
-    resource = importlib.resources.files("plantech_tui") / "data" / OVERRIDE_FILENAME
-    source = str(resource)
+def read_builtin(package: str, resource: str) -> Mapping:
+    """A partner's built-in mapping, shipped as `resource` in `package` (the partner caches it)."""
+    res = importlib.resources.files(package) / resource
+    source = str(res)
     try:
-        text = resource.read_bytes().decode("utf-8")
+        text = res.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingFileError(source, None, f"cannot read the built-in mapping ({exc})") from None
     return _combine(None, _parse(text, source))
 
 
-def load_mapping(config_dir: Path | None = None) -> Mapping:
-    """The built-in mapping with `config_dir/redtail_mapping.toml` applied when it exists.
+def load_mapping(config_dir: Path | None, *, base: Mapping, filename: str | None) -> Mapping:
+    """`base` (a partner's built-in mapping) with `config_dir/filename` applied when it exists.
 
     Raises MappingFileError (a ValidationFailed, exit 2) naming the file and line when the
-    override is not usable; a TUI shows that as a notice and falls back to `builtin_mapping()`.
+    override is not usable; a TUI shows that as a notice and falls back to `base`.
     """
-    base = builtin_mapping()
-    if config_dir is None:
+    if config_dir is None or filename is None:
         return base
-    path = Path(config_dir) / OVERRIDE_FILENAME
+    path = Path(config_dir) / filename
     if not path.exists():
         return base
     if not path.is_file():

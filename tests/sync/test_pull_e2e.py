@@ -32,7 +32,12 @@ def test_search_link_sync_show(run: Cli, fake) -> None:
     names = {c["name"] for c in found["contacts"]}
     assert {"Gomez Addams", "Morticia Addams"} <= names
     assert found["truncated"] is False
-    assert all(set(c) == {"redtail_contact_id", "name", "first_name", "last_name", "linked"}
+    # issue 11: every row also names its partner and its id as text
+    assert all(set(c) == {"redtail_contact_id", "name", "first_name", "last_name", "linked",
+                          "partner", "source_contact_id"}
+               and c["partner"] == "Redtail CRM"
+               and c["source_contact_id"] == str(c["redtail_contact_id"])
+               and isinstance(c["redtail_contact_id"], int)
                for c in found["contacts"])
     for contact in ("101", "102"):
         run.ok("plan", "link-contact", pid, "--integration", str(integration), "--contact", contact)

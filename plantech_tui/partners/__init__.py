@@ -1,0 +1,1 @@
+"""CRM partners behind one small interface (`partners.base`); `partners.registry` lists them."""
