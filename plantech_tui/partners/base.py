@@ -279,16 +279,21 @@ class Partner(ABC):
         return "Custom"
 
     @abstractmethod
-    async def connect(self, values: Mapping[str, str], *, transport: Any = None) -> Connected:
+    async def connect(self, values: Mapping[str, str], *, transport: Any = None,
+                      prompt: Callable[[str], None] | None = None) -> Connected:
         """Log in with the login fields' values (validate them first: ValidationFailed names
-        the field). Never retried when the partner locks logins."""
+        the field). Never retried when the partner locks logins. A login that needs the user
+        elsewhere (Salesforce's OAuth device flow: "open URL, enter code") says what to do
+        through `prompt` (the CLI prints it, the form shows it) and waits."""
 
     @abstractmethod
     def open(self, integration: Integration, secret: str, *, mapping: TypeMapping,
-             max_in_flight: int = 8, **options: Any) -> PartnerConnection:
-        """A connection for an integration, with the secret `connect` returned. `options`
-        tune the transport (`timeout`, `retry`: a `partners.http.RetryPolicy`); a partner
-        ignores those it has no use for."""
+             max_in_flight: int = 8, save_secret: Callable[[str], None] | None = None,
+             **options: Any) -> PartnerConnection:
+        """A connection for an integration, with the secret `connect` returned (or the last
+        one given to `save_secret`: a partner whose secret rotates, e.g. a refreshed OAuth
+        token, keeps the new one through it). `options` tune the transport (`timeout`,
+        `retry`: a `partners.http.RetryPolicy`); a partner ignores those it has no use for."""
 
     @abstractmethod
     def default_mapping(self) -> TypeMapping:

@@ -17,6 +17,7 @@ from ..domain.models import Integration
 from ..domain.permissions import Action
 from ..partners import registry
 from ..partners.base import AccountLocked, InvalidCredentials, LoginField, Partner
+from ..widgets.fmt import shown
 from ..widgets.topbar import TopBar
 from .base import FormMixin, PlantechScreen, button, field_row
 
@@ -198,6 +199,10 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
             f"{self.icons.pulling} Connecting to {p.label}…")
         self._connect(p.slug, v, env if p.environments else None)
 
+    def _prompt(self, text: str) -> None:
+        """What the partner's login asks of the user meanwhile (an OAuth device code)."""
+        self.query_one("#form-status", Static).update(shown(text))
+
     @work(exclusive=True, group="connect", exit_on_error=False)
     async def _connect(self, slug: str, values: dict[str, str],
                        environment: str | None) -> None:
@@ -205,7 +210,7 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
 
         try:
             integration, created = await connect_integration(
-                self.ws, partner=slug, environment=environment, **values)
+                self.ws, partner=slug, environment=environment, prompt=self._prompt, **values)
         except PlantechError as exc:
             self.saving = False
             self.query_one("#save", Button).disabled = False

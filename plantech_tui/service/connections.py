@@ -73,8 +73,11 @@ def connection_for(ws: Workspace | None = None, max_in_flight: int = 8) -> Conne
             raise InvalidCredentials(
                 f"no stored key for integration {integration.id} ({integration.username}): "
                 "reconnect it from Advisor Integration")
+        def save_secret(new: str) -> None:  # a rotated token replaces the stored one
+            credentials.credential_store().set(integration.secret_ref, new)
+
         return partner.open(integration, secret, mapping=mapping_of(partner),
-                            max_in_flight=max_in_flight)
+                            max_in_flight=max_in_flight, save_secret=save_secret)
 
     return open_connection
 
@@ -84,15 +87,16 @@ def connection_for(ws: Workspace | None = None, max_in_flight: int = 8) -> Conne
 
 async def connect_integration(
     ws: Workspace, *, partner: str | None = None, environment: str | None = None,
-    transport: Any = None, **values: str | None,
+    transport: Any = None, prompt: Callable[[str], None] | None = None, **values: str | None,
 ) -> tuple[Integration, bool]:
     """Log in to a partner with its login fields' `values` (never retried: Redtail locks a
     login after three failures), then store the secret it returns. A password is never
-    stored. `partner`: a registry slug (default Redtail)."""
+    stored. `partner`: a registry slug (default Redtail); `prompt` shows what a login that
+    needs the user elsewhere (an OAuth device flow) asks of them."""
     require(ws.user, Action.ADVISOR_INTEGRATION)
     chosen = registry.get(partner)
     connected = await chosen.connect({k: v or "" for k, v in values.items()},
-                                     transport=transport)
+                                     transport=transport, prompt=prompt)
     store = await credentials.credential_store_async()
 
     def new_ref() -> str:

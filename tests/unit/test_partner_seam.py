@@ -42,7 +42,8 @@ HOUSEHOLD = "001Hh00000AbCdEAAZ"
 ROTH = "a0BRt00000AbCdEAAZ"
 POLICY = "a0BPo00000AbCdEAAZ"
 PASSWORD = "memo-secret-pw"
-TOKEN = "memo-token-7f1c"
+TOKEN = "memo-token-1"  # rotated at each connection, as a refreshed OAuth token
+DEVICE_PROMPT = "Memo: open memo://book/device and enter the code MEMO-1234"
 
 MEMO_MAPPING = TypeMapping(
     investment_types=INVESTMENT_TYPES,
@@ -75,9 +76,19 @@ BOOK = MemoBook()
 class MemoConnection(PartnerConnection):
     label = "Memo"
 
-    def __init__(self, book: MemoBook, mapping: TypeMapping) -> None:
+    def __init__(self, book: MemoBook, mapping: TypeMapping, token: str,
+                 save_secret: Any) -> None:
         self.book = book
         self.mapping = mapping
+        self.token = token
+        self.save_secret = save_secret
+
+    async def start(self) -> list[Any]:
+        # a refresh-token partner: each run's token is replaced by a fresh one
+        number = int(self.token.rsplit("-", 1)[1]) + 1
+        if self.save_secret is not None:
+            self.save_secret(f"memo-token-{number}")
+        return []
 
     @property
     def request_count(self) -> int:
@@ -130,19 +141,22 @@ class MemoPartner(Partner):
     )
     search_fields = (("name", "Name"),)
 
-    async def connect(self, values: Mapping[str, str], *, transport: Any = None) -> Connected:
+    async def connect(self, values: Mapping[str, str], *, transport: Any = None,
+                      prompt: Any = None) -> Connected:
         if not values.get("username"):
             raise ValidationFailed("a Memo user is required", field="username")
+        if prompt is not None:  # as Salesforce's device flow asks the user to go elsewhere
+            prompt(DEVICE_PROMPT)
         if values.get("password") != PASSWORD:
             raise InvalidCredentials("Memo refused the login")
         return Connected(username=values["username"], base_url=values.get("base_url") or
                          "memo://book", secret=TOKEN)
 
     def open(self, integration: Any, secret: str, *, mapping: TypeMapping,
-             max_in_flight: int = 8, **options: Any) -> MemoConnection:
-        if secret != TOKEN:
+             max_in_flight: int = 8, save_secret: Any = None, **options: Any) -> MemoConnection:
+        if not secret.startswith("memo-token-"):
             raise InvalidCredentials("Memo refused the stored token")
-        return MemoConnection(BOOK, mapping)
+        return MemoConnection(BOOK, mapping, secret, save_secret)
 
     def default_mapping(self) -> TypeMapping:
         return MEMO_MAPPING
@@ -186,6 +200,7 @@ def test_a_partner_registered_in_a_test_is_connected_searched_linked_and_pulled_
                               "alice", "--password-stdin", "--json", stdin=PASSWORD + "\n")
     assert rc == 0, err
     assert added["partner"] == "Memo CRM" and added["username"] == "alice"
+    assert DEVICE_PROMPT in err  # what the login asked of the user reached them
     assert PASSWORD.encode() not in db_path.read_bytes()  # the password is never kept
     integration = str(added["id"])
 
@@ -230,6 +245,14 @@ def test_a_partner_registered_in_a_test_is_connected_searched_linked_and_pulled_
     assert rc == 0, err
     assert [(c["redtail_account_id"], c["new"]) for c in synced["plans"][0]["changes"]] == [
         (ROTH, "2000.00")]
+    # each pull's rotated token was kept, and the next pull used it
+    from plantech_tui.service.workspace import Workspace
+    from plantech_tui.sync import credentials
+
+    ws = Workspace.open(db_path, "alice")
+    [integ] = ws.list_integrations()
+    ws.close()
+    assert credentials.credential_store().get(integ.secret_ref) == "memo-token-3"
 
 
 def test_a_wrong_password_for_the_test_partner_stores_nothing(
@@ -241,7 +264,8 @@ def test_a_wrong_password_for_the_test_partner_stores_nothing(
                             "memo", "--base-url", "memo://book", "--username", "alice",
                             "--password-stdin", stdin="wrong\n")
     assert rc == 1
-    assert err.strip() == "plantech: error: Memo refused the login"
+    assert err.splitlines() == [f"plantech: {DEVICE_PROMPT}",
+                                "plantech: error: Memo refused the login"]
     rc, listed, _ = plantech(capsys, monkeypatch, db_path, "integration", "list", "--json")
     assert listed == {"integrations": []}
 

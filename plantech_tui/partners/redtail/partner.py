@@ -324,7 +324,8 @@ class RedtailPartner(Partner):
 
         return environment_of(base_url)
 
-    async def connect(self, values: Mapping[str, str], *, transport: Any = None) -> Connected:
+    async def connect(self, values: Mapping[str, str], *, transport: Any = None,
+                      prompt: Callable[[str], None] | None = None) -> Connected:
         """Validate a Redtail login (never retried: Redtail locks after three failures)."""
         url = validate_base_url(values.get("base_url", ""), "Redtail")
         username = (values.get("username") or "").strip()
@@ -354,7 +355,8 @@ class RedtailPartner(Partner):
                              max_in_flight=max_in_flight, **options)
 
     def open(self, integration: Integration, secret: str, *, mapping: TypeMapping,
-             max_in_flight: int = 8, **options: Any) -> RedtailConnection:
+             max_in_flight: int = 8, save_secret: Callable[[str], None] | None = None,
+             **options: Any) -> RedtailConnection:
         return self.connection(integration, self.client(integration, secret,
                                                         max_in_flight=max_in_flight,
                                                         **options), mapping)
