@@ -132,17 +132,17 @@ def _global_flags(common: argparse.ArgumentParser) -> None:
 
 
 def _partner_arguments(ia: argparse.ArgumentParser) -> None:
-    """`integration add --partner SLUG`, and a flag for each other partner's login field that
-    the Redtail flags do not already give (its secret comes on stdin, as the password does)."""
+    """`integration add --partner SLUG`, and a flag for each registered partner's login field
+    that the Redtail flags do not already give (its secret comes on stdin, as the password
+    does). No partner is imported for this: the parser stays light."""
     from .partners import registry
 
-    partners = registry.all_partners()
-    ia.add_argument("--partner", default=registry.DEFAULT, metavar="SLUG",
-                    choices=[p.slug for p in partners],
+    known = registry.slugs()
+    ia.add_argument("--partner", default=registry.DEFAULT, metavar="SLUG", choices=known,
                     help=f"the integration partner (default {registry.DEFAULT}; one of "
-                         f"{', '.join(p.slug for p in partners)})")
+                         f"{', '.join(known)})")
     have = {"base_url", "username", "password", "api_key", "environment", "partner"}
-    for partner in partners:
+    for partner in registry.loaded():
         for f in partner.login_fields:
             if f.name in have or f.secret:
                 continue
