@@ -12,6 +12,7 @@ aliases are listed in the file rather than guessed here.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import re
 import tomllib
@@ -38,7 +39,7 @@ _display = display
 
 
 class DefaultType(NamedTuple):
-    """The investment type a Redtail account defaults to, and why."""
+    """The investment type a partner's account defaults to, and why."""
 
     investment_type: str
     review_type: bool
@@ -72,6 +73,8 @@ class Mapping:
     tax_qualified: MappingProxyType[str, str]
     # the files this mapping was read from, built-in first (for doctor and notices)
     sources: tuple[str, ...] = field(default=(), compare=False)
+    # the partner as the reasons name it: "defaulted from Redtail type IRA"
+    label: str = field(default="source", compare=False)
 
     _investment_idx: dict[str, str] = field(init=False, repr=False, compare=False)
     _included_idx: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -102,7 +105,7 @@ class Mapping:
         )
 
     def is_included(self, account_type: str | None) -> bool:
-        """Appendix A: is a new Redtail account of this type staged? Unknown names are not."""
+        """Appendix A: is a new account of this type staged? Unknown names are not."""
         if account_type is None:
             return False
         return normalize(account_type) in self._included_idx
@@ -115,24 +118,25 @@ class Mapping:
         *,
         taxqualified_type_id: int | str | None = None,
     ) -> DefaultType:
-        """Appendix B: the default investment type of a Redtail account.
+        """Appendix B: the default investment type of a partner's account.
 
-        `taxqualified_type_name` is the name the caller resolved from Redtail's lookup list.
-        When Redtail gave an id that did not resolve, pass it as `taxqualified_type_id` with no
+        `taxqualified_type_name` is the name the caller resolved (Redtail: from its lookup
+        list). When the partner gave an id that did not resolve, pass it as `taxqualified_type_id` with no
         name: that is "an id that does not resolve" (Other, review), whatever `taxqualified` says.
         The tables apply whether or not the type is included (a known account whose type was
         dropped from Appendix A still gets a default).
         """
+        src = self.label
         if account_type is None or not normalize(account_type):
-            return DefaultType(OTHER, True, "no Redtail account type — review")
+            return DefaultType(OTHER, True, f"no {src} account type — review")
         shown = _display(account_type)
         key = normalize(account_type)
         direct = self._direct_idx.get(key)
         if direct is not None:
-            return DefaultType(direct, False, f"defaulted from Redtail type {shown}")
+            return DefaultType(direct, False, f"defaulted from {src} type {shown}")
         non_qualified = self._via_idx.get(key)
         if non_qualified is None:
-            return DefaultType(OTHER, True, f"Redtail type {shown} has no default mapping — review")
+            return DefaultType(OTHER, True, f"{src} type {shown} has no default mapping — review")
 
         tq_name = taxqualified_type_name
         if tq_name is not None and normalize(tq_name):
@@ -146,29 +150,29 @@ class Mapping:
                 return DefaultType(
                     OTHER,
                     True,
-                    f'tax-qualified type "{tq_shown}" not recognised (Redtail type {shown})'
+                    f'tax-qualified type "{tq_shown}" not recognised ({src} type {shown})'
                     " — review",
                 )
             return DefaultType(
                 target,
                 False,
-                f"defaulted from tax-qualified type {tq_shown} (Redtail type {shown})",
+                f"defaulted from tax-qualified type {tq_shown} ({src} type {shown})",
             )
         if taxqualified_type_id is not None and str(taxqualified_type_id).strip():
             return DefaultType(
                 OTHER,
                 True,
-                f"tax-qualified type id {str(taxqualified_type_id).strip()} not found in Redtail's"
-                f" list (Redtail type {shown}) — review",
+                f"tax-qualified type id {str(taxqualified_type_id).strip()} not found in {src}'s"
+                f" list ({src} type {shown}) — review",
             )
         if taxqualified is True:
             return DefaultType(
                 OTHER,
                 True,
-                f"tax-qualified with no tax-qualified type (Redtail type {shown}) — review",
+                f"tax-qualified with no tax-qualified type ({src} type {shown}) — review",
             )
         return DefaultType(
-            non_qualified, False, f"defaulted from Redtail type {shown} (non-qualified)"
+            non_qualified, False, f"defaulted from {src} type {shown} (non-qualified)"
         )
 
     def canonical_investment_type(self, text: str) -> str:
@@ -451,18 +455,20 @@ def _combine(base: Mapping | None, over: _File) -> Mapping:
         via_tax_qualified=MappingProxyType(final[_VIA_TQ]),
         tax_qualified=MappingProxyType(final[_TQ]),
         sources=(*sources, over.source),
+        label=base.label if base is not None else "source",
     )
 
 
-def read_builtin(package: str, resource: str) -> Mapping:
-    """A partner's built-in mapping, shipped as `resource` in `package` (the partner caches it)."""
+def read_builtin(package: str, resource: str, label: str = "source") -> Mapping:
+    """A partner's built-in mapping, shipped as `resource` in `package` (the partner caches
+    it); `label` names the partner in the reasons ("defaulted from Redtail type IRA")."""
     res = importlib.resources.files(package) / resource
     source = str(res)
     try:
         text = res.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingFileError(source, None, f"cannot read the built-in mapping ({exc})") from None
-    return _combine(None, _parse(text, source))
+    return dataclasses.replace(_combine(None, _parse(text, source)), label=label)
 
 
 def load_mapping(config_dir: Path | None, *, base: Mapping, filename: str | None) -> Mapping:

@@ -51,7 +51,8 @@ NAME = "Redtail CRM"
 @functools.cache
 def builtin_mapping() -> TypeMapping:
     """Redtail's mapping as shipped (`partners/redtail/mapping.toml`, read once)."""
-    return read_builtin(__package__ or "plantech_tui.partners.redtail", "mapping.toml")
+    return read_builtin(__package__ or "plantech_tui.partners.redtail", "mapping.toml",
+                        label="Redtail")
 
 
 def load_mapping(config_dir: Any = None) -> TypeMapping:
