@@ -305,9 +305,10 @@ class Partner(ABC):
 
         return load_mapping(config_dir, base=self.default_mapping(), filename=self.mapping_file)
 
-    def describe_error(self, exc: PartnerError) -> str:
-        """A login failure as the Add Integration form shows it."""
-        return exc.message
+    def demo_login(self) -> dict[str, str] | None:
+        """The login fields' values while `plantech demo` runs against this partner's fake
+        (the form fills them in), else None."""
+        return None
 
     @property
     def label(self) -> str:

@@ -24,19 +24,6 @@ from .base import FormMixin, PlantechScreen, button, field_row
 CUSTOM = "Custom"
 
 
-def demo_login() -> dict[str, str] | None:
-    """The fake Redtail's login while `plantech demo` runs (it sets PLANTECH_DEMO_BASE_URL)."""
-    import os
-
-    base_url = os.environ.get("PLANTECH_DEMO_BASE_URL")
-    if not base_url:
-        return None
-    from ..partners.redtail.fake.dataset import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
-
-    return {"base_url": base_url, "username": DEMO_USERNAME, "password": DEMO_PASSWORD,
-            "api_key": DEMO_API_KEY}
-
-
 class AddIntegrationScreen(FormMixin, PlantechScreen):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("ctrl+s", "save", "Save", id="save"),
@@ -64,7 +51,7 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         envs = p.environments
         environment = (e.environment if e and e.environment in envs
                        else CUSTOM if e or not envs else next(iter(envs)))
-        demo = None if e or p.slug != registry.DEFAULT else demo_login()
+        demo = None if e else p.demo_login()
         if demo is not None:  # `plantech demo`: the fake's login, so Save just works
             environment = CUSTOM
         yield TopBar("Advisor Integration › " + ("Reconnect" if e else "Add Integration"))

@@ -372,6 +372,18 @@ class RedtailPartner(Partner):
     def default_mapping(self) -> TypeMapping:
         return builtin_mapping()
 
+    def demo_login(self) -> dict[str, str] | None:
+        """The fake Redtail's login while `plantech demo` runs (it sets PLANTECH_DEMO_BASE_URL)."""
+        import os
+
+        base_url = os.environ.get("PLANTECH_DEMO_BASE_URL")
+        if not base_url:
+            return None
+        from .fake.dataset import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+
+        return {"base_url": base_url, "username": DEMO_USERNAME, "password": DEMO_PASSWORD,
+                "api_key": DEMO_API_KEY}
+
 
 def connections(client_for: Callable[[Integration], RedtailClient],
                 mapping: TypeMapping | None = None
