@@ -279,3 +279,21 @@ def test_an_unknown_partner_is_a_usage_error(capsys: pytest.CaptureFixture[str],
                             stdin="secret\n")
     assert rc == 2
     assert "argument --partner: invalid choice: 'memo' (choose from 'redtail')" in err
+
+
+def test_the_registry_finds_a_partner_by_the_name_an_integration_stores(
+        memo_partner: MemoPartner) -> None:
+    """An integration row says "Memo CRM": its pulls use the partner registered under that
+    name; a row naming a partner no longer installed is one clear error, not a crash."""
+    from plantech_tui.domain.errors import UsageError
+
+    assert registry.by_name("Memo CRM") is memo_partner
+    assert registry.by_name("memo") is memo_partner
+    assert registry.by_name("Redtail CRM").slug == "redtail"
+    assert registry.get().slug == registry.DEFAULT == "redtail"
+    with pytest.raises(UsageError, match="no partner named 'Gone CRM' is installed; known: "
+                                         "Redtail CRM, Memo CRM"):
+        registry.by_name("Gone CRM")
+    registry.unregister("memo")
+    assert "memo" not in registry.slugs()
+    registry.register(memo_partner)  # the fixture unregisters it again
