@@ -151,6 +151,22 @@ def _partner_arguments(ia: argparse.ArgumentParser) -> None:
                             help=f"{partner.name}: {f.help or f.label}")
 
 
+def _partner_criteria(sc: argparse.ArgumentParser) -> None:
+    """A search flag for each registered partner's criterion the Redtail ones do not cover;
+    `criteria` (a default) lists them all."""
+    from .partners import registry
+
+    keys = ["name", "first_name", "last_name", "email", "account_number"]
+    for partner in registry.loaded():
+        for key, label in partner.search_fields:
+            if key in keys:
+                continue
+            keys.append(key)
+            sc.add_argument("--" + key.replace("_", "-"), dest=key, metavar="T",
+                            help=f"{partner.name}: contacts whose {label.lower()} matches T")
+    sc.set_defaults(criteria=tuple(keys))
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     p = _Parser(prog="plantech", parents=[common],
@@ -264,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     for crit in ("name", "first-name", "last-name", "email", "account-number"):
         sc.add_argument(f"--{crit}", metavar="T",
                         help=f"contacts whose {crit.replace('-', ' ')} matches T")
+    _partner_criteria(sc)
     for verb in ("link-contact", "unlink-contact"):
         lc = cmd(plan, verb, f"{verb.split('-')[0]} a Redtail contact",
                  [f"plantech plan {verb} 1 --integration 1 --contact 101"])
@@ -462,9 +479,7 @@ def run_plan(args: argparse.Namespace, out: Out) -> int:
         from .service import connections
 
         if args.action == "search-contacts":
-            criteria = {k: getattr(args, k) for k in
-                        ("name", "first_name", "last_name", "email", "account_number")
-                        if getattr(args, k)}
+            criteria = {k: getattr(args, k) for k in args.criteria if getattr(args, k)}
             found = connections.search_contacts(ws, args.plan, args.integration, criteria)
             out.emit(found, lambda: (_table(
                 ["CONTACT", "NAME", "LINKED"],
