@@ -39,6 +39,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
         super().__init__()
         self.plan_id = plan_id
         self.found: dict[int | str, dict[str, Any]] = {}
+        self.criteria: list[tuple[str, str]] = list(CRITERIA)
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -55,7 +56,8 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
                     value=integrations[0].id if integrations else Select.NULL,
                     allow_blank=not integrations, id="field-integration"))
                 yield Static("Search criteria (any of):", classes="note")
-                for name, label in CRITERIA:
+                self.criteria = self._criteria(integrations)
+                for name, label in self.criteria:
                     yield field_row(label, Input("", id=f"field-{name}"))
                 yield Static("", id="form-error", classes="form-error", markup=False)
                 with Horizontal(classes="buttons"):
@@ -76,6 +78,20 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             return
         self.clear_form_error()
         self.query_one("#field-name", Input).focus()
+
+    @staticmethod
+    def _criteria(integrations: list[Any]) -> list[tuple[str, str]]:
+        """Redtail's criteria, then any other partner's own (for the integrations shown)."""
+        from ..partners import registry
+
+        out = list(CRITERIA)
+        for integration in integrations:
+            try:
+                partner = registry.by_name(integration.partner)
+            except PlantechError:
+                continue
+            out += [f for f in partner.search_fields if f[0] not in {k for k, _ in out}]
+        return out
 
     def _integration(self) -> int | None:
         value = self.query_one("#field-integration", Select).value
@@ -119,7 +135,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
         if self.busy:
             return
         integration = self._integration()
-        criteria = self.field_values(name for name, _ in CRITERIA)
+        criteria = self.field_values(name for name, _ in self.criteria)
         self.clear_form_error()
         if integration is None:
             self.show_form_error(UsageError("choose an integration"))

@@ -77,6 +77,7 @@ async def test_a_partner_registered_in_a_test_is_connected_searched_linked_and_p
         assert isinstance(app.screen, PlanIntegrationScreen)
         await pilot.press("n")
         assert isinstance(app.screen, ContactSearchScreen)
+        assert app.screen.query("#field-household")  # the partner's own criterion, too
         await type_text(pilot, "#field-name", "gomez")
         await pilot.press("enter")
         await settle(pilot)
