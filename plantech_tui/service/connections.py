@@ -122,11 +122,11 @@ async def _open(ws: Workspace, integration_id: int, connection_for: ConnectionFo
     integration = ws.integration(integration_id)
     if connection_for is None:
         await credentials.credential_store_async()
-    return (connection_for or connection_for_default(ws))(integration)
+    return (connection_for or _default_connections(ws))(integration)
 
 
-def connection_for_default(ws: Workspace) -> ConnectionFor:
-    return connection_for(ws)
+def _default_connections(ws: Workspace) -> ConnectionFor:
+    return connection_for(ws)  # the module's function (the callers' argument shadows it)
 
 
 async def search_contacts_async(ws: Workspace, plan_id: int, integration_id: int,
