@@ -37,7 +37,7 @@ from .widgets.record_table import TableBody
 if TYPE_CHECKING:  # annotations only: its pydantic models cost ~6 ms at start-up
     from .domain.report import PullError, RefreshReport
 
-ClientFor = Callable[[Any], Any]
+ConnectionFor = Callable[[Any], Any]  # an integration → its partner connection (tests)
 POLL_SECONDS = 2.0
 CREDENTIALS_AFTER = 0.3  # seconds after the first frame: the terminal has drawn it by then
 KEY_SETTLE_ROUNDS = 12  # at most this many passes waiting for a key's effects to settle
@@ -114,7 +114,7 @@ class PlantechApp(App[None]):
     pull_status: reactive[str] = reactive("")
 
     def __init__(self, db_path: Path | str | None = None, user_name: str | None = None, *,
-                 client_for: ClientFor | None = None, workspace: Workspace | None = None,
+                 connection_for: ConnectionFor | None = None, workspace: Workspace | None = None,
                  ) -> None:
         if workspace is None:
             if db_path is None:
@@ -122,7 +122,7 @@ class PlantechApp(App[None]):
             workspace = Workspace.open(db_path, user_name)
         super().__init__()
         self.workspace = workspace
-        self.client_for = client_for
+        self.connection_for = connection_for
         self.icons: IconSet = icons()
         self.sub_title = workspace.user.label
         self.pulls: dict[int, str] = {}  # plan id → trigger of the pull in flight
@@ -237,7 +237,7 @@ class PlantechApp(App[None]):
         """Open the credential store off the UI thread (the keyring probe may take up to
         2 s); its fallback notice reaches the UI through `_say`. A pull that needs the store
         first waits for this probe rather than running a second one."""
-        from .sync.actions import credential_store
+        from .sync.credentials import credential_store
 
         try:
             credential_store()
@@ -507,7 +507,7 @@ class PlantechApp(App[None]):
             event.set()
 
     async def _pull(self, plan_id: int, *, manual: bool) -> None:
-        from .sync.actions import auto_pull_async, refresh_async
+        from .service.pulls import auto_pull_async, refresh_async
         from .sync.engine import PullCancelled
 
         self.pulls[plan_id] = "manual" if manual else "auto"
@@ -523,11 +523,12 @@ class PlantechApp(App[None]):
         report: RefreshReport | None = None
         try:
             if manual:
-                report = await refresh_async(self.workspace, plan_id, client_for=self.client_for,
+                report = await refresh_async(self.workspace, plan_id,
+                                             connection_for=self.connection_for,
                                              progress=progress, cancel=cancel)
             else:
                 report = await auto_pull_async(self.workspace, plan_id,
-                                               client_for=self.client_for,
+                                               connection_for=self.connection_for,
                                                progress=progress, cancel=cancel)
         except PullCancelled as exc:
             self.notify(exc.message, title="Refresh Integrations" if manual else "Redtail pull")
@@ -569,7 +570,7 @@ class PlantechApp(App[None]):
 
     async def _refresh_all(self) -> None:
         from .screens.refresh_report import RefreshAllScreen
-        from .sync.actions import sync_async
+        from .service.pulls import sync_async
 
         outcomes: list[tuple[str, RefreshReport | PullError | str]] = []
         try:
@@ -592,7 +593,7 @@ class PlantechApp(App[None]):
                     outcome: RefreshReport | PullError | str
                     try:
                         [outcome] = await sync_async(self.workspace, [plan.id],
-                                                     client_for=self.client_for,
+                                                     connection_for=self.connection_for,
                                                      trigger="manual")
                     except PlantechError as exc:
                         outcome = exc.message

@@ -66,6 +66,18 @@ def _ids(text: str) -> int:
     return value
 
 
+def _source_id(text: str) -> str:
+    """A partner's contact id: a Redtail id (digits, checked as an id) or another partner's
+    opaque text id (one printable word)."""
+    stripped = text.strip()
+    if stripped.isascii() and stripped.isdigit():
+        return str(_ids(stripped))
+    if not stripped or len(stripped) > 64 or not stripped.isprintable() or any(
+            ch.isspace() for ch in stripped):
+        raise argparse.ArgumentTypeError(f"not an id: {text!r}")
+    return stripped
+
+
 def _positive(text: str) -> int:
     """A count (`--max-in-flight`): any whole number from 1 up; not an id, so no id bound."""
     value = _digits(text)
@@ -119,6 +131,42 @@ def _global_flags(common: argparse.ArgumentParser) -> None:
                         help="also write the log to stderr (-v: INFO, -vv: DEBUG; commands, not the TUI)")
 
 
+def _partner_arguments(ia: argparse.ArgumentParser) -> None:
+    """`integration add --partner SLUG`, and a flag for each registered partner's login field
+    that the Redtail flags do not already give (its secret comes on stdin, as the password
+    does). No partner is imported for this: the parser stays light."""
+    from .partners import registry
+
+    known = registry.slugs()
+    ia.add_argument("--partner", default=registry.DEFAULT, metavar="SLUG", choices=known,
+                    help=f"the integration partner (default {registry.DEFAULT}; one of "
+                         f"{', '.join(known)})")
+    have = {"base_url", "username", "password", "api_key", "environment", "partner"}
+    for partner in registry.loaded():
+        for f in partner.login_fields:
+            if f.name in have or f.secret:
+                continue
+            have.add(f.name)
+            ia.add_argument(f.flag, dest=f.name, metavar=f.name.upper(),
+                            help=f"{partner.name}: {f.help or f.label}")
+
+
+def _partner_criteria(sc: argparse.ArgumentParser) -> None:
+    """A search flag for each registered partner's criterion the Redtail ones do not cover;
+    `criteria` (a default) lists them all."""
+    from .partners import registry
+
+    keys = ["name", "first_name", "last_name", "email", "account_number"]
+    for partner in registry.loaded():
+        for key, label in partner.search_fields:
+            if key in keys:
+                continue
+            keys.append(key)
+            sc.add_argument("--" + key.replace("_", "-"), dest=key, metavar="T",
+                            help=f"{partner.name}: contacts whose {label.lower()} matches T")
+    sc.set_defaults(criteria=tuple(keys))
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     p = _Parser(prog="plantech", parents=[common],
@@ -160,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "plantech fake-redtail --generate 500 --seed 7 --latency-ms 50",
                 "plantech fake-redtail --faults rate_limit --json | head -1"])
     try:
-        from .sync.fake import configure_parser
+        from .partners.redtail.fake import configure_parser
         configure_parser(fake)
     except ImportError:  # pragma: no cover - while the fake is being built
         pass
@@ -207,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     ia.add_argument("--api-key", metavar="KEY", help="visible to other users in ps: prefer "
                     "PLANTECH_REDTAIL_API_KEY or config.toml [redtail] api_key")
     ia.add_argument("--environment", default=None, help="Production, Sandbox or Custom")
+    _partner_arguments(ia)
     cmd(integ, "list", "list integrations",
         ["plantech integration list", "plantech integration list --json"])
 
@@ -231,13 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     for crit in ("name", "first-name", "last-name", "email", "account-number"):
         sc.add_argument(f"--{crit}", metavar="T",
                         help=f"contacts whose {crit.replace('-', ' ')} matches T")
+    _partner_criteria(sc)
     for verb in ("link-contact", "unlink-contact"):
         lc = cmd(plan, verb, f"{verb.split('-')[0]} a Redtail contact",
                  [f"plantech plan {verb} 1 --integration 1 --contact 101"])
         lc.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
         lc.add_argument("--integration", type=_ids, required=True, metavar="ID",
                         help="the contact's integration")
-        lc.add_argument("--contact", type=_ids, required=True, metavar="REDTAIL_CONTACT_ID",
+        lc.add_argument("--contact", type=_ids if verb == "unlink-contact" else _source_id,
+                        required=True, metavar="REDTAIL_CONTACT_ID",
                         help="the Redtail contact id (see search-contacts)")
 
     acct = actions(cmd(sub, "account", "plan accounts",
@@ -425,20 +476,19 @@ def run_plan(args: argparse.Namespace, out: Out) -> int:
 
         out.emit(detail.as_json(), text)
     elif args.action in ("search-contacts", "link-contact"):
-        from .sync import actions
+        from .service import connections
 
         if args.action == "search-contacts":
-            criteria = {k: getattr(args, k) for k in
-                        ("name", "first_name", "last_name", "email", "account_number")
-                        if getattr(args, k)}
-            found = actions.search_contacts(ws, args.plan, args.integration, criteria)
+            criteria = {k: getattr(args, k) for k in args.criteria if getattr(args, k)}
+            found = connections.search_contacts(ws, args.plan, args.integration, criteria)
             out.emit(found, lambda: (_table(
                 ["CONTACT", "NAME", "LINKED"],
-                [[c["redtail_contact_id"], c["name"], "yes" if c["linked"] else ""]
+                [[c.get("redtail_contact_id", c["source_contact_id"]), c["name"],
+                  "yes" if c["linked"] else ""]
                  for c in found["contacts"]]) or "no contacts match")
                 + ("\n(more than 200 matches: narrow the search)" if found["truncated"] else ""))
         else:
-            contact = actions.link_contact(ws, args.plan, args.integration, args.contact)
+            contact = connections.link_contact(ws, args.plan, args.integration, args.contact)
             out.emit(contact.as_json(), f"linked contact {contact.redtail_contact_id} "
                      f"({contact.name}) to plan {args.plan}")
     elif args.action == "unlink-contact":
@@ -646,7 +696,7 @@ class _SyncProgress:
 
 def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     from .domain.report import PullError, RefreshReport
-    from .sync.actions import run_async, sync_async
+    from .service.pulls import run_async, sync_async
     from .sync.diff import describe_change
 
     # a terminal only; not with -q (quiet) or -v (the log lines share stderr)
@@ -693,7 +743,9 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
 
 
 def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
-    from .sync.actions import connect_integration, run_async
+    from .partners import registry
+    from .service.connections import connect_integration, run_async
+
     if args.action == "list":
         items = ws.list_integrations()
         out.emit({"integrations": [i.as_json() for i in items]},
@@ -706,12 +758,15 @@ def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     password = password[:-1] if password.endswith("\r") else password
     if not password:
         raise UsageError("empty password on stdin")
+    partner = registry.get(args.partner)
+    values = {f.name: getattr(args, f.name, None) for f in partner.login_fields}
+    secret = next((f.name for f in partner.login_fields if f.secret and f.required), "password")
+    values[secret] = password
     integration, created = run_async(connect_integration(
-        ws, base_url=args.base_url, username=args.username, password=password,
-        api_key=args.api_key, environment=args.environment))
+        ws, partner=partner.slug, environment=args.environment, prompt=to_stderr, **values))
     out.emit(integration.as_json(),
              f"{'connected' if created else 're-keyed'} integration {integration.id}: "
-             f"Redtail CRM {integration.environment} as {integration.username}")
+             f"{integration.partner} {integration.environment} as {integration.username}")
     return 0
 
 
@@ -786,7 +841,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "docs":
         return run_docs(args, out)
     if command == "fake-redtail":
-        from .sync.fake import run_from_args
+        from .partners.redtail.fake import run_from_args
 
         return int(run_from_args(args))
     if command == "serve":

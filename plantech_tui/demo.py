@@ -52,9 +52,9 @@ def advisor_name() -> str:
 def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict[str, Any]:
     """The demo database: the Addams Family plan with manual accounts (one of them the
     "Gomez 401(k)" that a Redtail account links to), three users, the integration connected."""
+    from .partners.redtail.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+    from .service.connections import connect_integration
     from .service.workspace import Workspace
-    from .sync import actions
-    from .sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
 
     advisor = advisor or advisor_name()
     ws = Workspace.open(db_path, advisor)
@@ -71,7 +71,7 @@ def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict
         ws.add_account(plan.id, values)
     ws.add_user(CLIENT_USER, "client", can_edit=True, plan_ids=[plan.id])
     ws.add_user(PROFESSIONAL_USER, "professional", can_edit=False, plan_ids=[plan.id])
-    integration, _ = asyncio.run(actions.connect_integration(
+    integration, _ = asyncio.run(connect_integration(
         ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
         api_key=DEMO_API_KEY, environment="Custom"))
     seed_links(ws, plan.id, integration.id)
@@ -83,11 +83,12 @@ def seed_links(ws: Any, plan_id: int, integration_id: int) -> None:
     """What an advisor did yesterday, through the same API the screens use: Gomez linked,
     his accounts pulled, his 401(k) linked to the plan's manual account and the joint
     brokerage added, so a client or professional opening the demo sees linked accounts."""
-    from .sync import actions
+    from .service.connections import link_contacts_async
+    from .service.pulls import refresh_async
 
     async def link_and_pull() -> None:
-        await actions.link_contacts_async(ws, plan_id, integration_id, [SEEDED_CONTACT])
-        await actions.refresh_async(ws, plan_id)
+        await link_contacts_async(ws, plan_id, integration_id, [SEEDED_CONTACT])
+        await refresh_async(ws, plan_id)
 
     asyncio.run(link_and_pull())
     pending = {row.redtail_account_id: row for row in ws.plan_detail(plan_id).pending}
@@ -100,8 +101,8 @@ def seed_links(ws: Any, plan_id: int, integration_id: int) -> None:
 @contextmanager
 def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Temp dir + running fake + built database; everything undone on exit."""
-    from .sync import actions
-    from .sync.fake import FakeRedtailServer, load_demo_data
+    from .partners.redtail.fake import FakeRedtailServer, load_demo_data
+    from .sync import credentials
 
     root = Path(tempfile.mkdtemp(prefix="plantech-demo-"))
     saved = dict(os.environ)
@@ -109,8 +110,8 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
                 signal.SIGHUP: signal.signal(signal.SIGHUP, partial(_hung_up, root))}
     try:
         isolate(root)
-        actions.reset_credential_store()
-        actions.credential_store(notify=lambda _message: None)  # the demo chose the file store
+        credentials.reset_credential_store()
+        credentials.credential_store(notify=lambda _message: None)  # the demo chose the file store
         with FakeRedtailServer(load_demo_data()) as server:
             db_path = root / "data" / "plantech-demo.db"
             info = build_demo(db_path, server.base_url, advisor)
@@ -118,7 +119,7 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
             info["admin_url"] = server.admin_url
             yield db_path, info
     finally:
-        actions.reset_credential_store()
+        credentials.reset_credential_store()
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(root, ignore_errors=True)

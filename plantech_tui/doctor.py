@@ -189,7 +189,7 @@ def check_database(path: Path, user_name: str
             try:
                 conn.row_factory = sqlite3.Row
                 integrations = [dict(r) for r in conn.execute(
-                    "SELECT id, base_url, username, status, secret_ref FROM integrations "
+                    "SELECT * FROM integrations "
                     "WHERE owner_user_id = ? ORDER BY id", [who.user_id])]
             except sqlite3.Error:
                 integrations = []
@@ -229,18 +229,20 @@ def check_config() -> Check:
 
 def check_mapping() -> Check:
     from .domain.errors import PlantechError
-    from .domain.mapping import OVERRIDE_FILENAME, load_mapping
+    from .partners import registry
     from .paths import config_dir
 
+    partner = registry.get()
     try:
-        mapping = load_mapping(config_dir())
+        mapping = partner.load_mapping(config_dir())
     except PlantechError as exc:
         return Check("mapping", "fail", exc.message, "fix the file at that line, or remove it "
                      "to use the built-in table")
-    override = config_dir() / OVERRIDE_FILENAME
-    source = f"built-in table + {override}" if override.exists() else "built-in table"
+    override = config_dir() / (partner.mapping_file or "")
+    source = (f"built-in table + {override}" if partner.mapping_file and override.exists()
+              else "built-in table")
     return Check("mapping", "ok", f"{source}: {len(mapping.investment_types)} investment types, "
-                 f"{len(mapping.included_account_types)} included Redtail types")
+                 f"{len(mapping.included_account_types)} included {partner.label} types")
 
 
 # ------------------------------------------------------------------ credentials
@@ -279,14 +281,14 @@ def _file_store_state(path: Path) -> tuple[str, str, str]:
 def check_credentials() -> tuple[Check, Any]:
     """Which store holds the Redtail keys. Returns the check and a reader for the keys (or
     None): it reads the keyring or the file, never creating either."""
-    from .sync.credentials import ENV_VAR, PROBE_TIMEOUT, Credentials, _probe_keyring
+    from .sync.credentials import ENV_VAR, PROBE_TIMEOUT, _probe_keyring, entry_secret
 
     path = _credential_file()
 
-    def read_file(ref: str) -> Credentials | None:
+    def read_file(ref: str) -> str | None:
         try:
             secrets = json.loads(path.read_text(encoding="utf-8"))["secrets"]
-            return Credentials._from_obj(secrets[ref])
+            return entry_secret(secrets[ref])
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -318,7 +320,7 @@ async def _reachable(url: str) -> str | None:
     """None when the API root answers HTTP at all (Redtail answers 401 without a key)."""
     import httpx
 
-    from .sync.redtail import _network_reason
+    from .partners.http import network_reason
 
     try:
         async with httpx.AsyncClient(timeout=REDTAIL_TIMEOUT) as http:
@@ -326,12 +328,16 @@ async def _reachable(url: str) -> str | None:
     except httpx.TimeoutException:
         return f"no answer within {REDTAIL_TIMEOUT:g} s"
     except httpx.HTTPError as exc:
-        return _network_reason(exc, lambda text: text)
+        return network_reason(exc, lambda text: text)
     return None
 
 
 async def _probe_integration(integ: dict[str, Any], read: Any) -> Check:
-    from .sync.redtail import InvalidCredentials, RedtailClient, RedtailError, RetryPolicy
+    from .domain.mapping import Mapping as TypeMapping
+    from .partners import registry
+    from .partners.base import InvalidCredentials, PartnerError
+    from .partners.http import RetryPolicy
+    from .store.rows import integration_from
 
     name = f"redtail #{integ['id']}"
     url = str(integ["base_url"])
@@ -351,12 +357,15 @@ async def _probe_integration(integ: dict[str, Any], read: Any) -> Check:
         return Check(name, "fail", f"{url} reachable, but the credential store has no key for "
                      "it", reconnect)
     try:
-        async with RedtailClient(url, creds.api_key, creds.user_key, max_in_flight=1,
-                                 timeout=REDTAIL_TIMEOUT, retry=RetryPolicy(attempts=1)) as client:
-            await client.account_types()  # one read-only call with the stored key
+        partner = registry.by_name(integ.get("partner"))
+        mapping: TypeMapping = partner.default_mapping()
+        async with partner.open(integration_from(integ), creds, mapping=mapping,
+                                max_in_flight=1, timeout=REDTAIL_TIMEOUT,
+                                retry=RetryPolicy(attempts=1)) as connection:
+            await connection.check()  # one read-only call with the stored key
     except InvalidCredentials as exc:
         return Check(name, "fail", f"{who}: {exc.message}", reconnect)
-    except RedtailError as exc:
+    except PartnerError as exc:
         return Check(name, "fail", f"{who}: {exc.message}",
                      "try again later; if it persists, ask Redtail support")
     except Exception as exc:  # e.g. a stored base URL that no longer validates

@@ -47,9 +47,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     MemoryKeyring._store.clear()
     from plantech_tui import notices
-    from plantech_tui.sync import actions
+    from plantech_tui.sync import credentials
 
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     notices.claim(None)  # an app a test left running must not keep the notices
     return home
 

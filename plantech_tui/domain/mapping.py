@@ -1,8 +1,10 @@
-"""Redtail account type → plan investment type (SPEC §6, Appendix A and B).
+"""A partner's account type → plan investment type mapping (SPEC §6, Appendix A and B).
 
-The tables live in `plantech_tui/data/redtail_mapping.toml`; a firm may override them with a
-`redtail_mapping.toml` in the config directory, which replaces the lists it gives and merges the
-tables entry by entry. Everything here is pure except reading those two files.
+The machinery only: a partner ships its tables as a TOML file in its package (Redtail's is
+`partners/redtail/mapping.toml`); a firm may override them with a file of the partner's
+`mapping_file` name in the config directory, which replaces the lists it gives and merges the
+tables entry by entry. The investment types themselves are `domain.investment_types`.
+Everything here is pure except reading those two files.
 
 Names are matched after `normalize` (casefold, trim, collapse whitespace); punctuation counts, so
 aliases are listed in the file rather than guessed here.
@@ -10,7 +12,7 @@ aliases are listed in the file rather than guessed here.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import importlib.resources
 import re
 import tomllib
@@ -20,10 +22,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from plantech_tui.domain.errors import ValidationFailed
+from plantech_tui.domain.investment_types import OTHER, canonical, display, normalize, shown_input
 from plantech_tui.domain.models import OWNERS
-
-OVERRIDE_FILENAME = "redtail_mapping.toml"
-OTHER = "Other"
 
 _INVESTMENT_TYPES = "investment_types"
 _INCLUDED = "included_account_types"
@@ -35,23 +35,11 @@ _LIST_KEYS = (_INVESTMENT_TYPES, _INCLUDED, _NON_QUALIFIED)
 _TABLE_KEYS = (_DIRECT, _VIA_TQ, _TQ)
 
 
-def normalize(name: str) -> str:
-    """The matching key of a name: casefolded, trimmed, inner whitespace collapsed to one space."""
-    return " ".join(name.split()).casefold()
-
-
-def _display(name: str) -> str:
-    """A name as shown to people: trimmed and collapsed, case kept."""
-    return " ".join(name.split())
-
-
-def _shown_input(text: str) -> str:
-    shown = _display(text)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+_display = display
 
 
 class DefaultType(NamedTuple):
-    """The investment type a Redtail account defaults to, and why."""
+    """The investment type a partner's account defaults to, and why."""
 
     investment_type: str
     review_type: bool
@@ -85,6 +73,8 @@ class Mapping:
     tax_qualified: MappingProxyType[str, str]
     # the files this mapping was read from, built-in first (for doctor and notices)
     sources: tuple[str, ...] = field(default=(), compare=False)
+    # the partner as the reasons name it: "defaulted from Redtail type IRA"
+    label: str = field(default="source", compare=False)
 
     _investment_idx: dict[str, str] = field(init=False, repr=False, compare=False)
     _included_idx: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -115,7 +105,7 @@ class Mapping:
         )
 
     def is_included(self, account_type: str | None) -> bool:
-        """Appendix A: is a new Redtail account of this type staged? Unknown names are not."""
+        """Appendix A: is a new account of this type staged? Unknown names are not."""
         if account_type is None:
             return False
         return normalize(account_type) in self._included_idx
@@ -128,24 +118,25 @@ class Mapping:
         *,
         taxqualified_type_id: int | str | None = None,
     ) -> DefaultType:
-        """Appendix B: the default investment type of a Redtail account.
+        """Appendix B: the default investment type of a partner's account.
 
-        `taxqualified_type_name` is the name the caller resolved from Redtail's lookup list.
-        When Redtail gave an id that did not resolve, pass it as `taxqualified_type_id` with no
+        `taxqualified_type_name` is the name the caller resolved (Redtail: from its lookup
+        list). When the partner gave an id that did not resolve, pass it as `taxqualified_type_id` with no
         name: that is "an id that does not resolve" (Other, review), whatever `taxqualified` says.
         The tables apply whether or not the type is included (a known account whose type was
         dropped from Appendix A still gets a default).
         """
+        src = self.label
         if account_type is None or not normalize(account_type):
-            return DefaultType(OTHER, True, "no Redtail account type — review")
+            return DefaultType(OTHER, True, f"no {src} account type — review")
         shown = _display(account_type)
         key = normalize(account_type)
         direct = self._direct_idx.get(key)
         if direct is not None:
-            return DefaultType(direct, False, f"defaulted from Redtail type {shown}")
+            return DefaultType(direct, False, f"defaulted from {src} type {shown}")
         non_qualified = self._via_idx.get(key)
         if non_qualified is None:
-            return DefaultType(OTHER, True, f"Redtail type {shown} has no default mapping — review")
+            return DefaultType(OTHER, True, f"{src} type {shown} has no default mapping — review")
 
         tq_name = taxqualified_type_name
         if tq_name is not None and normalize(tq_name):
@@ -159,29 +150,29 @@ class Mapping:
                 return DefaultType(
                     OTHER,
                     True,
-                    f'tax-qualified type "{tq_shown}" not recognised (Redtail type {shown})'
+                    f'tax-qualified type "{tq_shown}" not recognised ({src} type {shown})'
                     " — review",
                 )
             return DefaultType(
                 target,
                 False,
-                f"defaulted from tax-qualified type {tq_shown} (Redtail type {shown})",
+                f"defaulted from tax-qualified type {tq_shown} ({src} type {shown})",
             )
         if taxqualified_type_id is not None and str(taxqualified_type_id).strip():
             return DefaultType(
                 OTHER,
                 True,
-                f"tax-qualified type id {str(taxqualified_type_id).strip()} not found in Redtail's"
-                f" list (Redtail type {shown}) — review",
+                f"tax-qualified type id {str(taxqualified_type_id).strip()} not found in {src}'s"
+                f" list ({src} type {shown}) — review",
             )
         if taxqualified is True:
             return DefaultType(
                 OTHER,
                 True,
-                f"tax-qualified with no tax-qualified type (Redtail type {shown}) — review",
+                f"tax-qualified with no tax-qualified type ({src} type {shown}) — review",
             )
         return DefaultType(
-            non_qualified, False, f"defaulted from Redtail type {shown} (non-qualified)"
+            non_qualified, False, f"defaulted from {src} type {shown} (non-qualified)"
         )
 
     def canonical_investment_type(self, text: str) -> str:
@@ -189,15 +180,7 @@ class Mapping:
         found = self._investment_idx.get(normalize(text))
         if found is not None:
             return found
-        valid = ", ".join(self.investment_types)
-        if not normalize(text):
-            raise ValidationFailed(
-                f"an investment type is required; valid: {valid}", field="investment_type"
-            )
-        raise ValidationFailed(
-            f'unknown investment type "{_shown_input(text)}"; valid: {valid}',
-            field="investment_type",
-        )
+        return canonical(self.investment_types, text)
 
 
 _CO_CLIENT = re.compile(r"co\s*-?\s*client")
@@ -215,7 +198,7 @@ def canonical_owner(text: str) -> str:
     valid = ", ".join(OWNERS)
     if not key:
         raise ValidationFailed(f"an owner is required; valid: {valid}", field="owner")
-    raise ValidationFailed(f'unknown owner "{_shown_input(text)}"; valid: {valid}', field="owner")
+    raise ValidationFailed(f'unknown owner "{shown_input(text)}"; valid: {valid}', field="owner")
 
 
 # --- reading the files -------------------------------------------------------------------------
@@ -472,31 +455,31 @@ def _combine(base: Mapping | None, over: _File) -> Mapping:
         via_tax_qualified=MappingProxyType(final[_VIA_TQ]),
         tax_qualified=MappingProxyType(final[_TQ]),
         sources=(*sources, over.source),
+        label=base.label if base is not None else "source",
     )
 
 
-@functools.cache
-def builtin_mapping() -> Mapping:
-    """The mapping shipped in plantech_tui/data/redtail_mapping.toml (read once)."""
-    resource = importlib.resources.files("plantech_tui") / "data" / OVERRIDE_FILENAME
-    source = str(resource)
+def read_builtin(package: str, resource: str, label: str = "source") -> Mapping:
+    """A partner's built-in mapping, shipped as `resource` in `package` (the partner caches
+    it); `label` names the partner in the reasons ("defaulted from Redtail type IRA")."""
+    res = importlib.resources.files(package) / resource
+    source = str(res)
     try:
-        text = resource.read_bytes().decode("utf-8")
+        text = res.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingFileError(source, None, f"cannot read the built-in mapping ({exc})") from None
-    return _combine(None, _parse(text, source))
+    return dataclasses.replace(_combine(None, _parse(text, source)), label=label)
 
 
-def load_mapping(config_dir: Path | None = None) -> Mapping:
-    """The built-in mapping with `config_dir/redtail_mapping.toml` applied when it exists.
+def load_mapping(config_dir: Path | None, *, base: Mapping, filename: str | None) -> Mapping:
+    """`base` (a partner's built-in mapping) with `config_dir/filename` applied when it exists.
 
     Raises MappingFileError (a ValidationFailed, exit 2) naming the file and line when the
-    override is not usable; a TUI shows that as a notice and falls back to `builtin_mapping()`.
+    override is not usable; a TUI shows that as a notice and falls back to `base`.
     """
-    base = builtin_mapping()
-    if config_dir is None:
+    if config_dir is None or filename is None:
         return base
-    path = Path(config_dir) / OVERRIDE_FILENAME
+    path = Path(config_dir) / filename
     if not path.exists():
         return base
     if not path.is_file():

@@ -13,7 +13,7 @@ from .text import MESSAGE_CAP, clean_line
 
 
 class BalanceChange(BaseModel):
-    redtail_account_id: int
+    redtail_account_id: int | str  # the partner's id: a number for Redtail
     description: str
     old: Decimal | None
     new: Decimal | None
@@ -32,7 +32,7 @@ class BalanceChange(BaseModel):
 
 
 class PullError(BaseModel):
-    redtail_contact_id: int | None
+    redtail_contact_id: int | str | None
     kind: str
     message: str
     plan_id: int | None = None  # set when a whole plan could not be pulled (sync --all)
@@ -51,7 +51,7 @@ class PullError(BaseModel):
 class NewAccount:
     """A plain dataclass: a first pull of a big book makes 100k of them."""
 
-    redtail_account_id: int
+    redtail_account_id: int | str  # the partner's id: a number for Redtail
     description: str
     account_type: str | None
     default_investment_type: str
@@ -80,7 +80,7 @@ class RefreshReport(BaseModel):
     paused: int = 0
     ignored: int = 0  # returned by Redtail but ignored: untouched
     balance_unknown: int = 0
-    missing_at_source: list[int] = Field(default_factory=list)  # Redtail ids flagged now
+    missing_at_source: list[int | str] = Field(default_factory=list)  # source ids flagged now
     type_flags: list[str] = Field(default_factory=list)  # known accounts whose type is excluded
     errors: list[PullError] = Field(default_factory=list)
     truncated: list[str] = Field(default_factory=list)  # "Redtail 5005: company cut to 200 ..."

@@ -1,5 +1,6 @@
-"""Add Integration (Advisor Integration): partner, environment, API key and login → Save
-validates against Redtail once (never retried: Redtail locks a login after three failures)."""
+"""Add Integration (Advisor Integration): the partner type and partner (the article's first
+step), then the partner's own login fields (`Partner.login_fields`) → Save validates the login
+once (never retried: Redtail locks a login after three failures)."""
 
 from __future__ import annotations
 
@@ -11,30 +12,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Select, Static
 
-from ..config import ENVIRONMENTS, default_api_key
 from ..domain.errors import PlantechError, ValidationFailed
-from ..domain.models import PARTNER, Integration
+from ..domain.models import Integration
 from ..domain.permissions import Action
+from ..partners import registry
+from ..partners.base import AccountLocked, InvalidCredentials, LoginField, Partner
+from ..widgets.fmt import shown
 from ..widgets.topbar import TopBar
 from .base import FormMixin, PlantechScreen, button, field_row
 
 CUSTOM = "Custom"
-LOCK_NOTE = ("Save checks this login with Redtail once. Redtail locks a login after three "
-             "failed attempts, so nothing is retried automatically. The password is never "
-             "stored.")
-
-
-def demo_login() -> dict[str, str] | None:
-    """The fake Redtail's login while `plantech demo` runs (it sets PLANTECH_DEMO_BASE_URL)."""
-    import os
-
-    base_url = os.environ.get("PLANTECH_DEMO_BASE_URL")
-    if not base_url:
-        return None
-    from ..sync.fake.dataset import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
-
-    return {"base_url": base_url, "username": DEMO_USERNAME, "password": DEMO_PASSWORD,
-            "api_key": DEMO_API_KEY}
 
 
 class AddIntegrationScreen(FormMixin, PlantechScreen):
@@ -47,49 +34,66 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         super().__init__()
         self.existing = existing
         self.saving = False
+        self.partner: Partner = (registry.by_name(existing.partner) if existing
+                                 else registry.get())
+
+    def _default(self, f: LoginField) -> str:
+        if f.default is None:
+            return ""
+        try:
+            return f.default() or ""
+        except PlantechError:
+            return ""
 
     def compose(self) -> ComposeResult:
         e = self.existing
-        environment = (e.environment if e and e.environment in ENVIRONMENTS
-                       else CUSTOM if e else "Production")
-        try:
-            api_key = default_api_key() or ""
-        except PlantechError:
-            api_key = ""
-        demo = None if e else demo_login()
+        p = self.partner
+        envs = p.environments
+        environment = (e.environment if e and e.environment in envs
+                       else CUSTOM if e or not envs else next(iter(envs)))
+        demo = None if e else p.demo_login()
         if demo is not None:  # `plantech demo`: the fake's login, so Save just works
-            environment, api_key = CUSTOM, demo["api_key"]
+            environment = CUSTOM
         yield TopBar("Advisor Integration › " + ("Reconnect" if e else "Add Integration"))
         with VerticalScroll(classes="form page-form"):
             yield Static("Reconnect Integration" if e else "Add Integration",
                          classes="screen-title")
+            types = sorted({x.partner_type for x in registry.all_partners()})
             yield field_row("Integration partner type", Select(
-                [("CRM", "CRM")], value="CRM", allow_blank=False, id="field-partner_type"))
+                [(t, t) for t in types], value=p.partner_type, allow_blank=False,
+                id="field-partner_type"))
             yield field_row("Integration partner", Select(
-                [(PARTNER, PARTNER)], value=PARTNER, allow_blank=False, id="field-partner"))
-            yield field_row("Environment", Select(
-                [("Production", "Production"), ("Sandbox", "Sandbox"), ("Custom URL", CUSTOM)],
-                value=environment, allow_blank=False, id="field-environment"))
+                [(x.name, x.slug) for x in registry.all_partners()
+                 if x.partner_type == p.partner_type],
+                value=p.slug, allow_blank=False, id="field-partner"))
+            if envs:
+                yield field_row("Environment", Select(
+                    [*((name, name) for name in envs), ("Custom URL", CUSTOM)],
+                    value=environment, allow_blank=False, id="field-environment"))
             if demo is not None:
                 yield Static(f"Demo: this is the fake Redtail's login, filled in for you: "
                              f"username {demo['username']}, password {demo['password']}, "
                              f"API key {demo['api_key']}, base URL {demo['base_url']}.",
                              id="demo-login", classes="note", markup=False)
-            yield field_row("Base URL", Input(e.base_url if e else demo["base_url"] if demo
-                                              else "", id="field-base_url",
-                                              placeholder="https://…/api/public/v1"),
-                            id="row-base_url")
-            yield Static("", id="environment-url", classes="note", markup=False)
-            yield field_row("API key", Input(api_key, id="field-api_key", password=True,
-                                             placeholder="the partner API key Redtail issued"))
-            if api_key and demo is None:
-                yield Static("API key prefilled from your configuration.", classes="note")
-            yield field_row("Username", Input(e.username if e else demo["username"] if demo
-                                              else "", id="field-username"))
-            yield field_row("Password", Input(demo["password"] if demo else "",
-                                              id="field-password", password=True))
-            yield Static(f"{self.icons.warning} {LOCK_NOTE}", classes="note lock-note",
-                         markup=False)
+            for f in p.login_fields:
+                default = self._default(f)
+                value = (demo[f.name] if demo is not None and f.name in demo
+                         else getattr(e, f.name, "") if e is not None and not f.secret
+                         and f.name in ("base_url", "username") else default)
+                field = Input(value, id=f"field-{f.name}", password=f.secret,
+                              placeholder=f.placeholder)
+                if f.name == "base_url":
+                    yield field_row(f.label, field, id="row-base_url")
+                    if envs:
+                        yield Static("", id="environment-url", classes="note", markup=False)
+                    continue
+                yield field_row(f.label, field)
+                if default and f.secret and demo is None:
+                    yield Static(f"{f.label} prefilled from your configuration.",
+                                 classes="note")
+            if p.lock_note:
+                yield Static(f"{self.icons.warning} {p.lock_note}", classes="note lock-note",
+                             markup=False)
             yield Static("", id="form-status", classes="status", markup=False)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="buttons"):
@@ -103,24 +107,59 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
             return
         self.clear_form_error()
         self._show_environment()
-        first = "#field-password" if self.existing else "#field-username"
-        self.query_one(first, Input).focus()
+        self._focus_first()
+
+    def _focus_first(self) -> None:
+        fields = self.partner.login_fields
+        secret = next((f for f in fields if f.secret and f.required), None)
+        user = next((f for f in fields if f.name == "username"), None)
+        first = secret if self.existing and secret else user or secret or (
+            fields[0] if fields else None)
+        if first is not None:
+            self.query_one(f"#field-{first.name}", Input).focus()
 
     def _environment(self) -> str:
+        if not self.partner.environments:
+            return CUSTOM
         value = self.query_one("#field-environment", Select).value
-        return value if isinstance(value, str) else "Production"
+        return value if isinstance(value, str) else next(iter(self.partner.environments))
 
     def _show_environment(self) -> None:
+        envs = self.partner.environments
+        if not envs:
+            return
         env = self._environment()
         custom = env == CUSTOM
-        self.query_one("#row-base_url").display = custom
+        rows = self.query("#row-base_url")
+        if rows:
+            rows.first().display = custom
         note = self.query_one("#environment-url", Static)
-        note.update("" if custom else f"Redtail {env}: {ENVIRONMENTS[env]}")
+        note.update("" if custom else f"{self.partner.label} {env}: {envs[env]}")
         note.display = not custom
 
-    def on_select_changed(self, event: Select.Changed) -> None:
+    async def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "field-environment":
             self._show_environment()
+        elif event.select.id in ("field-partner", "field-partner_type") and not self.existing:
+            await self._choose_partner(event.select.id, event.value)
+
+    async def _choose_partner(self, which: str, value: object) -> None:
+        """Another partner (or type) chosen: its own login fields replace the form's."""
+        if which == "field-partner_type":
+            if value == self.partner.partner_type:
+                return
+            chosen = next((x for x in registry.all_partners() if x.partner_type == value), None)
+        else:
+            if value == self.partner.slug or not isinstance(value, str):
+                return
+            chosen = registry.get(value)
+        if chosen is None:
+            return
+        self.partner = chosen
+        await self.recompose()
+        self.clear_form_error()
+        self._show_environment()
+        self._focus_first()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -135,36 +174,42 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
     def action_save(self) -> None:
         if self.saving:
             return
-        v = self.field_values(("base_url", "api_key", "username", "password"))
+        p = self.partner
+        v = {k: str(x) for k, x in self.field_values(f.name for f in p.login_fields).items()}
         env = self._environment()
-        base_url = v["base_url"] if env == CUSTOM else ENVIRONMENTS[env]
+        if p.environments and env != CUSTOM:
+            v["base_url"] = p.environments[env]
         self.clear_form_error()
         self.saving = True
         self.query_one("#save", Button).disabled = True
         self.query_one("#form-status", Static).update(
-            f"{self.icons.pulling} Connecting to Redtail…")
-        self._connect(base_url, v["username"], v["password"], v["api_key"], env)
+            f"{self.icons.pulling} Connecting to {p.label}…")
+        self._connect(p.slug, v, env if p.environments else None)
+
+    def _prompt(self, text: str) -> None:
+        """What the partner's login asks of the user meanwhile (an OAuth device code)."""
+        self.query_one("#form-status", Static).update(shown(text))
 
     @work(exclusive=True, group="connect", exit_on_error=False)
-    async def _connect(self, base_url: str, username: str, password: str, api_key: str,
-                       environment: str) -> None:
-        from ..sync.actions import connect_integration
-        from ..sync.redtail import AccountLocked, InvalidCredentials
+    async def _connect(self, slug: str, values: dict[str, str],
+                       environment: str | None) -> None:
+        from ..service.connections import connect_integration
 
         try:
             integration, created = await connect_integration(
-                self.ws, base_url=base_url, username=username, password=password,
-                api_key=api_key or None, environment=environment)
+                self.ws, partner=slug, environment=environment, prompt=self._prompt, **values)
         except PlantechError as exc:
             self.saving = False
             self.query_one("#save", Button).disabled = False
             self.query_one("#form-status", Static).update("")
             if isinstance(exc, InvalidCredentials | AccountLocked):
-                exc = ValidationFailed(exc.message, field="password")
+                secret = next((f.name for f in self.partner.login_fields
+                               if f.secret and f.required), "password")
+                exc = ValidationFailed(exc.message, field=secret)
             self.show_form_error(exc)
             return
         self.saving = False
-        self.notify(f"{'Connected' if created else 'Reconnected'} Redtail CRM "
+        self.notify(f"{'Connected' if created else 'Reconnected'} {integration.partner} "
                     f"({integration.environment}) as {integration.username}.",
                     title="Advisor Integration")
         self.dismiss(integration.id)

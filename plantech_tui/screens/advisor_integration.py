@@ -23,7 +23,7 @@ from .base import PlantechScreen, button
 
 def forget_secret(ref: str) -> None:
     """The removed integration's key leaves the credential store too (best effort)."""
-    from ..sync.actions import credential_store
+    from ..sync.credentials import credential_store
 
     try:
         credential_store().delete(ref)

@@ -38,7 +38,8 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
     def __init__(self, plan_id: int) -> None:
         super().__init__()
         self.plan_id = plan_id
-        self.found: dict[int, dict[str, Any]] = {}
+        self.found: dict[int | str, dict[str, Any]] = {}
+        self.criteria: list[tuple[str, str]] = list(CRITERIA)
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -50,19 +51,20 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             with VerticalScroll(classes="form search-form", can_focus=False):
                 yield Static("Add Integration", classes="screen-title")
                 yield field_row("Integration", Select(
-                    [(plain(f"Redtail CRM · {i.username} ({i.environment})"), i.id)
+                    [(plain(f"{i.partner} · {i.username} ({i.environment})"), i.id)
                      for i in integrations],
                     value=integrations[0].id if integrations else Select.NULL,
                     allow_blank=not integrations, id="field-integration"))
                 yield Static("Search criteria (any of):", classes="note")
-                for name, label in CRITERIA:
+                self.criteria = self._criteria(integrations)
+                for name, label in self.criteria:
                     yield field_row(label, Input("", id=f"field-{name}"))
                 yield Static("", id="form-error", classes="form-error", markup=False)
                 with Horizontal(classes="buttons"):
                     yield button("Search (enter)", "search", "primary")
             with Vertical(classes="results"):
-                yield Static("Matching Redtail contacts: enter search criteria and press enter.",
-                             id="results-status", markup=False)
+                yield Static(f"Matching {self._label()} contacts: enter search criteria and "
+                             "press enter.", id="results-status", markup=False)
                 yield CheckList(id="results")
                 with Horizontal(classes="buttons"):
                     yield button("Save (ctrl+s)", "save", "primary")
@@ -77,9 +79,40 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
         self.clear_form_error()
         self.query_one("#field-name", Input).focus()
 
+    @staticmethod
+    def _criteria(integrations: list[Any]) -> list[tuple[str, str]]:
+        """Redtail's criteria, then any other partner's own (for the integrations shown)."""
+        from ..partners import registry
+
+        out = list(CRITERIA)
+        for integration in integrations:
+            try:
+                partner = registry.by_name(integration.partner)
+            except PlantechError:
+                continue
+            out += [f for f in partner.search_fields if f[0] not in {k for k, _ in out}]
+        return out
+
     def _integration(self) -> int | None:
         value = self.query_one("#field-integration", Select).value
         return value if isinstance(value, int) else None
+
+    def _label(self, integration_id: int | None = None) -> str:
+        """The partner of the chosen integration as running text names it ("Redtail")."""
+        from ..partners import registry
+
+        if integration_id is None:
+            try:
+                integration_id = self._integration()
+            except Exception:  # before the form is mounted: the first integration
+                found = self.ws.list_integrations()
+                integration_id = found[0].id if found else None
+        if integration_id is None:
+            return registry.get().label
+        try:
+            return registry.by_name(self.ws.integration(integration_id).partner).label
+        except PlantechError:
+            return registry.get().label
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -102,7 +135,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
         if self.busy:
             return
         integration = self._integration()
-        criteria = self.field_values(name for name, _ in CRITERIA)
+        criteria = self.field_values(name for name, _ in self.criteria)
         self.clear_form_error()
         if integration is None:
             self.show_form_error(UsageError("choose an integration"))
@@ -112,31 +145,33 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             self.query_one("#field-name", Input).focus()
             return
         self.busy = True
-        self._status(f"{self.icons.pulling} Searching Redtail…")
+        self._status(f"{self.icons.pulling} Searching {self._label(integration)}…")
         self._search(integration, criteria)
 
     @work(exclusive=True, group="contact-search", exit_on_error=False)
     async def _search(self, integration: int, criteria: dict[str, str]) -> None:
-        from ..sync.actions import search_contacts_async
+        from ..service.connections import search_contacts_async
 
         try:
             found = await search_contacts_async(self.ws, self.plan_id, integration, criteria,
-                                                client_for=self.papp.client_for)
+                                                connection_for=self.papp.connection_for)
         except PlantechError as exc:
             self.busy = False
             self._status("")
             self.show_form_error(exc)
             return
         self.busy = False
-        self.found = {c["redtail_contact_id"]: c for c in found["contacts"]}
+        source = self._label(integration)
+        # Redtail's ids stay numbers (its rows keep redtail_contact_id); others are text
+        self.found = {c.get("redtail_contact_id", c["source_contact_id"]): c
+                      for c in found["contacts"]}
         results = self.query_one("#results", SelectionList)
         results.clear_options()
-        for c in found["contacts"]:
+        for key, c in self.found.items():
             linked = c["linked"]
-            label = (f"{self.icons.ok} {c['name']} (Redtail {c['redtail_contact_id']}) — "
-                     "already linked" if linked
-                     else f"{c['name']} (Redtail {c['redtail_contact_id']})")
-            results.add_option(Selection(plain(label), c["redtail_contact_id"], disabled=linked))
+            label = (f"{self.icons.ok} {c['name']} ({source} {key}) — already linked" if linked
+                     else f"{c['name']} ({source} {key})")
+            results.add_option(Selection(plain(label), key, disabled=linked))
         n = len(found["contacts"])
         if n:
             # focus first and synchronously: keys typed as soon as the results show go to
@@ -145,7 +180,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
                 (i for i, c in enumerate(found["contacts"]) if not c["linked"]), 0)
             self.set_focus(results)
         self._status(
-            (f"{n} matching contact(s)" if n else "No Redtail contact matches.")
+            (f"{n} matching contact(s)" if n else f"No {source} contact matches.")
             + (" — more than 200: narrow the search." if found["truncated"] else "")
             + (" Space selects; Save links the selected ones." if n else ""))
 
@@ -176,17 +211,19 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
         self._link(integration, [contact_id], household=True)
 
     @work(exclusive=True, group="contact-link", exit_on_error=False)
-    async def _link(self, integration: int, contact_ids: list[int], household: bool) -> None:
-        from ..sync.actions import link_contacts_async, link_household_async
+    async def _link(self, integration: int, contact_ids: list[int | str],
+                    household: bool) -> None:
+        from ..service.connections import link_contacts_async, link_household_async
 
         try:
             if household:
                 linked = await link_household_async(self.ws, self.plan_id, integration,
                                                     contact_ids[0],
-                                                    client_for=self.papp.client_for)
+                                                    connection_for=self.papp.connection_for)
             else:
                 linked = await link_contacts_async(self.ws, self.plan_id, integration,
-                                                   contact_ids, client_for=self.papp.client_for)
+                                                   contact_ids,
+                                                   connection_for=self.papp.connection_for)
         except PlantechError as exc:
             self.busy = False
             self._status("")

@@ -415,13 +415,13 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         self.run_worker(self._link_household(contact), group="contacts", exit_on_error=False)
 
     async def _link_household(self, contact: PlanContact) -> None:
-        from ..sync.actions import link_household_async
+        from ..service.connections import link_household_async
 
         before = {c.redtail_contact_id for c in self.ws.contacts(self.plan_id)}
         try:
             linked = await link_household_async(self.ws, self.plan_id, contact.integration_id,
                                                 contact.redtail_contact_id,
-                                                client_for=self.papp.client_for)
+                                                connection_for=self.papp.connection_for)
         except PlantechError as exc:
             self.fail(exc, "Link household")
             return

@@ -29,6 +29,7 @@ from ..domain.errors import (
 )
 from ..domain.mapping import canonical_owner
 from ..domain.models import (
+    PARTNER,
     AuditEntry,
     Integration,
     Plan,
@@ -200,10 +201,11 @@ def _step_row_name(db: Database, step: UndoStep, table: str, row_id: int) -> str
 
 
 def _load_mapping() -> Any:
-    from ..domain.mapping import load_mapping
+    """The default partner's type mapping, with the firm's override file applied."""
+    from ..partners import registry
     from ..paths import config_dir
 
-    return load_mapping(config_dir())
+    return registry.get().load_mapping(config_dir())
 
 
 
@@ -1295,15 +1297,17 @@ class Workspace:
         return R.integration_from(row)
 
     def save_integration(self, *, environment: str, base_url: str, username: str,
-                         secret_ref_factory: Callable[[], str]) -> tuple[Integration, bool]:
+                         secret_ref_factory: Callable[[], str], partner: str = PARTNER,
+                         ) -> tuple[Integration, bool]:
         """Create the integration, or re-key the existing one for the same URL and username.
 
         Returns (integration, created). The caller stores the secret under `secret_ref`.
         """
         require(self.user, Action.ADVISOR_INTEGRATION)
         with self.store.write() as db:
-            row = R.one(db, "SELECT * FROM integrations WHERE owner_user_id = ? AND base_url = ? "
-                        "AND username = ? COLLATE NOCASE", [self.user.id, base_url, username])
+            row = R.one(db, "SELECT * FROM integrations WHERE owner_user_id = ? AND partner = ? "
+                        "AND base_url = ? AND username = ? COLLATE NOCASE",
+                        [self.user.id, partner, base_url, username])
             if row is not None:
                 db.execute("UPDATE integrations SET status = 'connected', status_message = NULL, "
                            "environment = ? WHERE id = ?", [environment, row["id"]])
@@ -1314,9 +1318,9 @@ class Workspace:
                 return R.integration_from(after), False
             cur = db.execute(
                 "INSERT INTO integrations (owner_user_id, partner, environment, base_url, username,"
-                " secret_ref, status, created_at) VALUES (?, 'Redtail CRM', ?, ?, ?, ?, "
-                "'connected', ?)",
-                [self.user.id, environment, base_url, username, secret_ref_factory(), now_utc()])
+                " secret_ref, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'connected', ?)",
+                [self.user.id, partner, environment, base_url, username, secret_ref_factory(),
+                 now_utc()])
             after = R.get_row(db, "integrations", int(cur.lastrowid or 0))
             assert after is not None
             self._audit(db, None, "integration add", "integration", after["id"], None,

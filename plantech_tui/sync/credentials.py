@@ -1,6 +1,7 @@
-"""Where the Redtail API key and user key live (SPEC §7).
+"""Where integrations' secrets live (SPEC §7): partner-neutral.
 
-One secret per integration, holding both keys, under a random per-integration reference
+One secret per integration, an opaque string its partner produced at login (Redtail's is the
+JSON object of its API key and user key) and alone can read, under a random per-integration reference
 (`new_secret_ref()`, a UUID: never a database row id, which repeats across databases). The OS
 keyring is used when it is usable; otherwise a 0600 JSON file in the user data dir, and the
 caller is told once. No message, repr or exception text here ever contains a secret.
@@ -18,7 +19,6 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -49,47 +49,33 @@ def new_secret_ref() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass(frozen=True, repr=False)
-class Credentials:
-    """The Redtail API key and user key of one integration. Never printed."""
-
-    api_key: str
-    user_key: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.api_key, str) or not isinstance(self.user_key, str):
-            raise TypeError("Credentials takes two strings")
-
-    def __repr__(self) -> str:
-        return "Credentials(api_key=***, user_key=***)"
-
-    __str__ = __repr__
-
-    def to_secret(self) -> str:
-        return json.dumps({"api_key": self.api_key, "user_key": self.user_key})
-
-    @classmethod
-    def from_secret(cls, secret: str) -> Credentials:
-        """Parse `to_secret`'s form; ValueError (with no secret in it) otherwise."""
-        try:
-            data = json.loads(secret)
-        except ValueError:
-            raise ValueError("stored secret is not JSON") from None
-        return cls._from_obj(data)
-
-    @classmethod
-    def _from_obj(cls, data: Any) -> Credentials:
-        if not isinstance(data, dict):
-            raise ValueError("stored secret is not an object")
-        api_key, user_key = data.get("api_key"), data.get("user_key")
-        if not isinstance(api_key, str) or not isinstance(user_key, str):
-            raise ValueError("stored secret lacks api_key or user_key")
-        return cls(api_key=api_key, user_key=user_key)
-
-
 def _check_ref(ref: str) -> None:
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 200:
         raise ValueError("a secret ref is a non-empty string (see new_secret_ref)")
+
+
+def _check_secret(secret: str) -> None:
+    if not isinstance(secret, str) or not secret:
+        raise TypeError("a secret is a non-empty string (the partner's own format)")
+
+
+def _entry(secret: str) -> Any:
+    """How the file holds a secret: a JSON object as the object (the layout Redtail's keys
+    have always had in it), anything else as the string."""
+    try:
+        value = json.loads(secret)
+    except ValueError:
+        return secret
+    return value if isinstance(value, dict) else secret
+
+
+def entry_secret(entry: Any) -> str | None:
+    """The secret a file entry holds (`_entry` reversed), or None when it is neither."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict):
+        return json.dumps(entry)
+    return None
 
 
 class CredentialStore(ABC):
@@ -110,10 +96,11 @@ class CredentialStore(ABC):
         return None
 
     @abstractmethod
-    def get(self, ref: str) -> Credentials | None: ...
+    def get(self, ref: str) -> str | None:
+        """The secret stored under `ref`, or None."""
 
     @abstractmethod
-    def set(self, ref: str, creds: Credentials) -> None: ...
+    def set(self, ref: str, secret: str) -> None: ...
 
     @abstractmethod
     def delete(self, ref: str) -> None:
@@ -247,21 +234,17 @@ class KeyringCredentialStore(CredentialStore):
             f"OS keyring ({self.backend_name}) could not {doing} credentials {ref}: {why}"
         ) from None
 
-    def get(self, ref: str) -> Credentials | None:
+    def get(self, ref: str) -> str | None:
         _check_ref(ref)
         secret = self._call(lambda: self._backend.get_password(SERVICE, ref), "read", ref)
-        if secret is None:
-            return None
-        try:
-            return Credentials.from_secret(secret)
-        except ValueError as exc:
+        if secret is not None and not isinstance(secret, str):
             raise CredentialStoreError(
-                f"OS keyring ({self.backend_name}): credentials {ref} are unreadable: {exc}"
-            ) from None
+                f"OS keyring ({self.backend_name}): credentials {ref} are unreadable")
+        return secret
 
-    def set(self, ref: str, creds: Credentials) -> None:
+    def set(self, ref: str, secret: str) -> None:
         _check_ref(ref)
-        secret = creds.to_secret()
+        _check_secret(secret)
         self._call(lambda: self._backend.set_password(SERVICE, ref, secret), "store", ref)
 
     def delete(self, ref: str) -> None:
@@ -402,25 +385,25 @@ class FileCredentialStore(CredentialStore):
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
 
-    def get(self, ref: str) -> Credentials | None:
+    def get(self, ref: str) -> str | None:
         _check_ref(ref)
         entry = self._load().get(ref)
         if entry is None:
             return None
-        try:
-            return Credentials._from_obj(entry)
-        except ValueError as exc:
+        secret = entry_secret(entry)
+        if secret is None:
             raise CredentialStoreError(
-                f"credential file {self.path}: credentials {ref} are unreadable: {exc}"
-            ) from None
+                f"credential file {self.path}: credentials {ref} are unreadable")
+        return secret
 
-    def set(self, ref: str, creds: Credentials) -> None:
+    def set(self, ref: str, secret: str) -> None:
         _check_ref(ref)
+        _check_secret(secret)
         try:
             lock = _exclusive(self._lock_path)
             with lock:
                 secrets = self._load()
-                secrets[ref] = {"api_key": creds.api_key, "user_key": creds.user_key}
+                secrets[ref] = _entry(secret)
                 self._save(secrets)
         except OSError as exc:
             raise self._fail("lock it", exc) from None
@@ -469,3 +452,44 @@ def open_credential_store(
             notice += "; its permissions were too open and are now 0600"
         notify(notice)
     return store
+
+
+# --- the process's store -----------------------------------------------------------------------
+
+_store: CredentialStore | None = None
+_store_lock = threading.Lock()  # one probe per process, whichever thread asks first
+
+
+def credential_store(notify: Callable[[str], None] | None = None) -> CredentialStore:
+    """The process's credential store (OS keyring, or the 0600 file fallback). Thread-safe:
+    a second caller waits for the first one's probe instead of probing again."""
+    global _store
+    if _store is not None:
+        return _store
+    with _store_lock:
+        if _store is None:
+            from .. import notices
+            from ..paths import data_dir
+
+            # say so once: when the fallback file is about to be created, not on every command
+            first_time = not (data_dir() / CREDENTIALS_FILENAME).exists()
+            _store = open_credential_store(
+                data_dir(), notify=(notify or notices.notice) if first_time else None)
+        return _store
+
+
+async def credential_store_async() -> CredentialStore:
+    """The store, opened in a thread when it is not open yet: opening may wait out a keyring
+    probe (up to 2 s, or another thread's probe), which must not hold an event loop (the
+    TUI's is its UI thread)."""
+    if _store is not None:
+        return _store
+    import asyncio
+
+    return await asyncio.to_thread(credential_store)
+
+
+def reset_credential_store() -> None:
+    global _store
+    with _store_lock:
+        _store = None

@@ -1,4 +1,4 @@
-"""The pure heart of a pull: what the store has against what Redtail says → what to change.
+"""The pure heart of a pull: what the store has against what the partner says → what to change.
 
 No I/O. The same diff drives the apply step, the refresh report and a dry run, which is why a
 dry run's report equals the report of the real pull that follows it.
@@ -13,19 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.describe import last4, staged_description
-from ..domain.mapping import Mapping as TypeMapping
 from ..domain.money import money_display
 from ..domain.report import BalanceChange, NewAccount, PullError, RefreshReport
 from ..domain.text import TEXT_CAP, clean_line
-from .models import RedtailAccount
+from ..partners.base import SourceAccount, legacy_id
+from ..store.pulls import PULLED, id_order
 
-ContactKey = tuple[int, int]  # (integration id, Redtail contact id)
-AccountKey = tuple[int, int]  # (integration id, Redtail account id)
-
-# the columns a pull owns on a staged row (everything else belongs to the advisor)
-PULLED = ("company", "number_last4", "account_type", "taxqualified", "taxqualified_type_name",
-          "default_investment_type", "review_type", "type_note", "type_included", "balance",
-          "redtail_updated_at")
+ContactKey = tuple[int, str]  # (integration id, source contact id)
+AccountKey = tuple[int, str]  # (integration id, source account id)
 
 
 @dataclass
@@ -33,10 +28,11 @@ class ContactFetch:
     """One linked contact's accounts as fetched (all pages), or why they could not be."""
 
     integration_id: int
-    contact_id: int
-    accounts: list[RedtailAccount] | None = None
+    contact_id: str
+    accounts: list[SourceAccount] | None = None
     error: PullError | None = None
     truncated: bool = False  # the listing was cut: its accounts apply, its absences say nothing
+    source: str = "the partner"  # the partner as the report names it ("Redtail 5009")
 
     @property
     def ok(self) -> bool:
@@ -49,37 +45,16 @@ class ContactFetch:
 
 
 @dataclass
-class Lookups:
-    """An integration's lookup lists (fetched once per run)."""
-
-    account_types: dict[int, str] = field(default_factory=dict)
-    tax_qualified_types: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass
 class PlanDiff:
     plan_id: int
     inserts: list[dict[str, Any]] = field(default_factory=list)  # new staged rows (+ "contacts")
     updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (row, changes)
-    listings: dict[int, set[int]] = field(default_factory=dict)  # staged id → contacts listing it
+    listings: dict[int, set[str]] = field(default_factory=dict)  # staged id → contacts listing it
     touched: list[int] = field(default_factory=list)  # returned unchanged: last_updated only
     balances: list[tuple[int, Decimal, Decimal, int]] = field(default_factory=list)
     # (plan account id, old, new, staged id) for active linked accounts
     report: RefreshReport | None = None
 
-
-
-def _resolved(
-    acct: RedtailAccount, lookups: Lookups | None
-) -> tuple[str | None, str | None]:
-    """The account type's name and the tax-qualified type's name, through the lookup lists."""
-    account_type = (acct.account_type or "").strip() or None
-    if account_type is None and acct.account_type_id is not None and lookups:
-        account_type = lookups.account_types.get(acct.account_type_id)
-    tq_name = None
-    if acct.taxqualified_type is not None and lookups:
-        tq_name = lookups.tax_qualified_types.get(acct.taxqualified_type)
-    return account_type, tq_name
 
 
 def _utc_text(moment: Any) -> str | None:
@@ -92,47 +67,19 @@ def _utc_text(moment: Any) -> str | None:
             f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
 
 
-class _Defaults:
-    """Memoised mapping answers: a book has a few dozen distinct type combinations."""
-
-    def __init__(self, mapping: TypeMapping) -> None:
-        self.mapping = mapping
-        self._default: dict[tuple[Any, ...], Any] = {}
-        self._included: dict[str | None, bool] = {}
-
-    def default(self, account_type: str | None, tq: bool | None, tq_name: str | None,
-                tq_id: int | None) -> Any:
-        key = (account_type, tq, tq_name, tq_id)
-        found = self._default.get(key)
-        if found is None:
-            found = self._default[key] = self.mapping.default_investment_type(
-                account_type, tq, tq_name, taxqualified_type_id=tq_id)
-        return found
-
-    def included(self, account_type: str | None) -> bool:
-        found = self._included.get(account_type)
-        if found is None:
-            found = self._included[account_type] = self.mapping.is_included(account_type)
-        return found
-
-
-def _pulled_fields(
-    acct: RedtailAccount, account_type: str | None, tq_name: str | None, mapping: _Defaults
-) -> dict[str, Any]:
-    unresolved_id = acct.taxqualified_type if tq_name is None else None
-    default = mapping.default(account_type, acct.taxqualified, tq_name, unresolved_id)
+def _pulled_fields(acct: SourceAccount) -> dict[str, Any]:
     return {
         "company": (acct.company or "").strip() or None,
         "number_last4": last4(acct.number),
-        "account_type": account_type,
+        "account_type": acct.account_type,
         "taxqualified": None if acct.taxqualified is None else int(acct.taxqualified),
-        "taxqualified_type_name": tq_name,
-        "default_investment_type": default.investment_type,
-        "review_type": int(default.review_type),
-        "type_note": default.reason,
-        "type_included": int(mapping.included(account_type)),
+        "taxqualified_type_name": acct.taxqualified_type_name,
+        "default_investment_type": acct.investment_type,
+        "review_type": int(acct.review_type),
+        "type_note": acct.type_note,
+        "type_included": int(acct.included),
         "balance": None if acct.balance is None else f"{acct.balance:f}",
-        "redtail_updated_at": _utc_text(acct.updated_at),
+        "source_updated_at": _utc_text(acct.updated_at),
     }
 
 
@@ -156,16 +103,14 @@ def compute_diff(
     plan_id: int,
     fetches: Iterable[ContactFetch],
     rows: Iterable[Mapping[str, Any]],
-    listings: Mapping[int, Iterable[int]],
+    listings: Mapping[int, Iterable[str]],
     account_balances: Mapping[int, Decimal],
-    lookups: Mapping[int, Lookups],
-    mapping: TypeMapping,
     now: str,
 ) -> PlanDiff:
-    """rows: the plan's staged_accounts rows; listings: staged id → contact ids listing it;
-    account_balances: plan account id → balance (for linked accounts)."""
+    """rows: the plan's staged_accounts rows (`store.pulls.staged_for_diff`: neutral keys,
+    text ids); listings: staged id → contact ids listing it; account_balances: plan account
+    id → balance (for linked accounts). The accounts come with their types resolved."""
     fetches = list(fetches)
-    defaults = _Defaults(mapping)
     diff = PlanDiff(plan_id=plan_id)
     report = RefreshReport(plan_id=plan_id)
     diff.report = report
@@ -179,42 +124,46 @@ def compute_diff(
         if f.error is not None:
             report.errors.append(f.error)
 
-    # What Redtail says: one entry per account; the lowest contact id's listing wins.
-    seen: dict[AccountKey, tuple[RedtailAccount, set[int]]] = {}
-    for f in sorted((f for f in fetches if f.ok), key=lambda f: (f.integration_id, f.contact_id)):
+    # What the partner says: one entry per account; the lowest contact id's listing wins.
+    seen: dict[AccountKey, tuple[SourceAccount, set[str], str]] = {}
+    for f in sorted((f for f in fetches if f.ok),
+                    key=lambda f: (f.integration_id, id_order(f.contact_id))):
         for acct in f.accounts or ():
             if acct.deleted:
                 continue
-            key = (f.integration_id, acct.id)
+            key = (f.integration_id, acct.source_id)
             if key in seen:
                 seen[key][1].add(f.contact_id)
             else:
-                seen[key] = (acct, {f.contact_id})
+                seen[key] = (acct, {f.contact_id}, f.source)
 
-    by_key = {(r["integration_id"], r["redtail_account_id"]): r for r in rows}
+    by_key = {(r["integration_id"], r["source_account_id"]): r for r in rows}
 
-    for key, (acct, contacts) in sorted(seen.items()):
+    for key, (acct, contacts, source) in sorted(
+            seen.items(), key=lambda item: (item[0][0], id_order(item[0][1]))):
         integration_id, _ = key
+        shown_id = legacy_id(acct.source_id)
         if acct.truncated:
-            report.truncated.append(f"Redtail {acct.id}: {', '.join(acct.truncated)} cut to "
-                                    f"{TEXT_CAP} characters")
-        account_type, tq_name = _resolved(acct, lookups.get(integration_id))
-        pulled = _pulled_fields(acct, account_type, tq_name, defaults)
+            report.truncated.append(f"{source} {acct.source_id}: {', '.join(acct.truncated)} "
+                                    f"cut to {TEXT_CAP} characters")
+        account_type = acct.account_type
+        pulled = _pulled_fields(acct)
         row = by_key.get(key)
         if row is None:
             if not pulled["type_included"]:
                 report.skipped_by_type.append(
-                    f"{account_type or 'unknown type'} (Redtail {acct.id})")
+                    f"{account_type or 'unknown type'} ({source} {acct.source_id})")
                 continue
             description = _description(pulled["company"], pulled["number_last4"],
                                        account_type)
             diff.inserts.append({
                 "plan_id": plan_id, "integration_id": integration_id,
-                "redtail_account_id": acct.id, "state": "pending", "description": description,
-                **pulled, "last_updated": now, "created_at": now, "contacts": sorted(contacts),
+                "source_account_id": acct.source_id, "state": "pending",
+                "description": description, **pulled, "last_updated": now, "created_at": now,
+                "contacts": sorted(contacts, key=id_order),
             })
             report.new.append(NewAccount(
-                redtail_account_id=acct.id, description=description, account_type=account_type,
+                redtail_account_id=shown_id, description=description, account_type=account_type,
                 default_investment_type=pulled["default_investment_type"],
                 balance=acct.balance, review_type=bool(pulled["review_type"])))
             if acct.balance is None:
@@ -224,7 +173,7 @@ def compute_diff(
         # a known account keeps its state and its updates even if its type stopped counting
         if not pulled["type_included"] and row["type_included"]:
             report.type_flags.append(
-                f"{row['description']}: Redtail type {account_type or 'unknown'} is no longer "
+                f"{row['description']}: {source} type {account_type or 'unknown'} is no longer "
                 "an included type (kept)")
         old_listing = set(listings.get(row["id"], ()))
         # contacts that failed this pull keep their listing; successful ones say afresh
@@ -261,7 +210,7 @@ def compute_diff(
             changes["missing_at_source"] = 0
             changes["missing_streak"] = 0
 
-        content = {k for k in changes if k not in ("redtail_updated_at", "missing_streak")}
+        content = {k for k in changes if k not in ("source_updated_at", "missing_streak")}
         account_moved = False
         if row["state"] == "linked" and "balance" in changes:
             account_id = row["linked_account_id"]
@@ -283,7 +232,7 @@ def compute_diff(
             if row["state"] == "linked":
                 old_b = account_balances.get(row["linked_account_id"], old_b)
             report.changes.append(BalanceChange(
-                redtail_account_id=acct.id, description=row["description"], old=old_b,
+                redtail_account_id=shown_id, description=row["description"], old=old_b,
                 new=acct.balance if acct.balance is not None else old_b,
                 where="linked" if row["state"] == "linked" else "pending",
                 fields=sorted(c for c in content if c not in ("balance", "missing_at_source"))))
@@ -297,7 +246,7 @@ def compute_diff(
 
     # Missing at source: rows not returned although every successful lister was fetched.
     for row in rows:
-        key = (row["integration_id"], row["redtail_account_id"])
+        key = (row["integration_id"], row["source_account_id"])
         if key in seen or row["state"] == "ignored":
             continue
         if row["state"] == "linked" and row["link_state"] == "source_unlinked":
@@ -312,9 +261,9 @@ def compute_diff(
             changes["missing_at_source"] = 1
         diff.updates.append((dict(row), changes))
         if streak >= 2:
-            report.missing_at_source.append(row["redtail_account_id"])
+            report.missing_at_source.append(legacy_id(row["source_account_id"]))
 
-    report.missing_at_source.sort()
+    report.missing_at_source.sort(key=lambda i: id_order(str(i)))
     if report.errors:
         report.status = "failed" if not any_fetched else "partial"
     return diff

@@ -48,17 +48,18 @@ def _env(tmp: Path) -> dict[str, str]:
 
 def build_firm(db: Path, base_url: str, env: dict[str, str]) -> int:
     """1,000 plans, each with 3 linked contacts (1001.., in order). Returns the integration id."""
+    from plantech_tui.partners.redtail.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+    from plantech_tui.service import connections
     from plantech_tui.service.workspace import Workspace
     from plantech_tui.store.db import now_utc
-    from plantech_tui.sync import actions
-    from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+    from plantech_tui.sync import credentials
 
     saved = dict(os.environ)
     os.environ.update(env)  # the credential file goes where the subprocess will look
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     try:
         ws = Workspace.open(db, "bench")
-        integration, _ = asyncio.run(actions.connect_integration(
+        integration, _ = asyncio.run(connections.connect_integration(
             ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY))
         now = now_utc()
@@ -80,13 +81,13 @@ def build_firm(db: Path, base_url: str, env: dict[str, str]) -> int:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        actions.reset_credential_store()
+        credentials.reset_credential_store()
 
 
 def minimum_requests() -> tuple[int, int]:
     """(minimum requests, accounts listed) for the generated data: 2 lookup lists + one
     request per page of each linked contact's listing (an empty listing is one page)."""
-    from plantech_tui.sync.fake import generate_data
+    from plantech_tui.partners.redtail.fake import generate_data
 
     data = generate_data(N_PLANS * PER_PLAN, SEED)
     pages = 0

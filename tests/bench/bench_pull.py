@@ -25,13 +25,13 @@ from tests.bench.common import Row, scratch_dir, verdict
 
 
 def _setup(tmp: Path, base_url: str, contact_ids: list[int]) -> tuple[object, int]:
+    from plantech_tui.partners.redtail.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+    from plantech_tui.service import connections
     from plantech_tui.service.workspace import Workspace
-    from plantech_tui.sync import actions
-    from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
 
     ws = Workspace.open(tmp / "bench.db", "bench")
     plan = ws.create_plan("Bench", ["A B"])
-    integration, _ = asyncio.run(actions.connect_integration(
+    integration, _ = asyncio.run(connections.connect_integration(
         ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
         api_key=DEMO_API_KEY))
     for cid in contact_ids:
@@ -43,12 +43,12 @@ def _pull_seconds(base_url: str, contact_ids: list[int], in_flight: int
                   ) -> tuple[float, int, float]:
     """(wall seconds of one pull, requests, seconds of its apply step: the transaction
     after the last answer)."""
-    from plantech_tui.sync import actions
+    from plantech_tui.service import connections
     from plantech_tui.sync.engine import PullEngine
 
     tmp = scratch_dir()
     ws, plan_id = _setup(tmp, base_url, contact_ids)
-    engine = PullEngine(ws.store, ws.mapping, actions.default_client_for(in_flight),  # type: ignore[attr-defined]
+    engine = PullEngine(ws.store, connections.connection_for(ws, in_flight),
                         user_name="bench")
     applying = [0.0]
     apply = engine.apply
@@ -112,7 +112,7 @@ def fake_process(*args: str) -> Iterator[str]:
 
 
 def bench_concurrency() -> list[Row]:
-    from plantech_tui.sync.fake import generate_data
+    from plantech_tui.partners.redtail.fake import generate_data
 
     latency = 0.050
     data = generate_data(10, seed=7, accounts_per_contact=30)
@@ -147,22 +147,24 @@ def bench_concurrency() -> list[Row]:
 
 
 def bench_apply_100k() -> list[Row]:
+    from plantech_tui.partners.redtail.fake import generate_data
+    from plantech_tui.partners.redtail.models import RedtailAccount
+    from plantech_tui.partners.redtail.partner import builtin_mapping, source_accounts
     from plantech_tui.service.workspace import Workspace
-    from plantech_tui.sync.diff import ContactFetch, Lookups
+    from plantech_tui.sync.diff import ContactFetch
     from plantech_tui.sync.engine import PullEngine, claim_run
-    from plantech_tui.sync.fake import generate_data
-    from plantech_tui.sync.models import RedtailAccount
 
     n_contacts = 3334
     data = generate_data(n_contacts, seed=11, accounts_per_contact=30)
-    lookups = Lookups({t["id"]: t["name"] for t in data.account_types},
-                      {t["id"]: t["name"] for t in data.tax_qualified_types})
+    types = {t["id"]: t["name"] for t in data.account_types}
+    tqs = {t["id"]: t["name"] for t in data.tax_qualified_types}
     fetches = []
     total = 0
     for cid in sorted(data.contacts):
         accounts = [RedtailAccount.model_validate(a.to_api(cid)) for a in data.accounts_of(cid)]
         total += len(accounts)
-        fetches.append(ContactFetch(1, cid, accounts=accounts))
+        fetches.append(ContactFetch(1, str(cid), source="Redtail", accounts=source_accounts(
+            accounts, builtin_mapping(), types, tqs)))
     tmp = scratch_dir()
     ws = Workspace.open(tmp / "apply.db", "bench")
     plan = ws.create_plan("Big book", ["A B"])
@@ -173,12 +175,12 @@ def bench_apply_100k() -> list[Row]:
         db.conn.executemany("INSERT INTO plan_contacts (plan_id, integration_id, "
                             "redtail_contact_id, name, linked_at) VALUES (?, 1, ?, 'c', 'now')",
                             [(plan.id, cid) for cid in sorted(data.contacts)])
-    engine = PullEngine(ws.store, ws.mapping, lambda i: None, user_name="bench")  # type: ignore[arg-type, return-value]
+    engine = PullEngine(ws.store, lambda i: None, user_name="bench")  # type: ignore[arg-type, return-value]
     rows = []
     for label in ("first pull (all new)", "second pull (all unchanged)"):
         run_id = claim_run(ws.store, plan.id, trigger="cli", user_name="bench")
         start = time.perf_counter()
-        report = engine.apply(plan.id, fetches, {1: lookups}, [], run_id=run_id, dry_run=False,
+        report = engine.apply(plan.id, fetches, [], run_id=run_id, dry_run=False,
                               started="now")
         elapsed = time.perf_counter() - start
         staged = len(report.new) + report.unchanged + len(report.changes)

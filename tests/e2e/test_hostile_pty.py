@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from plantech_tui.partners.redtail.fake import (
+    DEMO_API_KEY,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    FakeRedtailServer,
+)
+from plantech_tui.partners.redtail.fake.hostile import hostile_data
+from plantech_tui.service import connections, pulls
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync import actions
-from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeRedtailServer
-from plantech_tui.sync.fake.hostile import hostile_data
 from tests.e2e.pty_terminal import Terminal
 
 pytestmark = pytest.mark.e2e
@@ -25,12 +30,12 @@ PLAN_NAME = "Evil\x1b]0;pwned\x07 \u202eplan"  # typed by a user: stored as is, 
 async def _prepare(db: Path, server: FakeRedtailServer) -> None:
     ws = Workspace.open(db, "advisor")
     try:
-        integ, _ = await actions.connect_integration(
+        integ, _ = await connections.connect_integration(
             ws, base_url=server.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY)
         plan = ws.create_plan(PLAN_NAME, ["Gomez Addams"])
-        await actions.link_contacts_async(ws, plan.id, integ.id, [101, 102])
-        await actions.refresh_async(ws, plan.id)
+        await connections.link_contacts_async(ws, plan.id, integ.id, [101, 102])
+        await pulls.refresh_async(ws, plan.id)
         for staged in ws.plan_detail(plan.id).pending:
             if staged.redtail_account_id in (5001, 5002, 5003):  # OSC 52, CSI, 8-bit C1
                 ws.add_to_plan(plan.id, staged.id)

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from plantech_tui.sync.fake import FakeRedtailServer
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 
 from .helpers import fake_redtail
 

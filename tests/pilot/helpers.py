@@ -16,15 +16,16 @@ from textual.pilot import Pilot
 from textual.widgets import OptionList
 
 from plantech_tui.app import PlantechApp
-from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync import actions
-from plantech_tui.sync.fake import (
+from plantech_tui.partners.redtail.fake import (
     DEMO_API_KEY,
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FakeRedtailServer,
     load_demo_data,
 )
+from plantech_tui.service import connections, pulls
+from plantech_tui.service.workspace import Workspace
+from plantech_tui.sync import credentials
 from plantech_tui.widgets.record_table import RecordTable
 
 __all__ = ["DEMO_API_KEY", "DEMO_PASSWORD", "DEMO_USERNAME", "fake_redtail"]
@@ -32,10 +33,10 @@ __all__ = ["DEMO_API_KEY", "DEMO_PASSWORD", "DEMO_USERNAME", "fake_redtail"]
 
 @contextmanager
 def fake_redtail() -> Iterator[FakeRedtailServer]:
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     with FakeRedtailServer(load_demo_data()) as srv:
         yield srv
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
 
 
 async def prepare_plan(db_path: Path, srv: FakeRedtailServer, *, advisor: str = "advisor",
@@ -44,7 +45,7 @@ async def prepare_plan(db_path: Path, srv: FakeRedtailServer, *, advisor: str = 
     a manual "Gomez 401(k)", Gomez and Morticia linked, one pull."""
     ws = Workspace.open(db_path, advisor)
     try:
-        integ, _ = await actions.connect_integration(
+        integ, _ = await connections.connect_integration(
             ws, base_url=srv.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY)
         plan = ws.create_plan("Addams Family", ["Gomez Addams", "Morticia Addams"])
@@ -52,9 +53,9 @@ async def prepare_plan(db_path: Path, srv: FakeRedtailServer, *, advisor: str = 
                                           "investment_type": "401(k)", "balance": "240000",
                                           "number_last4": "4401"})
         if link:
-            await actions.link_contacts_async(ws, plan.id, integ.id, [101, 102])
+            await connections.link_contacts_async(ws, plan.id, integ.id, [101, 102])
         if link and pull:
-            await actions.refresh_async(ws, plan.id)
+            await pulls.refresh_async(ws, plan.id)
         return {"integration_id": integ.id, "plan_id": plan.id, "manual_id": manual.id}
     finally:
         ws.close()

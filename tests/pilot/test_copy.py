@@ -13,11 +13,11 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.help import HelpScreen
 from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 
 from .helpers import go_to_row, prepare_plan, screen_text, settle, staged_id, type_text, until

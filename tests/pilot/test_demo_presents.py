@@ -14,9 +14,14 @@ from textual.widgets._footer import FooterKey
 
 from plantech_tui import demo
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import (
+    DEMO_API_KEY,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    FakeRedtailServer,
+)
 from plantech_tui.screens.add_integration import AddIntegrationScreen
 from plantech_tui.screens.tour import TourScreen
-from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeRedtailServer
 
 from .helpers import prepare_plan, screen_text, settle, until
 

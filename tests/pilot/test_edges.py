@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 
 from .helpers import prepare_plan, screen_text, settle, staged_id, type_text, until

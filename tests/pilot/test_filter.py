@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
+from plantech_tui.partners.redtail.fake.dataset import FakeAccount
 from plantech_tui.screens.refresh_report import RefreshReportScreen
 from plantech_tui.screens.staged_dialogs import EditDescriptionModal
 from plantech_tui.service.workspace import TableQuery, Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
-from plantech_tui.sync.fake.dataset import FakeAccount
 from plantech_tui.widgets.record_table import QuerySource, RecordTable
 from tests.helpers import make_big_plan
 

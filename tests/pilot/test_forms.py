@@ -9,10 +9,10 @@ import pytest
 from textual.widgets import Button, Input, Select
 
 from plantech_tui.app import PlantechApp, run_app
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.account_editor import AccountEditorScreen
 from plantech_tui.screens.add_integration import AddIntegrationScreen
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 
 from .helpers import (
     DEMO_API_KEY,

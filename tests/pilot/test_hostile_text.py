@@ -19,11 +19,11 @@ from textual.widgets._toast import Toast
 
 from plantech_tui.app import PlantechApp
 from plantech_tui.domain.report import PullError, RefreshReport
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.dialogs import ConfirmModal, MenuModal
 from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.screens.refresh_report import RefreshReportScreen
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 
 from .helpers import go_to_row, prepare_plan, screen_text, settle, staged_id, until

@@ -8,11 +8,11 @@ from pathlib import Path
 from textual.widgets import Button, Input
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.account_editor import AccountEditorScreen
 from plantech_tui.screens.dialogs import ConfirmModal
 from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 from tests.helpers import make_big_plan
 
 from .helpers import go_to_row, prepare_plan, screen_text, settle, staged_id, type_text

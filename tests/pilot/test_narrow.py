@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.plan_integration import PlanIntegrationScreen
-from plantech_tui.sync.fake import FakeRedtailServer
 
 from .helpers import prepare_plan, screen_text, settle, until
 

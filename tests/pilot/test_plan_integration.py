@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.advisor_integration import AdvisorIntegrationScreen
 from plantech_tui.screens.dialogs import ConfirmModal
 from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.screens.staged_dialogs import EditDescriptionModal, IgnoreModal
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 from tests.keyring_memory import MemoryKeyring
 
 from .helpers import (

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.dialogs import ConfirmModal
 from plantech_tui.screens.plan_form import PlanFormModal
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 
 from .helpers import prepare_plan, screen_text, settle, staged_id, type_text, until
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.audit_log import AuditEntryModal, AuditLogScreen
 from plantech_tui.screens.export import ExportModal
 from plantech_tui.screens.inbox import InboxScreen
@@ -19,7 +20,6 @@ from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.screens.refresh_report import RefreshAllScreen
 from plantech_tui.screens.staged_dialogs import AddToPlanModal
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 from tests.helpers import make_big_plan
 

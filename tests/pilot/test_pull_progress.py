@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.screens.refresh_report import RefreshReportScreen
+from plantech_tui.service import connections, pulls
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync import actions
-from plantech_tui.sync.fake import FakeRedtailServer
 
 from .helpers import prepare_plan, screen_text, settle, until
 
@@ -78,7 +78,7 @@ async def test_pull_shows_contacts_done_and_esc_cancels_with_nothing_applied(
         assert not isinstance(app.screen, PlanScreen)
     # released: the next pull runs and applies
     fake.set_faults(None)
-    report = await actions.refresh_async(ws, plan_id)
+    report = await pulls.refresh_async(ws, plan_id)
     assert report.status == "ok" and pending_balance(ws, plan_id, 5012) == "99000.00"
     ws.close()
 
@@ -90,12 +90,12 @@ async def test_plans_screen_marks_a_plan_whose_last_pull_failed(
     ids = await prepare_plan(db_path, fake)
     ws = Workspace.open(db_path, "advisor")
     other = ws.create_plan("Wednesday", ["Wednesday Addams"])
-    await actions.link_contacts_async(ws, other.id, ids["integration_id"], [101])
+    await connections.link_contacts_async(ws, other.id, ids["integration_id"], [101])
     fake.set_faults("not_found:101,not_found:102")
-    report = await actions.refresh_async(ws, ids["plan_id"])
+    report = await pulls.refresh_async(ws, ids["plan_id"])
     assert report.status == "failed"
     fake.set_faults(None)
-    assert (await actions.refresh_async(ws, other.id)).status == "ok"
+    assert (await pulls.refresh_async(ws, other.id)).status == "ok"
     ws.close()
     monkeypatch.setenv("PLANTECH_ASCII", "1")
     app = PlantechApp(db_path, "advisor")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.screens.refresh_report import RefreshReportScreen
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 
 from .helpers import choose_option, prepare_plan, screen_text, settle, until
 
@@ -186,21 +186,21 @@ async def test_a_pull_opens_the_credential_store_off_the_ui_thread(
     import threading
 
     from plantech_tui import app as app_module
-    from plantech_tui.sync import actions
+    from plantech_tui.sync import credentials
 
     ids = await prepare_plan(db_path, fake, pull=False)
-    actions.reset_credential_store()  # the app must open it (the keys stay in the keyring)
+    credentials.reset_credential_store()  # the app must open it (the keys stay in the keyring)
     monkeypatch.setattr(app_module, "CREDENTIALS_AFTER", 3600.0)  # no warm-up in this test
     app = PlantechApp(db_path, "advisor")
     opened_on_ui: list[str] = []
-    real = actions.credential_store
+    real = credentials.credential_store
 
     def watched(notify: object = None) -> object:
-        if threading.get_ident() == app._thread_id and actions._store is None:
+        if threading.get_ident() == app._thread_id and credentials._store is None:
             opened_on_ui.append("the UI thread opened the credential store")
         return real(notify)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(actions, "credential_store", watched)
+    monkeypatch.setattr(credentials, "credential_store", watched)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("enter")  # the plan: its automatic pull

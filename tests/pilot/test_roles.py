@@ -15,12 +15,12 @@ from textual.widgets import Button, Input, OptionList
 from textual.widgets._footer import FooterKey
 
 from plantech_tui.app import PlantechApp
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.account_editor import AccountEditorScreen
 from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.screens.staged_dialogs import IgnoreModal
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 
 from .helpers import go_to_row, prepare_plan, screen_text, settle, staged_id, type_text
 

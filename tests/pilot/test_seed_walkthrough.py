@@ -12,6 +12,7 @@ from textual.widgets import Input, Select, SelectionList
 
 from plantech_tui.app import PlantechApp
 from plantech_tui.domain.models import LinkState
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.account_editor import AccountEditorScreen
 from plantech_tui.screens.add_integration import AddIntegrationScreen
 from plantech_tui.screens.advisor_integration import AdvisorIntegrationScreen
@@ -23,7 +24,6 @@ from plantech_tui.screens.plans import PlansScreen
 from plantech_tui.screens.refresh_report import RefreshReportScreen
 from plantech_tui.screens.staged_dialogs import AddToPlanModal, IgnoreModal, LinkExistingModal
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.fake import FakeRedtailServer
 from plantech_tui.widgets.record_table import RecordTable
 
 from .helpers import (

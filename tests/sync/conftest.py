@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from plantech_tui import cli
-from plantech_tui.sync.fake import (
+from plantech_tui.partners.redtail.fake import (
     DEMO_API_KEY,
     DEMO_PASSWORD,
     DEMO_USERNAME,

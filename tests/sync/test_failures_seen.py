@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from plantech_tui.sync.fake import FakeRedtailServer
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 
 from .conftest import Cli, connect
 

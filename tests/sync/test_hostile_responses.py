@@ -13,7 +13,7 @@ import sqlite3
 import tracemalloc
 from pathlib import Path
 
-from plantech_tui.sync.redtail import MAX_RESPONSE_BYTES
+from plantech_tui.partners.redtail.client import MAX_RESPONSE_BYTES
 
 from .conftest import Cli, staged_map
 from .test_pull_faults import fast_client_for, pull

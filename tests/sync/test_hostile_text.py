@@ -1,6 +1,6 @@
 """Issue 10 items 4 and 7: Redtail's text is data, never a terminal command, and bounded.
 
-A hostile Redtail (`plantech_tui.sync.fake.hostile`) over real loopback HTTP names a contact
+A hostile Redtail (`plantech_tui.partners.redtail.fake.hostile`) over real loopback HTTP names a contact
 and companies with terminal escapes (OSC 0 title, OSC 52 clipboard write, CSI clear screen,
 8-bit CSI/OSC), bidi overrides, Textual markup and a 10 MB company; an error message carries
 the same plus 100 kB. What is stored, and what `plan show` and `sync` print, must hold none
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from plantech_tui.domain.text import TEXT_CAP, clean_line, clean_line_cut, safe_for_terminal
-from plantech_tui.sync.fake import FakeRedtailServer
-from plantech_tui.sync.fake.hostile import HUGE_ACCOUNT, hostile_data
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
+from plantech_tui.partners.redtail.fake.hostile import HUGE_ACCOUNT, hostile_data
 
 from .conftest import Cli, connect
 
@@ -132,7 +132,7 @@ def test_item7_a_ten_megabyte_company_is_cut_and_reported(
 
 def test_item7_models_cut_and_say_so_and_redtail_cannot_say_it() -> None:
     """Adversary: a Redtail that sends long fields, or claims fields were cut."""
-    from plantech_tui.sync.models import RedtailAccount, RedtailContact
+    from plantech_tui.partners.redtail.models import RedtailAccount, RedtailContact
 
     acct = RedtailAccount.model_validate({"id": 1, "company": "Y" * 5000,
                                           "number": "\x1b" + "9" * 10_000 + "1234"})

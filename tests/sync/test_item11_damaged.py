@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.store import db as store_db
-from plantech_tui.sync.fake import FakeRedtailServer
 
 from .conftest import Cli
 
@@ -84,9 +84,9 @@ def test_item11_a_pull_checks_the_database_before_its_apply(
     import asyncio
     import threading
 
+    from plantech_tui.service import pulls
     from plantech_tui.service.workspace import Workspace
     from plantech_tui.store.db import DatabaseDamaged
-    from plantech_tui.sync import actions
 
     from .test_item9_10_pulls import account_requests, wait_for
 
@@ -96,7 +96,7 @@ def test_item11_a_pull_checks_the_database_before_its_apply(
     def pull() -> None:
         try:
             ws = Workspace.open(db_path)
-            result.append(asyncio.run(actions.sync_async(ws, [pid]))[0])
+            result.append(asyncio.run(pulls.sync_async(ws, [pid]))[0])
         except BaseException as exc:  # noqa: BLE001 - asserted below
             result.append(exc)
 

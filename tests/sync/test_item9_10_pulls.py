@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from plantech_tui.partners.redtail import client as redtail
+from plantech_tui.partners.redtail.fake import FakeRedtailServer, generate_data
+from plantech_tui.service import pulls
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync import actions, engine, redtail
-from plantech_tui.sync.fake import FakeRedtailServer, generate_data
+from plantech_tui.sync import engine
 
 from .conftest import Cli, connect
 
@@ -53,7 +55,7 @@ class PullThread(threading.Thread):
     def run(self) -> None:
         try:
             ws = Workspace.open(self.db_path)
-            self.result = asyncio.run(actions.sync_async(ws, [self.plan_id]))[0]
+            self.result = asyncio.run(pulls.sync_async(ws, [self.plan_id]))[0]
         except BaseException as exc:  # noqa: BLE001 - the test asserts on it
             self.result = exc
 

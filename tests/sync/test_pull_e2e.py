@@ -32,7 +32,12 @@ def test_search_link_sync_show(run: Cli, fake) -> None:
     names = {c["name"] for c in found["contacts"]}
     assert {"Gomez Addams", "Morticia Addams"} <= names
     assert found["truncated"] is False
-    assert all(set(c) == {"redtail_contact_id", "name", "first_name", "last_name", "linked"}
+    # issue 11: every row also names its partner and its id as text
+    assert all(set(c) == {"redtail_contact_id", "name", "first_name", "last_name", "linked",
+                          "partner", "source_contact_id"}
+               and c["partner"] == "Redtail CRM"
+               and c["source_contact_id"] == str(c["redtail_contact_id"])
+               and isinstance(c["redtail_contact_id"], int)
                for c in found["contacts"])
     for contact in ("101", "102"):
         run.ok("plan", "link-contact", pid, "--integration", str(integration), "--contact", contact)
@@ -224,3 +229,20 @@ def test_link_contact_404_and_usage_errors(run: Cli, fake, addams) -> None:
     assert r.rc == 2 and "criterion" in r.err
     r = run("sync", "--plan", "99")
     assert r.rc == 2 and "plan 99 not found" in r.err
+
+
+def test_a_text_contact_id_is_refused_by_redtail_in_one_line(run: Cli, fake, addams) -> None:
+    """`link-contact --contact` takes a partner's text id (a Salesforce id is 18 characters),
+    but an advisor pasting one at a Redtail integration is told Redtail's ids are numbers
+    (exit 2), and nothing is asked of Redtail or linked."""
+    pid = str(addams["plan"])
+    before = len(fake.request_log)
+    r = run("plan", "link-contact", pid, "--integration", str(addams["integration"]),
+            "--contact", "003Gm00000AbCdEAAZ")
+    assert r.rc == 2 and r.err.count("\n") == 1
+    assert r.err == ("plantech: error: a Redtail contact id is a number "
+                     "(got '003Gm00000AbCdEAAZ')\n")
+    assert not [req for req in fake.request_log[before:] if "contacts/" in req[1]]
+    r = run("plan", "link-contact", pid, "--integration", str(addams["integration"]),
+            "--contact", "two words")
+    assert r.rc == 2 and "not an id: 'two words'" in r.err

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from plantech_tui.domain.errors import AlreadyRunning
+from plantech_tui.partners.http import RetryPolicy
+from plantech_tui.partners.redtail.partner import RedtailPartner, connections
+from plantech_tui.service import pulls
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync import actions
+from plantech_tui.sync import credentials
 from plantech_tui.sync.engine import claim_run
-from plantech_tui.sync.redtail import RedtailClient, RetryPolicy
 
 from .conftest import Cli, staged_map
 
@@ -20,22 +22,19 @@ def fast_client_for(waits: list[float], timeout: float = 15.0):
     async def record(seconds: float) -> None:
         waits.append(seconds)
 
-    default = actions.default_client_for()
-
     def client_for(integration):
-        real = default(integration)
-        creds = actions.credential_store().get(integration.secret_ref)
-        assert creds is not None
-        return RedtailClient(real.base_url, creds.api_key, creds.user_key, timeout=timeout,
-                             retry=RetryPolicy(attempts=3, sleep=record))
+        secret = credentials.credential_store().get(integration.secret_ref)
+        assert secret is not None
+        return RedtailPartner().client(integration, secret, timeout=timeout,
+                                       retry=RetryPolicy(attempts=3, sleep=record))
 
-    return client_for
+    return connections(client_for)
 
 
 def pull(db_path: Path, plan_id: int, client_for, dry_run: bool = False):
     ws = Workspace.open(db_path)
-    return asyncio.run(actions.sync_async(ws, [plan_id], dry_run=dry_run,
-                                          client_for=client_for))[0]
+    return asyncio.run(pulls.sync_async(ws, [plan_id], dry_run=dry_run,
+                                          connection_for=client_for))[0]
 
 
 CONTACT_FAULTS = [
@@ -150,15 +149,15 @@ def test_automatic_pull_once_per_day_and_failures_do_not_use_it(run: Cli, fake, 
     ws = Workspace.open(db_path)
     client_for = fast_client_for([])
     fake.set_faults("server_error_contact:101")
-    first = asyncio.run(actions.auto_pull_async(ws, addams["plan"], client_for=client_for))
+    first = asyncio.run(pulls.auto_pull_async(ws, addams["plan"], connection_for=client_for))
     assert first is not None and first.status == "partial"
     fake.set_faults(None)
-    second = asyncio.run(actions.auto_pull_async(ws, addams["plan"], client_for=client_for))
+    second = asyncio.run(pulls.auto_pull_async(ws, addams["plan"], connection_for=client_for))
     assert second is not None and second.status == "ok"  # a partial pull did not use the day
-    third = asyncio.run(actions.auto_pull_async(ws, addams["plan"], client_for=client_for))
+    third = asyncio.run(pulls.auto_pull_async(ws, addams["plan"], connection_for=client_for))
     assert third is None  # already pulled successfully today
     # an explicit refresh is always allowed
-    assert asyncio.run(actions.refresh_async(ws, addams["plan"], client_for=client_for))
+    assert asyncio.run(pulls.refresh_async(ws, addams["plan"], connection_for=client_for))
 
 
 def test_idempotent_plan_state(run: Cli, fake, addams) -> None:

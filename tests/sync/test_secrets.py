@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from plantech_tui.domain.errors import PlantechError
-from plantech_tui.sync.fake import FakeUser
+from plantech_tui.partners.redtail.fake import FakeUser
 
 from .conftest import Cli
 
@@ -79,7 +79,7 @@ def test_no_secret_anywhere(run: Cli, fake, db_path: Path, isolated_env: Path,
     # exception texts from the client itself
     import asyncio
 
-    from plantech_tui.sync.redtail import RedtailClient
+    from plantech_tui.partners.redtail.client import RedtailClient
 
     async def failures() -> list[str]:
         texts = []

@@ -5,7 +5,7 @@ Three layers, each with its garbage and its leniency twin:
 - the Redtail CLIENT against a server built here (`httpx.MockTransport`, the one mock this
   file allows): schema-adjacent garbage (wrong types, missing keys, huge strings, NaN and
   Infinity, huge numbers, ids as floats or bools, non-JSON, odd statuses) ends in a typed
-  `RedtailError` or in leniently parsed data — never another exception, never a hang; and every
+  `PartnerError` or in leniently parsed data — never another exception, never a hang; and every
   valid variant REDTAIL_API.md allows is accepted with the right values;
 - the pull ENGINE on a real SQLite file: one linked contact answering garbage fails alone,
   its rows untouched, while the other contacts apply;
@@ -40,16 +40,19 @@ from hypothesis import strategies as st
 from plantech_tui import cli
 from plantech_tui.domain.report import RefreshReport
 from plantech_tui.domain.text import clean_line
-from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync.engine import PullEngine
-from plantech_tui.sync.models import (
+from plantech_tui.partners.base import PartnerError
+from plantech_tui.partners.http import RetryPolicy
+from plantech_tui.partners.redtail.client import RedtailClient
+from plantech_tui.partners.redtail.models import (
     AuthResult,
     ContactFamily,
     LookupItem,
     RedtailAccount,
     RedtailContact,
 )
-from plantech_tui.sync.redtail import RedtailClient, RedtailError, RetryPolicy
+from plantech_tui.partners.redtail.partner import connections
+from plantech_tui.service.workspace import Workspace
+from plantech_tui.sync.engine import PullEngine
 from tests.helpers import make_integration, stage
 
 BASE = "http://127.0.0.1/api/public/v1"
@@ -250,7 +253,7 @@ def test_client_garbage_is_a_typed_error_or_lenient_data(
 
     try:
         result = asyncio.run(go())
-    except RedtailError as exc:
+    except PartnerError as exc:
         assert exc.message and "\n" not in exc.message
         assert "api-key-0001" not in exc.message and "pa55word" not in exc.message
         return
@@ -268,7 +271,7 @@ def test_deeply_nested_json_is_bad_response(status: int) -> None:
         async with client_for_handler(handler) as c:
             return await c.contact_accounts(101)
 
-    with pytest.raises(RedtailError):
+    with pytest.raises(PartnerError):
         asyncio.run(go())
 
 
@@ -283,9 +286,9 @@ def test_client_never_hangs_on_a_server_that_never_answers() -> None:
         async with client:
             await client.contact_accounts(101)
 
-    from plantech_tui.sync.redtail import RedtailTimeout
+    from plantech_tui.partners.base import PartnerTimeout
 
-    with pytest.raises(RedtailTimeout):
+    with pytest.raises(PartnerTimeout):
         asyncio.run(asyncio.wait_for(go(), timeout=10))
 
 
@@ -506,8 +509,8 @@ def _engine_handler(balance: str, garbage: Callable[[], httpx.Response] | None
 def _pull(db: Path, handler: Callable[[httpx.Request], httpx.Response]) -> RefreshReport:
     ws = Workspace.open(db, "advisor")
     try:
-        engine = PullEngine(ws.store, ws.mapping, lambda _i: client_for_handler(handler),
-                            user_name="advisor")
+        engine = PullEngine(ws.store, connections(lambda _i: client_for_handler(handler),
+                                                  ws.mapping), user_name="advisor")
 
         async def go() -> RefreshReport | None:
             async with engine:
@@ -921,7 +924,7 @@ def test_an_exponent_beyond_emax_from_redtail() -> None:
         async with client_for_handler(handler) as c:
             return await c.contact_accounts(101)
 
-    with pytest.raises(RedtailError):
+    with pytest.raises(PartnerError):
         asyncio.run(go())
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from plantech_tui import completion
 from plantech_tui.cli import build_parser, main
-from plantech_tui.sync.fake import (
+from plantech_tui.partners.redtail.fake import (
     DEMO_API_KEY,
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -190,7 +190,7 @@ def test_quiet_drops_notices_but_not_errors(
     """An operator's cron job with -q gets a silent stderr on success (no "storing credentials
     in a file" notice), but still the one error line when something fails."""
     from plantech_tui.paths import data_dir
-    from plantech_tui.sync import actions
+    from plantech_tui.sync import credentials
 
     monkeypatch.setenv("PLANTECH_CREDENTIALS", "file")
     creds = data_dir() / "credentials.json"
@@ -202,7 +202,7 @@ def test_quiet_drops_notices_but_not_errors(
     assert rc == 2 and err.startswith("plantech: error: ") and err.count("\n") == 1
     # the same first-time set-up without -q says where the keys go
     creds.unlink()
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     rc, _, err = _connect(capsys, monkeypatch, db_path, fake)
     assert rc == 0 and "storing credentials in" in err and str(creds) in err
 

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ["plantech_tui.domain", "plantech_tui.store", "plantech_tui.sync", "plantech_tui.service"]
+CORE = ["plantech_tui.domain", "plantech_tui.store", "plantech_tui.sync", "plantech_tui.service",
+        "plantech_tui.partners"]
 
 PROBE = r"""
 import importlib, json, pkgutil, sys
@@ -48,8 +49,9 @@ def test_the_core_imports_no_textual_in_a_fresh_interpreter() -> None:
     for name in ("plantech_tui.domain.models", "plantech_tui.domain.permissions",
                  "plantech_tui.domain.mapping", "plantech_tui.store.db",
                  "plantech_tui.store.schema", "plantech_tui.sync.engine",
-                 "plantech_tui.sync.redtail", "plantech_tui.sync.credentials",
-                 "plantech_tui.service.workspace"):
+                 "plantech_tui.partners.redtail.client", "plantech_tui.sync.credentials",
+                 "plantech_tui.partners.base", "plantech_tui.partners.redtail.partner",
+                 "plantech_tui.service.workspace", "plantech_tui.service.pulls"):
         assert name in result["imported"]
     assert result["ui"] == []
 

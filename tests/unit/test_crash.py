@@ -31,9 +31,16 @@ from typing import Any
 import httpx
 import pytest
 
+from plantech_tui.domain.report import PullError
+from plantech_tui.partners.redtail.fake import (
+    DEMO_API_KEY,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    generate_data,
+)
+from plantech_tui.service import connections, pulls
 from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync import actions
-from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME, generate_data
+from plantech_tui.sync import credentials
 
 pytestmark = pytest.mark.slow
 
@@ -195,7 +202,7 @@ def build_base(path: Path, fake: Fake) -> tuple[int, list[int]]:
     """A plan with 36 contacts pulled and triaged, then 24 more linked but never pulled."""
     ws = Workspace.open(path, USER)
     try:
-        integration, _ = actions.run_async(actions.connect_integration(
+        integration, _ = connections.run_async(connections.connect_integration(
             ws, base_url=fake.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY))
         plan = ws.create_plan("Crash test household", ["Pat Client", "Sam Client"])
@@ -203,8 +210,8 @@ def build_base(path: Path, fake: Fake) -> tuple[int, list[int]]:
         for cid in contacts[:PULLED_FIRST]:
             ws.link_contact(plan.id, integration.id, cid, f"Contact {cid}", party=(
                 "co_client" if cid % 2 == 0 else "client"))
-        [report] = actions.run_async(actions.sync_async(ws, [plan.id]))
-        assert not isinstance(report, actions.PullError) and report.status == "ok", report
+        [report] = connections.run_async(pulls.sync_async(ws, [plan.id]))
+        assert not isinstance(report, PullError) and report.status == "ok", report
         pending = [s for s in ws.plan_detail(plan.id).pending if s.balance is not None]
         assert len(pending) > 30
         ws.ignore(plan.id, [s.id for s in pending[:6]], "closed at the custodian")
@@ -242,10 +249,10 @@ def move_data(fake: Fake, block: int, account_ids: list[int], triaged: list[int]
 def pull_in_process(path: Path, plan_id: int) -> None:
     ws = Workspace.open(path, USER)
     try:
-        [report] = actions.run_async(actions.sync_async(ws, [plan_id]))
+        [report] = connections.run_async(pulls.sync_async(ws, [plan_id]))
     finally:
         ws.close()
-    assert not isinstance(report, actions.PullError), report
+    assert not isinstance(report, PullError), report
     assert report.status == "ok", report.errors
 
 
@@ -326,7 +333,7 @@ def test_sigkill_anywhere_leaves_before_or_after_and_a_rerun_converges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow_fake: Fake
 ) -> None:
     monkeypatch.setenv("PLANTECH_CREDENTIALS", "file")  # shared with the CLI subprocesses
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     started = time.monotonic()
     base, work, ref = tmp_path / "base.db", tmp_path / "work.db", tmp_path / "ref.db"
     plan_id, triaged = build_base(base, slow_fake)

@@ -20,8 +20,8 @@ from keyring.backends import fail
 from keyring.errors import KeyringLocked
 
 from plantech_tui.domain.errors import PlantechError
+from plantech_tui.partners.redtail.partner import Credentials
 from plantech_tui.sync.credentials import (
-    Credentials,
     CredentialStore,
     CredentialStoreError,
     new_secret_ref,
@@ -31,7 +31,8 @@ from tests.keyring_memory import MemoryKeyring
 
 API_KEY = "api-KEY-0f3b2c9d-SECRET"
 USER_KEY = "user-KEY-7a1e44c0-SECRET"
-CREDS = Credentials(api_key=API_KEY, user_key=USER_KEY)
+KEYS = Credentials(api_key=API_KEY, user_key=USER_KEY)
+CREDS = KEYS.to_secret()  # the store keeps the partner's opaque secret: Redtail's keys as JSON
 SECRETS = (API_KEY, USER_KEY)
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
@@ -101,7 +102,7 @@ def test_new_secret_ref_is_a_random_uuid() -> None:
 def test_two_refs_are_independent_and_delete(data_dir: Path) -> None:
     store = open_credential_store(data_dir)
     ref_a, ref_b = new_secret_ref(), new_secret_ref()
-    other = Credentials(api_key="other-api", user_key="other-user")
+    other = Credentials(api_key="other-api", user_key="other-user").to_secret()
     store.set(ref_a, CREDS)
     store.set(ref_b, other)
     assert store.get(ref_a) == CREDS
@@ -115,7 +116,7 @@ def test_two_refs_are_independent_and_delete(data_dir: Path) -> None:
 def test_set_replaces(data_dir: Path) -> None:
     store = open_credential_store(data_dir)
     ref = new_secret_ref()
-    store.set(ref, Credentials(api_key="old", user_key="old"))
+    store.set(ref, Credentials(api_key="old", user_key="old").to_secret())
     store.set(ref, CREDS)
     assert store.get(ref) == CREDS
 
@@ -273,7 +274,7 @@ def test_file_store_survives_reopen(data_dir: Path) -> None:
     ref_a, ref_b = new_secret_ref(), new_secret_ref()
     store = open_credential_store(data_dir, force_file=True)
     store.set(ref_a, CREDS)
-    store.set(ref_b, Credentials(api_key="b-api", user_key="b-user"))
+    store.set(ref_b, Credentials(api_key="b-api", user_key="b-user").to_secret())
     store.delete(ref_b)
 
     again = open_credential_store(data_dir, force_file=True)
@@ -348,21 +349,33 @@ def test_backend_error_after_open_raises_store_error_without_secrets(data_dir: P
 
 
 def test_malformed_keyring_secret_is_an_error(data_dir: Path) -> None:
+    """The store keeps opaque secrets; Redtail reading one that is not its keys refuses it
+    without echoing it."""
+    from plantech_tui.domain.models import Integration
+    from plantech_tui.partners.base import InvalidCredentials
+    from plantech_tui.partners.redtail.partner import RedtailPartner
+
     store = open_credential_store(data_dir)
     ref = new_secret_ref()
     MemoryKeyring._store[("plantech-tui", ref)] = f"not json {API_KEY}"
-    with pytest.raises(CredentialStoreError) as info:
-        store.get(ref)
+    secret = store.get(ref)
+    assert secret is not None
+    integration = Integration(id=1, owner_user_id=1, environment="Custom",
+                              base_url="http://127.0.0.1/api", username="u", secret_ref=ref,
+                              status="connected", created_at="now")
+    with pytest.raises(InvalidCredentials) as info:
+        RedtailPartner().client(integration, secret)
     assert_no_secret(str(info.value))
+    assert_no_secret(repr(info.value))
 
 
 # --- nothing prints a secret ----------------------------------------------------------------------
 
 
 def test_credentials_never_show_their_keys() -> None:
-    for text in (repr(CREDS), str(CREDS), f"{CREDS}", f"{CREDS!r}", repr([CREDS])):
+    for text in (repr(KEYS), str(KEYS), f"{KEYS}", f"{KEYS!r}", repr([KEYS])):
         assert_no_secret(text)
-    assert repr(CREDS) == "Credentials(api_key=***, user_key=***)"
+    assert repr(KEYS) == "Credentials(api_key=***, user_key=***)"
 
 
 @pytest.mark.parametrize("force_file", [False, True])
@@ -401,14 +414,14 @@ def _waiting_in(thread: threading.Thread, function: str) -> bool:
 def test_two_threads_asking_at_once_share_one_probe(keyring_backend: MemoryKeyring) -> None:
     """The TUI warms the store up in a thread while a pull may ask for it on the UI thread:
     the second caller waits for the first probe instead of probing (and noticing) again."""
-    from plantech_tui.sync import actions
+    from plantech_tui.sync import credentials
 
     gated = GatedKeyring()
     keyring.set_keyring(gated)
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     got: dict[str, CredentialStore] = {}
-    first = threading.Thread(target=lambda: got.update(first=actions.credential_store()))
-    second = threading.Thread(target=lambda: got.update(second=actions.credential_store()))
+    first = threading.Thread(target=lambda: got.update(first=credentials.credential_store()))
+    second = threading.Thread(target=lambda: got.update(second=credentials.credential_store()))
     first.start()
     assert gated.probing.wait(10), "the first caller never probed the keyring"
     second.start()
@@ -421,7 +434,7 @@ def test_two_threads_asking_at_once_share_one_probe(keyring_backend: MemoryKeyri
     assert gated.probes == 1
     assert got["first"] is got["second"]
     assert not got["first"].using_fallback
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
 
 
 def test_the_fallback_notice_goes_where_the_front_end_says(
@@ -429,14 +442,14 @@ def test_the_fallback_notice_goes_where_the_front_end_says(
     """A full-screen front end claims the one-time notice: nothing is printed to stderr (it
     would land in the middle of the TUI), and releasing the claim restores stderr."""
     from plantech_tui import notices
-    from plantech_tui.sync import actions
+    from plantech_tui.sync import credentials
 
     keyring.set_keyring(fail.Keyring())
     said = Notices()
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     notices.claim(said)
     try:
-        assert actions.credential_store().using_fallback
+        assert credentials.credential_store().using_fallback
     finally:
         notices.claim(None)
     assert len(said.messages) == 1 and "credentials.json" in said.messages[0]
@@ -444,9 +457,9 @@ def test_the_fallback_notice_goes_where_the_front_end_says(
 
     # without a claim (the CLI), a first-time fallback says so on stderr, once
     (Path(said.messages[0].split(" in ", 1)[1].split(" (mode")[0])).unlink()
-    actions.reset_credential_store()
-    actions.credential_store()
-    actions.credential_store()
+    credentials.reset_credential_store()
+    credentials.credential_store()
+    credentials.credential_store()
     err = capsys.readouterr().err
     assert err.count("storing credentials in") == 1 and err.startswith("plantech: ")
-    actions.reset_credential_store()
+    credentials.reset_credential_store()

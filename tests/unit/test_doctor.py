@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 
 from plantech_tui import cli
-from plantech_tui.service.workspace import Workspace
-from plantech_tui.sync import actions
-from plantech_tui.sync.fake import (
+from plantech_tui.partners.redtail.fake import (
     DEMO_API_KEY,
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FakeRedtailServer,
     load_demo_data,
 )
+from plantech_tui.service import connections
+from plantech_tui.service.workspace import Workspace
 from tests.helpers import make_integration
 
 
@@ -169,7 +169,7 @@ def test_reachable_redtail_with_a_working_key(capsys: pytest.CaptureFixture[str]
     db = tmp_path / "plantech.db"
     with FakeRedtailServer(load_demo_data()) as fake:
         ws = Workspace.open(db, "advisor")
-        integration, _ = actions.run_async(actions.connect_integration(
+        integration, _ = connections.run_async(connections.connect_integration(
             ws, base_url=fake.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY))
         ws.close()
@@ -311,12 +311,12 @@ def test_item8_doctor_checks_only_the_integrations_of_who_runs_it(
         plan = alice.create_plan("Addams", ["Gomez Addams"])
         alice.add_user("bob", "advisor")
         alice.add_user("morticia", "client", True, [plan.id])
-        integ_a, _ = actions.run_async(actions.connect_integration(
+        integ_a, _ = connections.run_async(connections.connect_integration(
             alice, base_url=fake_a.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY))
         alice.close()
         bob = Workspace.open(db, "bob")
-        integ_b, _ = actions.run_async(actions.connect_integration(
+        integ_b, _ = connections.run_async(connections.connect_integration(
             bob, base_url=fake_b.base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY))
         bob.close()

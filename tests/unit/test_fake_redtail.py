@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from plantech_tui.sync.fake import (
+from plantech_tui.partners.redtail.fake import (
     DEMO_API_KEY,
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -37,8 +37,8 @@ from plantech_tui.sync.fake import (
     load_demo_data,
     run_from_args,
 )
-from plantech_tui.sync.fake import app as fake_app
-from plantech_tui.sync.fake.dataset import DatasetError, FakeAccount, FakeUser
+from plantech_tui.partners.redtail.fake import app as fake_app
+from plantech_tui.partners.redtail.fake.dataset import DatasetError, FakeAccount, FakeUser
 
 BASE = "http://fake/api/public/v1"
 ADMIN = "http://fake/__admin"
@@ -1045,11 +1045,11 @@ def test_bad_dataset_files_give_one_line_errors(tmp_path: Path, content: str) ->
 def test_the_package_imports_nothing_heavy_or_forbidden() -> None:
     code = (
         "import sys\n"
-        "from plantech_tui.sync.fake import configure_parser, DEMO_API_KEY\n"
+        "from plantech_tui.partners.redtail.fake import configure_parser, DEMO_API_KEY\n"
         "light = [m for m in ('starlette', 'uvicorn', 'httpx') if m in sys.modules]\n"
-        "import plantech_tui.sync.fake.app, plantech_tui.sync.fake.server\n"
-        "from plantech_tui.sync.fake import FakeRedtailServer, create_app\n"
-        "bad = [m for m in sys.modules if m.startswith(('textual', 'plantech_tui.sync.redtail'))]\n"
+        "import plantech_tui.partners.redtail.fake.app, plantech_tui.partners.redtail.fake.server\n"
+        "from plantech_tui.partners.redtail.fake import FakeRedtailServer, create_app\n"
+        "bad = [m for m in sys.modules if m.startswith(('textual', 'plantech_tui.partners.redtail.client'))]\n"
         "print(light, bad)\n"
     )
     out = subprocess.run(
@@ -1166,7 +1166,7 @@ def test_run_from_args_in_a_subprocess(sig: signal.Signals, tmp_path: Path) -> N
     dataset = tmp_path / "small.json"
     generate_data(3, seed=4).save(dataset)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "plantech_tui.sync.fake", "--port", "0", "--dataset", str(dataset)],
+        [sys.executable, "-m", "plantech_tui.partners.redtail.fake", "--port", "0", "--dataset", str(dataset)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

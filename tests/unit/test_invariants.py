@@ -41,7 +41,7 @@ from plantech_tui.domain.errors import (
     UndoConflict,
     ValidationFailed,
 )
-from plantech_tui.domain.mapping import builtin_mapping
+from plantech_tui.partners.redtail.partner import builtin_mapping
 from plantech_tui.service.workspace import UNDO_LEVELS, Workspace, resolve_user
 from plantech_tui.store.db import Store
 from tests.helpers import audit_rows, make_integration, snapshot, stage

@@ -246,7 +246,7 @@ async def test_item12_a_full_disk_is_one_clear_notice_in_the_tui(
 def test_item12_redtail_ids_are_ascii_digits_only(text: str) -> None:
     """Adversary: a hostile or broken Redtail sending an account id in other digits, which
     `int()` would quietly read as another account's id."""
-    from plantech_tui.sync.models import coerce_id
+    from plantech_tui.partners.redtail.models import coerce_id
 
     with pytest.raises(ValueError, match="not an id"):
         coerce_id(text)

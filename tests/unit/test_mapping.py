@@ -14,11 +14,10 @@ from plantech_tui.domain.mapping import (
     DefaultType,
     Mapping,
     MappingFileError,
-    builtin_mapping,
     canonical_owner,
-    load_mapping,
     normalize,
 )
+from plantech_tui.partners.redtail.partner import builtin_mapping, load_mapping
 
 # --- SPEC §6, written out --------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Two halves. The first drives the client with small `httpx.MockTransport` handlers, which pins
 exact request counts and headers. The second drives it against the fake Redtail server
-(`plantech_tui.sync.fake`), in-process through `httpx.ASGITransport` and over real loopback, so
+(`plantech_tui.partners.redtail.fake`), in-process through `httpx.ASGITransport` and over real loopback, so
 faults reach the client as real HTTP responses (SPEC §10).
 """
 
@@ -27,7 +27,21 @@ import pytest
 
 from plantech_tui.domain.errors import PlantechError, ValidationFailed
 from plantech_tui.domain.money import to_money_or_none
-from plantech_tui.sync.fake import (
+from plantech_tui.partners.base import (
+    AccountLocked,
+    BadResponse,
+    Forbidden,
+    InvalidCredentials,
+    PartnerError,
+    PartnerNotFound,
+    PartnerTimeout,
+    RateLimited,
+    ServerError,
+    Unreachable,
+)
+from plantech_tui.partners.http import RetryPolicy, validate_base_url
+from plantech_tui.partners.redtail.client import MAX_PAGES, RedtailClient
+from plantech_tui.partners.redtail.fake import (
     DEMO_API_KEY,
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -35,26 +49,10 @@ from plantech_tui.sync.fake import (
     create_app,
     load_demo_data,
 )
-from plantech_tui.sync.models import (
+from plantech_tui.partners.redtail.models import (
     AuthResult,
     RedtailAccount,
     RedtailContact,
-)
-from plantech_tui.sync.redtail import (
-    MAX_PAGES,
-    AccountLocked,
-    BadResponse,
-    Forbidden,
-    InvalidCredentials,
-    RateLimited,
-    RedtailClient,
-    RedtailError,
-    RedtailNotFound,
-    RedtailTimeout,
-    RetryPolicy,
-    ServerError,
-    Unreachable,
-    validate_base_url,
 )
 
 BASE = "http://127.0.0.1/api/public/v1"
@@ -193,7 +191,7 @@ class PagedServer:
     ],
 )
 def test_validate_base_url_accepts(url: str, expected: str | None) -> None:
-    out = validate_base_url(url)
+    out = validate_base_url(url, "Redtail")
     assert out == url.strip().rstrip("/")
     assert not out.endswith("/")
 
@@ -215,7 +213,7 @@ def test_validate_base_url_accepts(url: str, expected: str | None) -> None:
 )
 def test_validate_base_url_refuses(url: str, needle: str) -> None:
     with pytest.raises(ValidationFailed) as info:
-        validate_base_url(url)
+        validate_base_url(url, "Redtail")
     assert needle in info.value.message
     assert info.value.exit_code == 2
     assert "\n" not in info.value.message
@@ -327,7 +325,7 @@ async def test_authenticate_is_never_retried(response: Callable[[], httpx.Respon
 
     retry, waits = fast_retry(attempts=4)
     async with make_client(handler, user_key=None, retry=retry) as client:
-        with pytest.raises(RedtailError):
+        with pytest.raises(PartnerError):
             await client.authenticate(USERNAME, PASSWORD)
     assert client.request_count == 1
     assert waits.waits == []
@@ -562,7 +560,7 @@ async def test_timeout_is_retried_then_raises_timeout() -> None:
     retry, _ = fast_retry(attempts=2)
     async with make_client(handler, retry=retry, timeout=0.2) as client:
         started = time.monotonic()
-        with pytest.raises(RedtailTimeout) as info:
+        with pytest.raises(PartnerTimeout) as info:
             await client.get_contact(101)
     assert time.monotonic() - started < 2.0
     assert client.request_count == 2
@@ -577,16 +575,16 @@ async def test_httpx_timeout_exception_is_a_timeout() -> None:
 
     retry, _ = fast_retry(attempts=1)
     async with make_client(handler, retry=retry) as client:
-        with pytest.raises(RedtailTimeout):
+        with pytest.raises(PartnerTimeout):
             await client.get_account(5)
 
 
 @pytest.mark.parametrize(
     ("status", "exc", "kind"),
-    [(403, Forbidden, "forbidden"), (404, RedtailNotFound, "not_found")],
+    [(403, Forbidden, "forbidden"), (404, PartnerNotFound, "not_found")],
 )
 async def test_403_and_404_are_typed_and_not_retried(
-    status: int, exc: type[RedtailError], kind: str
+    status: int, exc: type[PartnerError], kind: str
 ) -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         return reply(
@@ -1305,17 +1303,17 @@ async def test_error_reprs_and_kinds() -> None:
         InvalidCredentials: "invalid_credentials",
         AccountLocked: "account_locked",
         Forbidden: "forbidden",
-        RedtailNotFound: "not_found",
+        PartnerNotFound: "not_found",
         RateLimited: "rate_limited",
         ServerError: "server_error",
         BadResponse: "bad_response",
         Unreachable: "unreachable",
-        RedtailTimeout: "timeout",
+        PartnerTimeout: "timeout",
     }
     for cls, kind in kinds.items():
         err = cls("line one\nline two", status=500)
         assert err.kind == kind
-        assert issubclass(cls, RedtailError) and issubclass(cls, PlantechError)
+        assert issubclass(cls, PartnerError) and issubclass(cls, PlantechError)
         assert err.exit_code == 1
         assert err.message == "line one line two"
         assert kind in repr(err)
@@ -1726,13 +1724,13 @@ async def test_fake_server_error_contact() -> None:
     ("fault", "call", "exc", "text"),
     [
         (f"forbidden:{GOMEZ}", "accounts", Forbidden, "User Forbidden from accessing accounts"),
-        (f"not_found:{GOMEZ}", "contact", RedtailNotFound, "Contact not found"),
-        (f"not_found:{GOMEZ}", "accounts", RedtailNotFound, "Contact not found"),
+        (f"not_found:{GOMEZ}", "contact", PartnerNotFound, "Contact not found"),
+        (f"not_found:{GOMEZ}", "accounts", PartnerNotFound, "Contact not found"),
         (f"malformed:{GOMEZ}", "accounts", BadResponse, "not JSON"),
     ],
 )
 async def test_fake_targeted_faults(
-    fault: str, call: str, exc: type[RedtailError], text: str
+    fault: str, call: str, exc: type[PartnerError], text: str
 ) -> None:
     app = create_app(load_demo_data(), faults=fault)
     async with asgi_client(app) as client:
@@ -1752,7 +1750,7 @@ async def test_fake_unknown_contact_is_not_found() -> None:
     app = create_app(load_demo_data())
     async with asgi_client(app) as client:
         await login(client)
-        with pytest.raises(RedtailNotFound) as info:
+        with pytest.raises(PartnerNotFound) as info:
             await client.get_contact(987654)
     assert info.value.message == "Redtail has no contact 987654: Contact not found (HTTP 404)"
 
@@ -1762,7 +1760,7 @@ async def test_fake_timeout_in_process() -> None:
     async with asgi_client(app, timeout=0.3, retry=RetryPolicy(attempts=1)) as client:
         await login(client)
         started = time.monotonic()
-        with pytest.raises(RedtailTimeout) as info:
+        with pytest.raises(PartnerTimeout) as info:
             await client.contact_accounts(GOMEZ)
     assert time.monotonic() - started < 5
     assert "0.3 s" in info.value.message
@@ -1776,7 +1774,7 @@ async def test_fake_timeout_over_loopback() -> None:
         async with client:
             await login(client)
             started = time.monotonic()
-            with pytest.raises(RedtailTimeout) as info:
+            with pytest.raises(PartnerTimeout) as info:
                 await client.contact_accounts(GOMEZ)
             elapsed = time.monotonic() - started
             assert (await client.get_contact(MORTICIA)).id == MORTICIA  # client still usable
@@ -1961,7 +1959,7 @@ async def test_fake_no_secret_anywhere_across_the_fault_matrix(
         "AccountLocked",
         "ServerError",
         "Forbidden",
-        "RedtailNotFound",
+        "PartnerNotFound",
         "RateLimited",
         "BadResponse",
     } <= raised

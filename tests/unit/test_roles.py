@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from plantech_tui.domain.errors import NotFound, PermissionDenied, PlantechError, UnknownUser
-from plantech_tui.domain.mapping import builtin_mapping
 from plantech_tui.domain.models import Role, User
 from plantech_tui.domain.permissions import Action, allowed
+from plantech_tui.partners.redtail.partner import builtin_mapping
 from plantech_tui.service.workspace import Workspace, resolve_user
 from plantech_tui.store.db import Store
 from tests.helpers import make_integration, snapshot, stage
@@ -177,21 +177,21 @@ def _sees_link(ws: Workspace) -> None:
 
 
 def _refresh(ws: Workspace) -> None:
-    from plantech_tui.sync import actions
+    from plantech_tui.service import pulls
 
-    asyncio.run(actions.refresh_async(ws, IDS.quiet, client_for=_no_client))
+    asyncio.run(pulls.refresh_async(ws, IDS.quiet, connection_for=_no_client))
 
 
 def _sync(ws: Workspace) -> None:
-    from plantech_tui.sync import actions
+    from plantech_tui.service import pulls
 
-    asyncio.run(actions.sync_async(ws, [IDS.quiet], client_for=_no_client))
+    asyncio.run(pulls.sync_async(ws, [IDS.quiet], connection_for=_no_client))
 
 
 def _auto_pull(ws: Workspace) -> None:
-    from plantech_tui.sync import actions
+    from plantech_tui.service import pulls
 
-    asyncio.run(actions.auto_pull_async(ws, IDS.quiet, client_for=_no_client))
+    asyncio.run(pulls.auto_pull_async(ws, IDS.quiet, connection_for=_no_client))
 
 
 OPS: dict[str, tuple[str, Callable[[Workspace], Any]]] = {

@@ -258,22 +258,22 @@ def fake_redtail(log: Path) -> Iterator[str]:
 def build(db: Path, base_url: str) -> dict[str, Any]:
     """Three plans of demo contacts, pulled once; linked and manual accounts to edit, pending
     rows to triage. Returns the roles' shared config."""
+    from plantech_tui.partners.redtail.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
+    from plantech_tui.service import connections, pulls
     from plantech_tui.service.workspace import Workspace
-    from plantech_tui.sync import actions
-    from plantech_tui.sync.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
 
     async def setup() -> dict[str, Any]:
         ws = Workspace.open(db, "alice")
-        integ, _ = await actions.connect_integration(
+        integ, _ = await connections.connect_integration(
             ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
             api_key=DEMO_API_KEY)
         plans = {}
         for name, contacts in (("Addams Family", [101, 102]), ("Second Family", [201, 202]),
                                ("Third Family", [203, 204, 205])):
             plan = ws.create_plan(name, [f"{name} client"])
-            await actions.link_contacts_async(ws, plan.id, integ.id, contacts)
+            await connections.link_contacts_async(ws, plan.id, integ.id, contacts)
             plans[name] = plan.id
-        await actions.sync_async(ws, None)
+        await pulls.sync_async(ws, None)
         edit_targets: list[dict[str, Any]] = []
         triage_targets: list[dict[str, Any]] = []
         movable: list[int] = []
@@ -345,9 +345,9 @@ def test_tui_sync_edits_and_triage_on_one_database(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     started = time.monotonic()
     monkeypatch.setenv("PLANTECH_CREDENTIALS", "file")  # one credential file for every process
-    from plantech_tui.sync import actions
+    from plantech_tui.sync import credentials
 
-    actions.reset_credential_store()
+    credentials.reset_credential_store()
     db = tmp_path / "soak.db"
     work = tmp_path / "soak"
     work.mkdir()

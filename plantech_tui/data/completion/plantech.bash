@@ -18,7 +18,7 @@ _shtab_plantech_fake_redtail_option_strings=(-h --help --db --user --json -q --q
 _shtab_plantech_serve_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --port --host --allow-remote --allow-host)
 _shtab_plantech_sync_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --plan --all --dry-run --max-in-flight)
 _shtab_plantech_doctor_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
-_shtab_plantech_integration_add_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --base-url --username --password-stdin --api-key --environment)
+_shtab_plantech_integration_add_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --base-url --username --password-stdin --api-key --environment --partner)
 _shtab_plantech_integration_list_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
 _shtab_plantech_integration_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
 _shtab_plantech_plan_create_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --clients)
@@ -50,6 +50,7 @@ _shtab_plantech_option_strings=(-h --help --db --user --json -q --quiet -v --ver
 
 
 
+_shtab_plantech_integration_add___partner_choices=(redtail)
 _shtab_plantech_integration_pos_0_choices=(add list)
 _shtab_plantech_plan_pos_0_choices=(create list show search-contacts link-contact unlink-contact)
 _shtab_plantech_account_pos_0_choices=(add pause play stop delete)

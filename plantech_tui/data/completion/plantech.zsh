@@ -286,6 +286,7 @@ _shtab_plantech_integration_add_options=(
   "--password-stdin[read the password as one line from stdin (required)]"
   "--api-key[visible to other users in ps\: prefer PLANTECH_REDTAIL_API_KEY or config.toml \[redtail\] api_key]:KEY:"
   "--environment[Production, Sandbox or Custom]:environment:"
+  "--partner[the integration partner (default redtail\; one of redtail)]:SLUG:(redtail)"
 )
 
 # guard to ensure default positional specs are added only once per session

@@ -1,4 +1,4 @@
-"""``python -m plantech_tui.sync.fake [--port P] ...``: the fake Redtail in the foreground."""
+"""``python -m plantech_tui.partners.redtail.fake [--port P] ...``: the fake Redtail in the foreground."""
 
 from __future__ import annotations
 

@@ -336,7 +336,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m plantech_tui.sync.fake",
+        prog="python -m plantech_tui.partners.redtail.fake",
         description="Run the fake Redtail CRM API on 127.0.0.1.",
     )
     configure_parser(parser)

@@ -3,7 +3,8 @@
 One `RedtailClient` holds one `httpx.AsyncClient`; concurrent tasks of one pull share it, and an
 `asyncio.Semaphore(max_in_flight)` bounds the requests on the wire. Transient failures (429, 5xx,
 timeouts, connection errors, the "Gateway Time-out" 401) are retried with exponential backoff and
-jitter; `authenticate` is never retried (Redtail locks a login after 3 failures).
+jitter (`partners.http.RetryPolicy`); `authenticate` is never retried (Redtail locks a login after
+3 failures).
 
 Secrets (API key, user key, password, and their base64 / URL-encoded forms) never reach a log
 record, an exception message, or the repr of any object here: every message the client builds
@@ -13,30 +14,44 @@ is scrubbed, and the request log carries only method, path, page, status and ela
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
-import ipaddress
 import json
 import logging
-import random
-import re
-import socket
-import ssl
 import time
-import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from plantech_tui.domain.errors import PlantechError, ValidationFailed
-from plantech_tui.domain.text import clean_line
-from plantech_tui.sync.models import (
+from ..base import (
+    AccountLocked,
+    BadResponse,
+    Forbidden,
+    InvalidCredentials,
+    PartnerError,
+    PartnerNotFound,
+    PartnerTimeout,
+    RateLimited,
+    ServerError,
+    Unreachable,
+)
+from ..http import (
+    TAG,
+    Failure,
+    RetryPolicy,
+    attempts_text,
+    b64,
+    network_reason,
+    one_line,
+    parse_retry_after,
+    read_capped_body,
+    scrub,
+    server_text,
+    tls_context,
+    validate_base_url,
+)
+from .models import (
     AuthResult,
     ContactFamily,
     LookupItem,
@@ -46,287 +61,19 @@ from plantech_tui.sync.models import (
 )
 
 __all__ = [
-    "AccountLocked",
-    "BadResponse",
-    "Forbidden",
-    "InvalidCredentials",
     "MAX_PAGES",
     "MAX_RESPONSE_BYTES",
-    "RateLimited",
     "RedtailClient",
-    "RedtailError",
-    "RedtailNotFound",
-    "RedtailTimeout",
-    "RetryPolicy",
-    "ServerError",
-    "Unreachable",
-    "validate_base_url",
 ]
 
 logger = logging.getLogger("plantech.redtail")
 
 MAX_PAGES = 1000  # read at each listing: tests set a small cap on the module
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024  # the most of one answer the client reads ("10 MB")
-_ERROR_BODY_CAP = 1024 * 1024  # an error answer is read only this far: its message is enough
-RETRY_AFTER_CAP = 60.0
-_MESSAGE_CAP = 200
 _M = TypeVar("_M", bound=BaseModel)
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class RedtailError(PlantechError):
-    """A Redtail or network failure. `message` is one safe line carrying the server's text."""
-
-    kind = "redtail"
-    exit_code = 1
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(_one_line(message, 400))
-        self.status = status
-
-    def __repr__(self) -> str:
-        name = type(self).__name__
-        return f"{name}(kind={self.kind!r}, status={self.status!r}, message={self.message!r})"
-
-
-class InvalidCredentials(RedtailError):
-    kind = "invalid_credentials"
-
-
-class AccountLocked(RedtailError):
-    kind = "account_locked"
-
-
-class Forbidden(RedtailError):
-    kind = "forbidden"
-
-
-class RedtailNotFound(RedtailError):
-    kind = "not_found"
-
-
-class RateLimited(RedtailError):
-    kind = "rate_limited"
-
-
-class ServerError(RedtailError):
-    kind = "server_error"
-
-
-class BadResponse(RedtailError):
-    kind = "bad_response"
-
-
-class Unreachable(RedtailError):
-    kind = "unreachable"
-
-
-class RedtailTimeout(RedtailError):
-    kind = "timeout"
-
-
-# --------------------------------------------------------------------------- retry policy
-
-
-async def _default_sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff and jitter.
-
-    `attempts` counts every try (1 = no retry). The n-th wait is
-    `min(max_delay, base_delay * 2**(n-1))`, shortened by up to `jitter` of itself at random;
-    a `Retry-After` (capped at `retry_after_cap`) is a floor. `sleep` is awaited for every wait,
-    so tests can record (and skip) them.
-    """
-
-    attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    jitter: float = 0.25
-    retry_after_cap: float = RETRY_AFTER_CAP
-    sleep: Callable[[float], Awaitable[None]] = field(default=_default_sleep, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("RetryPolicy.attempts must be at least 1")
-        if not 0.0 <= self.jitter <= 1.0:
-            raise ValueError("RetryPolicy.jitter must be between 0 and 1")
-
-    def delay(self, retry_number: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry `retry_number` (1-based)."""
-        backoff = min(self.max_delay, self.base_delay * (2 ** max(0, retry_number - 1)))
-        backoff *= 1.0 - self.jitter * random.random()
-        if retry_after is not None:
-            return max(backoff, min(max(retry_after, 0.0), self.retry_after_cap))
-        return backoff
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def validate_base_url(url: str) -> str:
-    """The API root, e.g. ``https://crm.redtailtechnology.com/api/public/v1``, without a
-    trailing "/". https is required, except http:// for loopback hosts (127.0.0.0/8, ::1,
-    localhost)."""
-    text = (url or "").strip()
-    if not text:
-        raise ValidationFailed("the Redtail base URL is empty", field="base_url")
-    if any(ch.isspace() for ch in text):
-        raise ValidationFailed("the Redtail base URL must not contain spaces", field="base_url")
-    if not text.isprintable():
-        raise ValidationFailed("the Redtail base URL must not contain control characters",
-                               field="base_url")
-    shown = _one_line(text, 120)
-    try:
-        parts = urllib.parse.urlsplit(text)
-    except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
-        raise ValidationFailed(f"the Redtail base URL is not valid ({exc}): {shown}",
-                               field="base_url") from None
-    scheme = parts.scheme.lower()
-    if scheme not in {"http", "https"} or not parts.netloc:
-        raise ValidationFailed(
-            f"the Redtail base URL must start with https:// (got {shown})", field="base_url"
-        )
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ValidationFailed(
-            "the Redtail base URL must not contain a user name or password", field="base_url"
-        )
-    host = parts.hostname or ""
-    if not host:
-        raise ValidationFailed(f"the Redtail base URL has no host: {shown}", field="base_url")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ValidationFailed(
-            f"the Redtail base URL has a bad port: {shown}", field="base_url"
-        ) from None
-    if parts.query or parts.fragment:
-        raise ValidationFailed(
-            f"the Redtail base URL must not have a query or fragment: {shown}", field="base_url"
-        )
-    if scheme == "http" and not _is_loopback(host):
-        raise ValidationFailed(
-            f"the Redtail base URL must use https:// (http:// is allowed only for loopback "
-            f"hosts such as 127.0.0.1): {shown}",
-            field="base_url",
-        )
-    try:  # whatever else the HTTP client would refuse, refused here with a clear message
-        httpx.URL(text)
-    except httpx.InvalidURL as exc:
-        raise ValidationFailed(f"the Redtail base URL is not valid ({_one_line(str(exc), 80)}): "
-                               f"{shown}", field="base_url") from None
-    return text.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-_WS = re.compile(r"\s+")
-_TAG = re.compile(r"<[^>]*>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
-
-
-def _one_line(text: str, cap: int = _MESSAGE_CAP) -> str:
-    return clean_line(text, cap)  # one line, no terminal controls or bidi overrides, capped
-
-
-def _server_text(body: str, scrub: Callable[[str], str]) -> str:
-    """The human part of an error body: a JSON "message", an HTML title, or the text itself.
-
-    `scrub` runs on the text before it is shortened (a cut secret would escape scrubbing)."""
-    stripped = body.strip()
-    if not stripped:
-        return ""
-    try:
-        data = json.loads(stripped, parse_float=Decimal)
-    except (ValueError, RecursionError):
-        data = None
-    if isinstance(data, dict):
-        for key in ("message", "error", "errors", "detail"):
-            value = data.get(key)
-            if isinstance(value, str) and value.strip():
-                return _one_line(scrub(value))
-            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-                return _one_line(scrub("; ".join(value)))
-        return ""
-    if isinstance(data, str):
-        return _one_line(scrub(data))
-    stripped = scrub(stripped)
-    if stripped.startswith("<") or "<html" in stripped[:200].lower():
-        match = _TITLE.search(stripped) or _H1.search(stripped)
-        inner = match.group(1) if match else _TAG.sub(" ", stripped)
-        return _one_line(_TAG.sub(" ", inner))
-    return _one_line(stripped)
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
-
-
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _network_reason(exc: BaseException, scrub: Callable[[str], str]) -> str:
-    """A short human reason for a connection failure (looks through the exception chain).
-
-    `scrub` cleans exception text before it is shortened (a cut secret escapes scrubbing)."""
-    chain = _exception_chain(exc)
-    for link in chain:
-        if isinstance(link, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(link, socket.gaierror):
-            return "host not found"
-        if isinstance(link, ssl.SSLError):
-            return "TLS error: " + _one_line(scrub(str(link) or type(link).__name__), 120)
-    text = " ".join(str(link) for link in chain)
-    low = text.lower()
-    if "refused" in low:
-        return "connection refused"
-    if "name or service not known" in low or "nodename nor servname" in low:
-        return "host not found"
-    if "certificate" in low or "ssl" in low:
-        return "TLS error"
-    if "unreachable" in low:
-        return "network unreachable"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return "the connection was closed unexpectedly"
-    if "all connection attempts failed" in low:
-        return "connection failed"
-    return _one_line(scrub(str(exc) or type(exc).__name__), 120)
 
 
 def _meta_int(meta: object, key: str) -> int | None:
@@ -337,32 +84,6 @@ def _meta_int(meta: object, key: str) -> int | None:
     except ValueError:
         return None
     return value if value >= 0 else None
-
-
-def _attempts_text(n: int) -> str:
-    return f"gave up after {n} attempt{'s' if n != 1 else ''}"
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-
-@dataclass
-class _Failure:
-    """A retryable outcome: the error to raise if it is the last attempt."""
-
-    error: RedtailError
-    retry_after: float | None = None
-
-
-# --------------------------------------------------------------------------- client
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process: building one (loading the CA bundle) costs
-    30-60 ms, which every pull would otherwise pay again. Verification stays on."""
-    return httpx.create_ssl_context()
 
 
 class RedtailClient:
@@ -389,7 +110,7 @@ class RedtailClient:
             raise ValueError("page_size must be at least 1")
         if max_response_bytes < 1:
             raise ValueError("max_response_bytes must be at least 1")
-        self.base_url = validate_base_url(base_url)
+        self.base_url = validate_base_url(base_url, "Redtail")
         self._api_key = api_key
         self._user_key = user_key or None
         self._timeout = float(timeout)
@@ -405,7 +126,7 @@ class RedtailClient:
             max_connections=max_in_flight, max_keepalive_connections=max_in_flight
         )
         if transport is None:
-            transport = httpx.AsyncHTTPTransport(limits=limits, retries=0, verify=_tls_context())
+            transport = httpx.AsyncHTTPTransport(limits=limits, retries=0, verify=tls_context())
         self._http = httpx.AsyncClient(
             base_url=self.base_url + "/",
             transport=transport,
@@ -445,7 +166,7 @@ class RedtailClient:
 
         Never retried: Redtail locks a login after 3 failures.
         """
-        header = "Basic " + _b64(f"{self._api_key}:{username}:{password}")
+        header = "Basic " + b64(f"{self._api_key}:{username}:{password}")
         data = await self._get(
             "authentication",
             what="the login",
@@ -663,7 +384,7 @@ class RedtailClient:
             ident = raw.get("id")
             name = what
             if what in {"account", "contact", "entry"} and ident is not None:
-                name = f"{what} {_one_line(str(ident), 40)}"
+                name = f"{what} {one_line(str(ident), 40)}"
             raise BadResponse(
                 self._scrub(f"Redtail sent an unreadable {name}{where}: {loc}: {msg}")
             ) from None
@@ -689,7 +410,7 @@ class RedtailClient:
                 raise InvalidCredentials(
                     "no Redtail user key: the integration needs re-authentication"
                 )
-            authorization = "Userkeyauth " + _b64(f"{self._api_key}:{self._user_key}")
+            authorization = "Userkeyauth " + b64(f"{self._api_key}:{self._user_key}")
         headers = {"Authorization": authorization}
         if paged:
             headers["pagesize"] = str(self._page_size)
@@ -701,7 +422,7 @@ class RedtailClient:
                 outcome = await self._attempt(
                     path, params, headers, what, login, attempt, attempts, secrets
                 )
-            except RedtailError as exc:
+            except PartnerError as exc:
                 if not secrets:
                     raise
                 raise type(exc)(self._scrub(exc.message, secrets), status=exc.status) from None
@@ -724,8 +445,8 @@ class RedtailClient:
         attempt: int,
         attempts: int,
         secrets: tuple[str, ...],
-    ) -> dict[str, Any] | _Failure:
-        gave_up = f"{_attempts_text(attempt)}" if attempts > 1 else ""
+    ) -> dict[str, Any] | Failure:
+        gave_up = f"{attempts_text(attempt)}" if attempts > 1 else ""
         log_path = "/" + path + (f"?page={params['page']}" if params and "page" in params else "")
         async with self._semaphore:
             self.request_count += 1
@@ -741,20 +462,20 @@ class RedtailClient:
                 logger.debug("GET %s -> timeout after %.0f ms", log_path, elapsed)
                 seconds = f"{self._timeout:g}"
                 tail = f" ({gave_up})" if gave_up else ""
-                return _Failure(
-                    RedtailTimeout(f"Redtail did not answer {what} within {seconds} s{tail}")
+                return Failure(
+                    PartnerTimeout(f"Redtail did not answer {what} within {seconds} s{tail}")
                 )
             except httpx.TransportError as exc:
                 elapsed = (time.monotonic() - started) * 1000
-                reason = _network_reason(exc, lambda text: self._scrub(text, secrets))
+                reason = network_reason(exc, lambda text: self._scrub(text, secrets))
                 logger.debug("GET %s -> network error after %.0f ms", log_path, elapsed)
                 tail = f" ({gave_up})" if gave_up else ""
-                return _Failure(
+                return Failure(
                     Unreachable(f"cannot reach Redtail at {self.base_url}: {reason}{tail}")
                 )
             except httpx.HTTPError as exc:
                 logger.debug("GET %s -> %s", log_path, type(exc).__name__)
-                reason = _one_line(self._scrub(str(exc) or type(exc).__name__, secrets), 120)
+                reason = one_line(self._scrub(str(exc) or type(exc).__name__, secrets), 120)
                 raise BadResponse(
                     f"Redtail sent an unreadable answer for {what}: {reason}"
                 ) from None
@@ -766,32 +487,13 @@ class RedtailClient:
         return self._classify(response, body, what, login, gave_up, secrets, log_path)
 
     async def _read_body(self, response: httpx.Response, what: str, log_path: str) -> bytearray:
-        """The body, read as it streams in and never past the cap: a success over
-        `max_response_bytes` (by its Content-Length before any of it is read, or once that much
-        has arrived) is a BadResponse, not retried; an error answer is read only as far as
-        `_ERROR_BODY_CAP` (its message is all that is needed) and the rest dropped."""
-        success = 200 <= response.status_code < 300
-        cap = self._max_response_bytes if success else min(self._max_response_bytes,
-                                                            _ERROR_BODY_CAP)
-        if success:
-            try:
-                declared = int(response.headers.get("content-length", ""))
-            except ValueError:
-                declared = None
-            if declared is not None and declared > cap:
-                logger.debug("GET %s -> %d, Content-Length %d over the cap", log_path,
-                              response.status_code, declared)
-                raise self._too_large(what, log_path, response.status_code)
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            if len(body) + len(chunk) > cap:
-                if not success:
-                    body += chunk[: cap - len(body)]
-                    break
-                logger.debug("GET %s -> %d, body over the cap", log_path, response.status_code)
-                raise self._too_large(what, log_path, response.status_code)
-            body += chunk
-        return body
+        """The body, never read past `max_response_bytes` (`partners.http.read_capped_body`)."""
+
+        def too_large() -> BadResponse:
+            logger.debug("GET %s -> %d, body over the cap", log_path, response.status_code)
+            return self._too_large(what, log_path, response.status_code)
+
+        return await read_capped_body(response, self._max_response_bytes, too_large)
 
     def _too_large(self, what: str, log_path: str, status: int) -> BadResponse:
         cap = self._max_response_bytes
@@ -811,7 +513,7 @@ class RedtailClient:
         gave_up: str,
         secrets: tuple[str, ...],
         log_path: str,
-    ) -> dict[str, Any] | _Failure:
+    ) -> dict[str, Any] | Failure:
         status = response.status_code
         if 200 <= status < 300:
             return self._json_object(response, body_bytes, what, secrets, log_path)
@@ -819,14 +521,14 @@ class RedtailClient:
             body = body_bytes.decode(response.encoding or "utf-8", errors="replace")
         except LookupError:
             body = body_bytes.decode("utf-8", errors="replace")
-        server = _server_text(body, lambda text: self._scrub(text, secrets))
+        server = server_text(body, lambda text: self._scrub(text, secrets))
         server = server or response.reason_phrase or ""
         detail = f": {server}" if server else ""
         tried = f": {gave_up}" if gave_up else ""
         low = body.lower()
         if status == 401:
             if "gateway time-out" in low or "gateway timeout" in low:
-                return _Failure(
+                return Failure(
                     ServerError(
                         f"Redtail gateway timed out on {what}{tried} (Gateway Time-out, HTTP 401)",
                         status=status,
@@ -846,28 +548,28 @@ class RedtailClient:
         if status == 403:
             raise Forbidden(f"Redtail refused access to {what}{detail} (HTTP 403)", status=status)
         if status == 404:
-            raise RedtailNotFound(
+            raise PartnerNotFound(
                 f"Redtail has no {what.removeprefix('the ')}{detail} (HTTP 404)", status=status
             )
         if status == 429:
-            return _Failure(
+            return Failure(
                 RateLimited(
                     f"Redtail rate limit on {what}{tried}{detail} (HTTP 429)", status=status
                 ),
-                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status == 408:
-            return _Failure(
-                RedtailTimeout(
+            return Failure(
+                PartnerTimeout(
                     f"Redtail timed out on {what}{tried}{detail} (HTTP 408)", status=status
                 )
             )
         if status >= 500:
-            return _Failure(
+            return Failure(
                 ServerError(
                     f"Redtail server error on {what}{tried}{detail} (HTTP {status})", status=status
                 ),
-                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         raise BadResponse(
             f"Redtail answered {what} with an unexpected HTTP {status}{detail}", status=status
@@ -895,7 +597,7 @@ class RedtailClient:
         except (ValueError, RecursionError):
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             raw = self._scrub(text, secrets) if text else ""
-            snippet = _one_line(_TAG.sub(" ", raw), 60)
+            snippet = one_line(TAG.sub(" ", raw), 60)
             shown = f": {snippet!r}" if snippet else ": empty body"
             raise BadResponse(
                 f"Redtail sent an unreadable answer for {what}: not JSON ({kind}){shown}",
@@ -916,20 +618,5 @@ class RedtailClient:
         raw: list[str] = [self._api_key, *(s for s in extra)]
         if self._user_key:
             raw.append(self._user_key)
-            raw.append(_b64(f"{self._api_key}:{self._user_key}"))
-        forms: set[str] = set()
-        for secret in raw:
-            if not secret or len(secret) < 4:
-                continue
-            forms.update(
-                {
-                    secret,
-                    _b64(secret),
-                    urllib.parse.quote(secret, safe=""),
-                    urllib.parse.quote_plus(secret),
-                }
-            )
-        for form in sorted(forms, key=len, reverse=True):
-            if len(form) >= 4:
-                text = text.replace(form, "***")
-        return text
+            raw.append(b64(f"{self._api_key}:{self._user_key}"))
+        return scrub(text, raw)

@@ -1,0 +1,1 @@
+"""Redtail CRM: its client, records, type mapping, fake server and `partner.RedtailPartner`."""
