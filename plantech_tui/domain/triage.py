@@ -30,6 +30,7 @@ __all__ = [
     "balance_flows",
     "can_be_missing",
     "moves_from",
+    "offered",
     "receives_pull",
     "refusal",
     "status_of",
@@ -163,6 +164,15 @@ def allowed(status: Status, move: Move) -> bool:
 def moves_from(status: Status) -> frozenset[Move]:
     """Every move `apply` takes from this status."""
     return frozenset(m for (s, m) in _TABLE if s is status)
+
+
+def offered(status: Status | None) -> frozenset[Move]:
+    """The moves a screen offers for a row in this status: those that change something (Play
+    is not offered on an active link, though pressing it there is harmless). None: a plan
+    account with no link (a manual account), which offers none of them."""
+    if status is None:
+        return frozenset()
+    return frozenset(m for (s, m), (_, audit) in _TABLE.items() if s is status and audit)
 
 
 def refusal(status: Status, move: Move, what: str = "the account") -> str:
