@@ -16,11 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .errors import InvalidState
 
+if TYPE_CHECKING:
+    from .models import PlanAccount
+
 __all__ = [
     "LINKED",
+    "LINK_MOVES",
     "Move",
     "Outcome",
     "Status",
@@ -33,6 +38,7 @@ __all__ = [
     "offered",
     "receives_pull",
     "refusal",
+    "link_status",
     "status_of",
 ]
 
@@ -154,6 +160,17 @@ _VERBS = {Move.IGNORE: "be ignored", Move.STOP_IGNORING: "stop being ignored",
           Move.PLAY: "play", Move.STOP: "stop", Move.DELETE: "be deleted",
           Move.CONTACT_UNLINKED: "lose its contact", Move.CONTACT_RELINKED: "be revived",
           Move.MISSING_AT_SOURCE: "be missing at source"}
+
+
+# The moves a plan account's own keys make (their action names are the moves' values).
+LINK_MOVES = frozenset({"pause", "play", "stop"})
+
+
+def link_status(account: PlanAccount | None) -> Status | None:
+    """A plan account's link status; None for a manual account (or none at all)."""
+    if account is None or account.link is None:
+        return None
+    return Status(account.link.state.value)
 
 
 def allowed(status: Status, move: Move) -> bool:
