@@ -15,6 +15,7 @@ from textual.widgets import Button, Footer, Input, Select, Sparkline, Static
 from ..domain.errors import NotFound, PlantechError
 from ..domain.models import OWNERS, LinkState, PlanAccount, StagedAccount
 from ..domain.permissions import Action
+from ..domain.triage import LINK_MOVES, Move, link_status, offered
 from ..widgets.fmt import local_time, money_display, shown, utc_label
 from ..widgets.topbar import TopBar
 from .base import FormMixin, PlantechScreen, button, field_row
@@ -293,13 +294,8 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
 
     def action_state(self, action: str) -> bool | None:
         a = self.account
-        state = a.link.state if a and a.link else None
-        if action == "pause":
-            return True if state is LinkState.ACTIVE else False
-        if action == "play":
-            return True if state is LinkState.PAUSED else False
-        if action == "stop":
-            return state is not None
+        if action in LINK_MOVES:  # what triage offers for the account's link (none: manual)
+            return Move(action) in offered(link_status(a))
         if action == "delete_account":
             return a is not None
         return True

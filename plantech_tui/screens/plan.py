@@ -15,6 +15,7 @@ from textual.widgets import Static
 from ..domain.errors import NotFound, PlantechError
 from ..domain.models import LinkState, PlanAccount
 from ..domain.permissions import Action
+from ..domain.triage import LINK_MOVES, Move, link_status, offered
 from ..service.workspace import TableQuery
 from ..widgets.fmt import money_display, shown
 from ..widgets.footer import KeyFooter
@@ -163,13 +164,8 @@ class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
 
     def action_state(self, action: str) -> bool | None:
         a = self.current()
-        state = a.link.state if a and a.link else None
-        if action == "pause":
-            return state is LinkState.ACTIVE
-        if action == "play":
-            return state is LinkState.PAUSED
-        if action == "stop":
-            return state is not None
+        if action in LINK_MOVES:  # what triage offers for the row's link (none: manual)
+            return Move(action) in offered(link_status(a))
         if action == "delete_account":
             return True if a else None
         return super().action_state(action)
