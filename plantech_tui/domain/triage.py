@@ -112,6 +112,9 @@ class TransitionRefused(InvalidState):
 
 def status_of(state: str, link_state: str | None = None) -> Status:
     """A staged row's status from its stored columns."""
+    found = _STORED.get((state, link_state))
+    if found is not None:  # a pull asks this of every row: the known pairs answer at once
+        return found
     if state == "linked":
         if link_state is None:
             raise ValueError("a linked row has a link state")
@@ -120,6 +123,11 @@ def status_of(state: str, link_state: str | None = None) -> Status:
         raise ValueError(f"a {state} row has no link state")
     return Status(state)
 
+
+_STORED: dict[tuple[str, str | None], Status] = {
+    **{(s.value, None): s for s in (Status.PENDING, Status.IGNORED)},
+    **{("linked", s.value): s for s in LINKED},
+}
 
 # The table: (status, move) → (new status, audit action). A pair absent from it is refused;
 # a pair whose new status is the same status and audit "" is allowed and changes nothing.

@@ -16,6 +16,7 @@ from ..domain.describe import last4, staged_description
 from ..domain.money import money_display
 from ..domain.report import BalanceChange, NewAccount, PullError, RefreshReport
 from ..domain.text import TEXT_CAP, clean_line
+from ..domain.triage import Status, can_be_missing, receives_pull, status_of
 from ..partners.base import SourceAccount, legacy_id
 from ..store.pulls import PULLED, id_order
 
@@ -182,11 +183,12 @@ def compute_diff(
         if new_listing != old_listing:
             diff.listings[row["id"]] = new_listing
 
-        if row["state"] == "ignored":
-            report.ignored += 1
-            continue
-        if row["state"] == "linked" and row["link_state"] != "active":
-            report.paused += 1
+        status = status_of(row["state"], row["link_state"])
+        if not receives_pull(status):  # ignored, or a link that is not active (triage)
+            if status is Status.IGNORED:
+                report.ignored += 1
+            else:
+                report.paused += 1
             continue
 
         changes: dict[str, Any] = {}
@@ -247,10 +249,8 @@ def compute_diff(
     # Missing at source: rows not returned although every successful lister was fetched.
     for row in rows:
         key = (row["integration_id"], row["source_account_id"])
-        if key in seen or row["state"] == "ignored":
-            continue
-        if row["state"] == "linked" and row["link_state"] == "source_unlinked":
-            continue
+        if key in seen or not can_be_missing(status_of(row["state"], row["link_state"])):
+            continue  # ignored rows and links whose contact was unlinked are not watched
         listers = {(row["integration_id"], c) for c in listings.get(row["id"], ())}
         fetched = listers & ok_contacts
         if not fetched:
