@@ -40,7 +40,8 @@ class AdvisorIntegrationScreen(PlantechScreen):
             [Column("partner", "Partner"), Column("environment", "Environment"),
              Column("username", "Username"), Column("status", "Status"),
              Column("base_url", "Base URL"), Column("created", "Added")],
-            empty_text="No integrations yet — press n (Add Integration) to connect Redtail CRM.",
+            empty_text=f"No integrations yet — press {self.key_of('add_integration')} (Add "
+            "Integration) to connect Redtail CRM.",
             id="integrations")
         with Horizontal(classes="buttons"):
             for spec in self.SPECS:

@@ -84,6 +84,10 @@ class RoleGated:
         """The key of `spec` as the footer shows it, remapped by `[keys]` if it was."""
         return self.papp.key_display(spec)
 
+    def key_of(self, name: str) -> str:
+        """The key of the screen's action `name` (or id) as text, remapped if it was: "n"."""
+        return self.key_display(self.spec(name))
+
     def labelled(self, spec: ActionSpec, label: str | None = None) -> str:
         """A button's label: "Ignore (i)" (its key as remapped)."""
         text = label or spec.button or spec.title

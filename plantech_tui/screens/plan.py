@@ -35,11 +35,13 @@ class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         yield TopBar("Plans › Investment Assets")
         with Horizontal(classes="plan-head"):
             yield Static("", id="plan-title", markup=False)
-            yield ActionLink(f"{self.icons.menu} Plan menu (m)", "plan_menu", id="plan-menu-button")
+            yield ActionLink(f"{self.icons.menu} {self.labelled(self.spec('plan_menu'))}",
+                             "plan_menu", id="plan-menu-button")
         yield Static("Investment Assets", classes="screen-title")
         yield Static("", id="totals", markup=False)
-        empty = ("No accounts yet — press n to add one"
-                 + (", or link Redtail contacts from Plan Integration (m)."
+        menu = self.key_of("plan_menu")
+        empty = (f"No accounts yet — press {self.key_of('new')} to add one"
+                 + (f", or link Redtail contacts from Plan Integration ({menu})."
                     if self.ws.can(Action.PLAN_INTEGRATION) else ".")
                  if self.ws.can(Action.EDIT_ACCOUNT) else "No accounts in this plan yet.")
         yield RecordTable([Column("description", "Description", min_width=20,

@@ -80,7 +80,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         yield TopBar("Plans › Plan Integration")
         with Horizontal(classes="plan-head"):
             yield Static("", id="plan-title", markup=False)
-            yield ActionLink(f"{self.icons.menu} Plan menu (m)", "plan_menu",
+            yield ActionLink(f"{self.icons.menu} {self.labelled(self.spec('plan_menu'))}", "plan_menu",
                              id="plan-menu-button")
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             with TabPane("Integration", id="contacts"):
@@ -89,8 +89,8 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                      Column("contact", "Contact id", short="Id"),
                      Column("integration", "Integration", short="Integ."),
                      Column("party", "In plan as")],
-                    empty_text="No linked Redtail contacts yet — press n (Add Integration) to "
-                    "search Redtail and link them.", id="contacts-table")
+                    empty_text=f"No linked Redtail contacts yet — press {self.key_of('new')} "
+                    "(Add Integration) to search Redtail and link them.", id="contacts-table")
                 with Horizontal(classes="buttons"):
                     yield self.action_button("add_integration", "primary")
                     yield self.action_button("link_household")
@@ -101,7 +101,8 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                              classes="note")
                 yield RecordTable(
                     PENDING_COLUMNS, markable=True, id="pending-table",
-                    empty_text="Nothing pending. Refresh Integrations (r) pulls new accounts.")
+                    empty_text=f"Nothing pending. Refresh Integrations ({self.key_of('refresh')})"
+                    " pulls new accounts.")
                 with Horizontal(classes="buttons"):
                     yield self.action_button("ignore")
                     yield self.action_button("link_existing")
@@ -214,11 +215,12 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
             i = integrations.get(integration_id)
             return f"Redtail CRM · {i.username} ({i.environment})" if i else "Redtail CRM"
 
+        new, menu = self.key_of("new"), self.papp.key_display_of("global-menu", "g")
         self.table("contacts").set_empty_text(
-            "No linked Redtail contacts yet — press n (Add Integration) to search Redtail and "
-            "link them." if integrations else
-            "No Redtail integration yet: connect Redtail from ⋮ (g) → Advisor Integration, "
-            "then press n here to link contacts.")
+            f"No linked Redtail contacts yet — press {new} (Add Integration) to search Redtail "
+            "and link them." if integrations else
+            f"No Redtail integration yet: connect Redtail from ⋮ ({menu}) → Advisor "
+            f"Integration, then press {new} here to link contacts.")
         changes = [
             self.table("contacts").set_rows(
                 (str(c.id), [c.name, str(c.redtail_contact_id),
@@ -345,7 +347,9 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         from .contact_search import ContactSearchScreen
 
         if not self.ws.list_integrations():
-            self.notify("Connect Redtail first: ⋮ (g) → Advisor Integration → Add Integration.",
+            menu = self.papp.key_display_of("global-menu", "g")
+            self.notify(f"Connect Redtail first: ⋮ ({menu}) → Advisor Integration → Add "
+                        "Integration.",
                         title="No integration", severity="warning", timeout=8)
             return
         self.app.push_screen(ContactSearchScreen(self.plan_id))

@@ -31,7 +31,7 @@ class PlansScreen(PlantechScreen):
                     Column("manual", "Manual", right=True),
                     Column("accounts", "Accounts", right=True, short="Accts"),
                     Column("clients", "Clients")]
-        empty = ("No plans yet — press n to create one." if self.ws.can(Action.MANAGE_PLANS)
+        empty = (f"No plans yet — press {self.key_of('new')} to create one." if self.ws.can(Action.MANAGE_PLANS)
                  else "No plans are shared with you yet.")
         yield Static("Plans", classes="screen-title")
         yield RecordTable(columns, empty_text=empty, id="plans")
