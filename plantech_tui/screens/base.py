@@ -81,7 +81,8 @@ class RoleGated:
         raise KeyError(name)
 
     def key_display(self, spec: ActionSpec) -> str:
-        """The key of `spec` as the footer shows it, remapped by `[keys]` if it was."""
+        """The key of `spec` as a label names it ("i", "ctrl+s", "/"), remapped by `[keys]`
+        if it was."""
         return self.papp.key_display(spec)
 
     def key_of(self, name: str) -> str:
