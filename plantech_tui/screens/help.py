@@ -77,6 +77,7 @@ class HelpScreen(TextModal):
     def __init__(self, under: Screen[Any]) -> None:
         super().__init__()
         self.lines = key_lines(under)
+        self.ids = list(dict.fromkeys(spec.id for spec, _key in help_entries(under)))
         self.under_title = type(under).__name__.removesuffix("Screen")
 
     def heading(self) -> str:
@@ -87,4 +88,14 @@ class HelpScreen(TextModal):
         width = max([len(k) for k, _ in self.lines + general] + [8])
         body = ["Keys here:"] + [f"  {k:<{width}}  {d}" for k, d in self.lines]
         body += ["", "Everywhere:"] + [f"  {k:<{width}}  {d}" for k, d in general]
+        body += ["", remap_note(self.ids)]
         return "\n".join(body)
+
+
+def remap_note(ids: list[str]) -> str:
+    """Where keys are remapped, with this screen's action ids (the names `[keys]` takes)."""
+    from ..config import config_path
+
+    here = f" Here: {', '.join(ids)}." if ids else ""
+    return (f'Remap a key in {config_path()}: a [keys] table of action id = "key" '
+            f'(help = "f1"; "f1,ctrl+h" for two).{here}')

@@ -82,6 +82,10 @@ async def test_remapped_keys_work_and_show_everywhere(db_path: Path) -> None:
         assert re.search(r"\sk\s{2,}Mark\s", text), text
         assert not re.search(r"\si\s{2,}Ignore\s", text)
         assert not re.search(r"\sspace\s{2,}Mark\s", text)
+        # and it says where, by which names (the ids [keys] takes)
+        flat = " ".join(str(app.screen.query_one("#help-text", Static).render()).split())
+        assert "config.toml: a [keys] table" in flat
+        assert "Here: new, link-household, delete, ignore, stop-ignoring" in flat
         await pilot.press("escape")
     ws.close()
 
