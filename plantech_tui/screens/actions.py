@@ -110,14 +110,17 @@ APP = (
                requires=Action.MANAGE_USERS,
                help="Who added, changed or removed which user, when"),
     ActionSpec("plans", "plans", "Plans", help="Back to the list of plans"),
-    # the presenter keys: on every screen's footer (SCREEN above), in the app for dialogs
-    *(replace(spec, action=spec.name, show=False, requires=Action.ADVISOR_INTEGRATION,
-              palette=title, help=help_, menu_key=letter)
-      for spec, title, help_, letter in zip(DEMO, (
-          "Demo: move a balance", "Demo: add an account", "Demo: remove an account"), (
-          "Presenter: the fake Redtail moves a balance",
-          "Presenter: the fake Redtail adds an account",
-          "Presenter: the fake Redtail removes an account"), "bax", strict=True)),
+    # the presenter keys: on every screen's footer (SCREEN above); the app's own for dialogs,
+    # the palette and the global menu (its letters b, a, x)
+    replace(DEMO[0], action="demo_move_balance", show=False, menu_key="b",
+            requires=Action.ADVISOR_INTEGRATION, palette="Demo: move a balance",
+            help="Presenter: the fake Redtail moves a balance"),
+    replace(DEMO[1], action="demo_add_account", show=False, menu_key="a",
+            requires=Action.ADVISOR_INTEGRATION, palette="Demo: add an account",
+            help="Presenter: the fake Redtail adds an account"),
+    replace(DEMO[2], action="demo_remove_account", show=False, menu_key="x",
+            requires=Action.ADVISOR_INTEGRATION, palette="Demo: remove an account",
+            help="Presenter: the fake Redtail removes an account"),
 )
 
 # ---------------------------------------------------------------- screens
