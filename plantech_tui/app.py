@@ -30,6 +30,8 @@ from textual.reactive import reactive
 
 from .domain.errors import PlantechError
 from .domain.permissions import Action
+from .screens.actions import APP as APP_ACTIONS
+from .screens.actions import ActionSpec, bindings, palette
 from .service.workspace import Workspace
 from .widgets.icons import IconSet, icons
 from .widgets.record_table import TableBody
@@ -74,53 +76,32 @@ class PlantechCommands(Provider):
 class PlantechApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "PlanTech"
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
-        Binding("g", "global_menu", "Menu", id="global-menu"),
-        Binding("question_mark", "help", "Help", id="help"),
-        # only while a plan's pull runs and no dialog is open (check_action); otherwise
-        # escape is the screen's own (back, cancel)
-        Binding("escape", "cancel_pull", "Cancel pull", show=False, priority=True,
-                id="cancel-pull"),
-        # presenter keys while `plantech demo` runs (check_action refuses them otherwise);
-        # every screen's footer shows them (PlantechScreen.BINDINGS), dialogs do not
-        Binding("f6", "demo_move_balance", "Demo ±balance", show=False),
-        Binding("f7", "demo_add_account", "Demo +account", show=False),
-        Binding("f8", "demo_remove_account", "Demo −account", show=False),
-    ]
+    BINDINGS: ClassVar[list[Binding]] = bindings(APP_ACTIONS)  # type: ignore[assignment]
     COMMANDS = App.COMMANDS | {PlantechCommands}
     UNHELD_KEYS: ClassVar[frozenset[str]] = frozenset({"ctrl+q"})
     REQUIRES: ClassVar[dict[str, Action]] = {
-        "advisor_integration": Action.ADVISOR_INTEGRATION,
-        "inbox": Action.PLAN_INTEGRATION,
-        "refresh_all": Action.REFRESH,
-        "user_audit": Action.MANAGE_USERS,
-        **dict.fromkeys(DEMO_ACTIONS, Action.ADVISOR_INTEGRATION),
-    }
-    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("Advisor Integration", "advisor_integration", "Your Redtail integrations"),
-        ("Pending inbox", "inbox", "Every pending Redtail account of all your plans"),
-        ("Refresh all my plans", "refresh_all", "Pull every plan from Redtail; a report per plan"),
-        ("User changes", "user_audit", "Who added, changed or removed which user, when"),
-        ("Plans", "plans", "Back to the list of plans"),
-        ("Help", "help", "Keys and what they do"),
-        ("Demo: move a balance", "demo_move_balance",
-         "Presenter: the fake Redtail moves a balance"),
-        ("Demo: add an account", "demo_add_account", "Presenter: the fake Redtail adds an account"),
-        ("Demo: remove an account", "demo_remove_account",
-         "Presenter: the fake Redtail removes an account"),
-    )
+        s.name: s.requires for s in APP_ACTIONS if s.requires}
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = palette(APP_ACTIONS)
 
     pull_status: reactive[str] = reactive("")
 
     def __init__(self, db_path: Path | str | None = None, user_name: str | None = None, *,
                  connection_for: ConnectionFor | None = None, workspace: Workspace | None = None,
                  ) -> None:
+        from .keys import configured_theme, keymap
+        from .screens.actions import known_ids
+
+        keys = keymap(known_ids())  # a wrong [keys] is an error before anything opens
+        theme = configured_theme()
         if workspace is None:
             if db_path is None:
                 raise ValueError("db_path or workspace is required")
             workspace = Workspace.open(db_path, user_name)
         super().__init__()
+        self.keys = keys  # action id → key(s), from [keys] in the config file
+        self.set_keymap(keys)
+        if theme in self.available_themes:
+            self.theme = theme
         self.workspace = workspace
         self.connection_for = connection_for
         self.icons: IconSet = icons()
@@ -153,11 +134,36 @@ class PlantechApp(App[None]):
         from . import notices
 
         notices.claim(self._say)  # not stderr: under the full screen nobody would see it
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         self._data_version = self.workspace.store.data_version()
         self.call_after_refresh(self._started)
         self.set_timer(POLL_SECONDS, self._poll)
         if self.demo_admin_url:
             self._demo_start()
+
+    def _keep_theme(self, theme: Any) -> None:
+        """A theme chosen (ctrl+p → Theme) is kept in the config file for the next start."""
+        from .keys import configured_theme, save_theme
+
+        try:
+            if configured_theme() != theme.name:
+                save_theme(theme.name)
+        except PlantechError as exc:
+            self.notify(exc.message, title="Theme not kept", severity="warning", timeout=8)
+
+    def key_display_of(self, action_id: str, default: str | None, *, footer: bool = False
+                       ) -> str:
+        """The (first) key of an action id, remapped by `[keys]` if it was: "ctrl+s", "/",
+        "space" (with `footer`: as the footer shows it, "^s")."""
+        key = (self.keys.get(action_id) or default or "").split(",")[0].strip()
+        if not key:
+            return ""
+        if key.startswith("ctrl+") and not footer:
+            return key
+        return self.get_key_display(Binding(key, action_id))
+
+    def key_display(self, spec: ActionSpec, *, footer: bool = False) -> str:
+        return self.key_display_of(spec.id, spec.key, footer=footer)
 
     def _demo_start(self) -> None:
         """The demo only: SIGTERM quits the usual way (the terminal is given back, then
@@ -390,17 +396,15 @@ class PlantechApp(App[None]):
         if isinstance(self.screen, MenuModal):
             return
         items: list[tuple[str, str] | tuple[str, str, str]] = [("Plans", "plans")]
-        if self.workspace.can(Action.ADVISOR_INTEGRATION):
-            items.append(("Advisor Integration", "advisor_integration"))
-        for label, action, key in (("Pending inbox", "inbox", "i"),
-                                   ("Refresh all my plans", "refresh_all", "R"),
-                                   ("User changes", "user_audit", "u"),
-                                   ("Demo: move a balance", "demo_move_balance", "b"),
-                                   ("Demo: add an account", "demo_add_account", "a"),
-                                   ("Demo: remove an account", "demo_remove_account", "x")):
-            if self.permitted(action):
-                items.append((f"{label} ({key})", action, key))
-        items += [("Help (?)", "help"), ("Quit (ctrl+q)", "quit")]
+        for spec in APP_ACTIONS:
+            title = spec.palette_title or spec.title
+            if spec.name == "advisor_integration" and self.permitted(spec.name):
+                items.append((title, spec.name))
+            elif spec.menu_key and self.permitted(spec.name):
+                items.append((f"{title} ({spec.menu_key})", spec.name, spec.menu_key))
+        by_id = {spec.id: spec for spec in APP_ACTIONS}
+        items += [(f"Help ({self.key_display(by_id['help'])})", "help"),
+                  (f"Quit ({self.key_display(by_id['quit'])})", "quit")]
 
         async def chosen(item: str | None) -> None:
             if item:

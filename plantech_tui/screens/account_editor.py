@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Select, Sparkline, Static
 
@@ -18,6 +17,7 @@ from ..domain.permissions import Action
 from ..domain.triage import LINK_MOVES, Move, link_status, offered
 from ..widgets.fmt import local_time, money_display, shown, utc_label
 from ..widgets.topbar import TopBar
+from . import actions
 from .base import FormMixin, PlantechScreen, button, field_row
 
 FIELDS = ("description", "investment_type", "owner", "balance", "number_last4", "equity_pct",
@@ -32,27 +32,7 @@ def _plain(d: Decimal | None) -> str:
 
 
 class AccountEditorScreen(FormMixin, PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("ctrl+s", "save", "Save", id="save"),
-        Binding("p", "pause", "Pause", id="pause-play"),
-        Binding("p", "play", "Play", id="pause-play"),
-        Binding("s", "stop", "Stop", id="stop"),
-        Binding("d", "delete_account", "Delete", id="delete"),
-    ]
-    REQUIRES = {
-        "save": Action.EDIT_ACCOUNT,
-        "delete_account": Action.EDIT_ACCOUNT,
-        "pause": Action.PAUSE_PLAY_STOP,
-        "play": Action.PAUSE_PLAY_STOP,
-        "stop": Action.PAUSE_PLAY_STOP,
-    }
-    PALETTE = (
-        ("Save", "save", "Save this account"),
-        ("Pause", "pause", "Freeze this account's balance"),
-        ("Play", "play", "Resume Redtail updates of this account"),
-        ("Stop", "stop", "Break the Redtail link, keep the account"),
-        ("Delete account", "delete_account", "Delete this account"),
-    )
+    ACTIONS = actions.ACCOUNT_EDITOR
 
     def __init__(self, plan_id: int, *, account_id: int | None = None,
                  staged: StagedAccount | None = None,
@@ -117,7 +97,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="buttons"):
                 if self.can_edit:
-                    yield button("Save (ctrl+s)", "save", "primary")
+                    yield self.action_button("save", "primary", id="save")
                 if self.ws.can(Action.PAUSE_PLAY_STOP) and a is not None:
                     yield button("Pause", "pause-play")
                     yield button("Stop", "stop", "warning")
@@ -260,17 +240,27 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
     # p, s and d are letters: in a text field they type themselves. So they are shown (on the
     # buttons and in the footer) and work only while the focus is elsewhere (tab to the
     # buttons); in a field the buttons and the palette (ctrl+p) do the same without a key.
+    # (A key remapped to ctrl+… works in a field too.)
     LETTER_KEYS: ClassVar[frozenset[str]] = frozenset(
         {"pause", "play", "stop", "delete_account"})
+
+    def _letter(self, action: str) -> bool:
+        """The action's key types a character: it only works off the fields."""
+        if action not in self.LETTER_KEYS:
+            return False
+        spec = self.spec(action)
+        keys = (self.papp.keys.get(spec.id) or spec.key or "").split(",")
+        return any(len(key.strip()) == 1 for key in keys)
 
     def _typing(self) -> bool:
         return isinstance(self.focused, Input)
 
-    def _hint(self, key: str) -> str:
-        return "" if self._typing() else f" ({key})"
+    def _hint(self, name: str) -> str:
+        return "" if self._typing() and self._letter(name) else \
+            f" ({self.key_display(self.spec(name))})"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.LETTER_KEYS and self._typing():
+        if self._typing() and self._letter(action):
             return False
         return super().check_action(action, parameters)
 
@@ -279,11 +269,11 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         a, i = self.account, self.icons
         paused = a is not None and a.link is not None and a.link.state is LinkState.PAUSED
         for switch in self.query("#pause-play").results(Button):
-            switch.label = (f"{i.play} Play" if paused else f"{i.paused} Pause") + self._hint("p")
+            switch.label = (f"{i.play} Play" if paused else f"{i.paused} Pause") + self._hint("pause")
         for stop in self.query("#stop").results(Button):
-            stop.label = "Stop" + self._hint("s")
+            stop.label = "Stop" + self._hint("stop")
         for delete in self.query("#delete").results(Button):
-            delete.label = "Delete" + self._hint("d")
+            delete.label = "Delete" + self._hint("delete_account")
 
     def on_descendant_focus(self) -> None:
         self._label_keys()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
@@ -18,7 +16,8 @@ from ..widgets.fmt import local_time
 from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Column, RecordTable
 from ..widgets.topbar import TopBar
-from .base import PlantechScreen, button
+from . import actions
+from .base import PlantechScreen
 
 
 def forget_secret(ref: str) -> None:
@@ -32,20 +31,7 @@ def forget_secret(ref: str) -> None:
 
 
 class AdvisorIntegrationScreen(PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("n", "add_integration", "Add Integration", id="new"),
-        Binding("d", "remove_integration", "Remove", id="delete"),
-    ]
-    REQUIRES = {
-        "add_integration": Action.ADVISOR_INTEGRATION,
-        "reconnect": Action.ADVISOR_INTEGRATION,
-        "remove_integration": Action.ADVISOR_INTEGRATION,
-    }
-    PALETTE = (
-        ("Add Integration", "add_integration", "Connect a Redtail CRM login"),
-        ("Reconnect integration", "reconnect", "Re-enter the login of the highlighted one"),
-        ("Remove integration", "remove_integration", "Remove the highlighted integration"),
-    )
+    ACTIONS = actions.ADVISOR_INTEGRATION
 
     def compose(self) -> ComposeResult:
         yield TopBar("Advisor Integration")
@@ -54,12 +40,15 @@ class AdvisorIntegrationScreen(PlantechScreen):
             [Column("partner", "Partner"), Column("environment", "Environment"),
              Column("username", "Username"), Column("status", "Status"),
              Column("base_url", "Base URL"), Column("created", "Added")],
-            empty_text="No integrations yet — press n (Add Integration) to connect Redtail CRM.",
+            empty_text=f"No integrations yet — press {self.key_of('add_integration')} (Add "
+            "Integration) to connect Redtail CRM.",
             id="integrations")
         with Horizontal(classes="buttons"):
-            yield button("Add Integration (n)", "add", "primary")
-            yield button("Remove (d)", "remove")
-        yield Static("enter reconnect", classes="hint")
+            for spec in self.SPECS:
+                if spec.button and self.permitted(spec.name):
+                    yield self.action_button(spec.name, "primary" if spec.id == "new"
+                                             else "default")
+        yield Static(self.hint_line("enter reconnect"), classes="hint")
         yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
@@ -108,10 +97,7 @@ class AdvisorIntegrationScreen(PlantechScreen):
         self.action_reconnect()
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "add":
-            await self.run_action("add_integration")
-        elif event.button.id == "remove":
-            await self.run_action("remove_integration")
+        await self.run_action((event.button.id or "").removeprefix("btn-"))
 
     def action_add_integration(self) -> None:
         from .add_integration import AddIntegrationScreen

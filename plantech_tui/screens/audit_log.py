@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Static
 
 from ..domain.errors import NotFound
@@ -20,6 +19,7 @@ from ..widgets.fmt import local_time, shown
 from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import TopBar
+from . import actions
 from .base import PlantechScreen, TextModal
 
 AUDIT_CSV_COLUMNS = ["id", "at", "user_name", "action", "object_type", "object_id", "before",
@@ -95,12 +95,7 @@ class AuditEntryModal(TextModal):
 
 
 class AuditLogScreen(PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("e", "export_audit", "Export CSV", id="export"),
-    ]
-    REQUIRES = {"export_audit": Action.PLAN_INTEGRATION}
-    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (("Export audit log CSV", "export_audit",
-                "Write the audit entries shown (the filter's) to a CSV file"),)
+    ACTIONS = actions.AUDIT_LOG
 
     def __init__(self, plan_id: int) -> None:
         super().__init__()
@@ -111,7 +106,8 @@ class AuditLogScreen(PlantechScreen):
         yield Static("", id="audit-title", classes="screen-title", markup=False)
         yield RecordTable(COLUMNS, empty_text="Nothing recorded for this plan yet.",
                           id="audit-table")
-        yield Static("enter details · / filter · o sort · e export CSV", classes="hint")
+        yield Static(self.hint_line("enter details", "filter", "sort", "export_audit"),
+                     classes="hint")
         yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)

@@ -1,9 +1,10 @@
 """What every screen shares: role-gated bindings and palette commands, error display, forms.
 
-A control a role may not use is not drawn (SPEC §1): each screen lists which permission an
-action needs in `REQUIRES`; bindings for refused actions are removed from the instance when
-the screen is built, `check_action` refuses them (so the footer, the key and `run_action`
-all say no), and the palette lists only permitted commands. The workspace refuses them too.
+A screen declares its actions once, in `ACTIONS` (a tuple of screens/actions.py's
+`ActionSpec`); its BINDINGS, `REQUIRES` (the permission each action needs) and `PALETTE` are
+generated from them when the class is made. A control a role may not use is not drawn (SPEC
+§1): `check_action` refuses it (so the key, the footer and `run_action` all say no), and the
+palette, `?` help and the buttons list only permitted ones. The workspace refuses them too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
@@ -22,6 +22,7 @@ from ..domain.errors import PermissionDenied, PlantechError, ValidationFailed
 from ..domain.permissions import Action
 from ..widgets.fmt import shown
 from ..widgets.icons import IconSet
+from .actions import MODAL, SCREEN, ActionSpec, bindings, palette
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -35,10 +36,26 @@ Command = tuple[str, str, Callable[[], Any]]
 
 
 class RoleGated:
-    """Mixin for screens: bindings and palette commands built from `ws.can(...)`."""
+    """Mixin for screens: bindings and palette commands built from `ACTIONS`, gated by
+    `ws.can(...)` in `check_action`."""
 
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = ()  # this class's own (its bases' are added)
+    SPECS: ClassVar[tuple[ActionSpec, ...]] = ()  # the class's and its bases', own first
     REQUIRES: ClassVar[dict[str, Action]] = {}
     PALETTE: ClassVar[tuple[PaletteEntry, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "ACTIONS" in cls.__dict__:  # before Textual merges the class's BINDINGS
+            cls.BINDINGS = bindings(cls.ACTIONS)  # type: ignore[attr-defined]
+            inherited = [s for base in cls.__mro__[1:] for s in base.__dict__.get("SPECS", ())]
+            specs: list[ActionSpec] = []
+            for spec in [*cls.ACTIONS, *inherited]:
+                if spec not in specs:
+                    specs.append(spec)
+            cls.SPECS = tuple(specs)
+            cls.REQUIRES = {s.name: s.requires for s in reversed(specs) if s.requires}
+            cls.PALETTE = palette(cls.ACTIONS)
+        super().__init_subclass__(**kwargs)
 
     @property
     def papp(self) -> PlantechApp:
@@ -56,14 +73,53 @@ class RoleGated:
         need = self.REQUIRES.get(action)
         return need is None or self.ws.can(need)
 
-    def drop_forbidden_bindings(self) -> None:
-        bindings = cast(Screen[Any], self)._bindings
-        for key, items in list(bindings.key_to_bindings.items()):
-            kept = [b for b in items if self.permitted(b.action)]
-            if kept:
-                bindings.key_to_bindings[key] = kept  # a new list: class lists stay intact
-            else:
-                del bindings.key_to_bindings[key]
+    def spec(self, name: str) -> ActionSpec:
+        """The screen's action of this name (the method's, `ignore`) or id (`stop-ignoring`)."""
+        for spec in self.SPECS:
+            if name in (spec.name, spec.id):
+                return spec
+        raise KeyError(name)
+
+    def key_display(self, spec: ActionSpec) -> str:
+        """The key of `spec` as a label names it ("i", "ctrl+s", "/"), remapped by `[keys]`
+        if it was."""
+        return self.papp.key_display(spec)
+
+    def key_of(self, name: str) -> str:
+        """The key of the screen's action `name` (or id) as text, remapped if it was: "n"."""
+        return self.key_display(self.spec(name))
+
+    def labelled(self, spec: ActionSpec, label: str | None = None) -> str:
+        """A button's label: "Ignore (i)" (its key as remapped)."""
+        text = label or spec.button or spec.title
+        return f"{text} ({self.key_display(spec)})" if spec.key else text
+
+    def hint_line(self, *parts: str) -> str:
+        """The line under a table: each part a literal ("enter open") or an action's name or
+        id, shown as its key (as remapped) and its hint word ("/ filter"); actions the role
+        may not use are left out."""
+        from .actions import TABLE_KEYS
+
+        words = []
+        for part in parts:
+            if part in TABLE_KEYS:
+                words.append(f"{self.papp.key_display_of(part, TABLE_KEYS[part])} {part}")
+                continue
+            try:
+                spec = self.spec(part)
+            except KeyError:
+                words.append(part)
+                continue
+            if self.permitted(spec.name):
+                words.append(f"{self.key_display(spec)} {spec.hint or spec.title.lower()}")
+        return " · ".join(words)
+
+    def action_button(self, name: str, variant: str = "default", id: str | None = None
+                      ) -> Button:
+        """The button of the action `name` (the registry's label and key); pressing it runs
+        the action (on_button_pressed of the screen: `btn-<action>` ids)."""
+        spec = self.spec(name)
+        return button(self.labelled(spec), id or f"btn-{spec.name}", variant)
 
     def action_state(self, action: str) -> bool | None:
         """Whether an action applies now (False hides it, None dims it)."""
@@ -99,32 +155,26 @@ class RoleGated:
 
 
 class PlantechScreen(RoleGated, Screen[Any]):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("escape", "back", "Back", id="back"),
-        # `plantech demo`'s presenter keys: near the front of every footer, so a crowded one
-        # still shows them; the app's check_action hides them outside the demo
-        Binding("f6", "app.demo_move_balance", "Demo ±balance", id="demo-move-balance"),
-        Binding("f7", "app.demo_add_account", "Demo +account", id="demo-add-account"),
-        Binding("f8", "app.demo_remove_account", "Demo −account", id="demo-remove-account"),
-    ]
+    # back, and `plantech demo`'s presenter keys: near the front of every footer, so a crowded
+    # one still shows them; the app's check_action hides them outside the demo
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = SCREEN
 
     # the screen's on_mount reads everything: the resume that follows the mount needn't again
     REFRESHED_ON_MOUNT: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
-        self.drop_forbidden_bindings()
-        self._bindings_refresh_pending = False
+        self._refresh_pending = False
         self._resumed = False
 
     def refresh_bindings(self) -> None:
         """Coalesced: the footer recomposes once per refresh, however many changes asked."""
-        if self._bindings_refresh_pending:
+        if self._refresh_pending:
             return
-        self._bindings_refresh_pending = True
+        self._refresh_pending = True
 
         def publish() -> None:
-            self._bindings_refresh_pending = False
+            self._refresh_pending = False
             super(PlantechScreen, self).refresh_bindings()
 
         self.call_after_refresh(publish)
@@ -153,13 +203,7 @@ class PlantechScreen(RoleGated, Screen[Any]):
 
 
 class PlantechModal(RoleGated, ModalScreen[T]):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("escape", "cancel", "Cancel", id="cancel"),
-    ]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.drop_forbidden_bindings()
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = MODAL
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -6,57 +6,68 @@ from typing import Any
 
 from textual.screen import Screen
 
+from .actions import ActionSpec
 from .base import TextModal
 
+# (action id, its default key, the line); the key shown is the one `[keys]` gives it
 GENERAL = [
-    ("enter", "Open the highlighted row"),
-    ("escape", "Back"),
-    ("/", "Filter the table (description, company, last 4, type, contact)"),
-    ("o", "Sort by the next column, again to reverse (or click a column header)"),
-    ("tab / shift+tab", "Move between fields and tables"),
-    ("ctrl+p", "Command palette: every action by name"),
-    ("g", "Global menu (Plans)"),
-    ("?", "This help"),
-    ("ctrl+q", "Quit at once"),
+    (None, "enter", "Open the highlighted row"),
+    ("back", "escape", "Back"),
+    ("filter", "/", "Filter the table (description, company, last 4, type, contact)"),
+    ("sort", "o", "Sort by the next column, again to reverse (or click a column header)"),
+    (None, "tab / shift+tab", "Move between fields and tables"),
+    (None, "ctrl+p", "Command palette: every action by name"),
+    ("global-menu", "g", "Global menu (Plans)"),
+    ("help", "?", "This help"),
+    ("quit", "ctrl+q", "Quit at once"),
 ]
 # what advisors have besides (never shown to other roles)
 ADVISOR_GENERAL = {
-    "escape": "Back (or clear the marks)",
-    "g": "Global menu: Plans, Advisor Integration, Pending inbox (i), Refresh all (R)",
+    "back": "Back (or clear the marks)",
+    "global-menu": "Global menu: Plans, Advisor Integration, Pending inbox (i), Refresh all (R)",
 }
-DEMO_GENERAL = ("F6 / F7 / F8 (or g then b / a / x)",
-                "Demo: move a balance / add / remove an account")
+DEMO_GENERAL = "Demo: move a balance / add / remove an account"
 
 
 def general_lines(app: Any) -> list[tuple[str, str]]:
     from ..domain.permissions import Action
 
-    lines = list(GENERAL)
-    if app.workspace.can(Action.TRIAGE):
-        lines = [(k, ADVISOR_GENERAL.get(k, d)) for k, d in lines]
+    def shown(action_id: str | None, key: str) -> str:
+        """The key as written above, or the one `[keys]` put in its place."""
+        return app.key_display_of(action_id, key) if action_id in app.keys else key
+
+    advisor = app.workspace.can(Action.TRIAGE)
+    lines = [(shown(action_id, key), ADVISOR_GENERAL.get(action_id or "", d) if advisor else d)
+             for action_id, key, d in GENERAL]
     if app.workspace.can(Action.REFRESH):
-        lines.insert(2, ("escape (while refreshing)",
+        lines.insert(2, (f"{shown('cancel-pull', 'escape')} (while refreshing)",
                          "Cancel Refresh Integrations: nothing changes"))
     if app.permitted("demo_move_balance"):
-        lines.insert(-2, DEMO_GENERAL)
+        keys = " / ".join(shown(f"demo-{what}", f"F{n}") for what, n in (
+            ("move-balance", 6), ("add-account", 7), ("remove-account", 8)))
+        lines.insert(-2, (f"{keys} (or g then b / a / x)", DEMO_GENERAL))
     return lines
 
 
 def key_lines(screen: Screen[Any]) -> list[tuple[str, str]]:
-    """(key, description) of the screen's own bindings — the ones this role has (the others
-    were removed when the screen was built), whether or not they apply to the row at hand."""
-    app = screen.app
+    """(key, description) of the screen's own keys — those this role may use (its registry's,
+    with their keys as `[keys]` remapped them), whether or not they apply to the row at hand."""
+    return [(key, spec.title) for spec, key in help_entries(screen)]
+
+
+def help_entries(screen: Screen[Any]) -> list[tuple[ActionSpec, str]]:
+    """(action, its key as the footer shows it) for every key of the screen the role has."""
+    app: Any = screen.app
+    permitted = getattr(screen, "permitted", lambda action: True)
     seen: set[str] = set()
     out = []
-    for _key, binding in screen._bindings:
-        if binding.id is None:  # Textual's own widget keys (cursor movement, copy, ...)
+    for spec in getattr(screen, "SPECS", ()):
+        if spec.key is None or spec.name in seen or spec.name in ("back", "cancel"):
             continue
-        if not binding.description or binding.action in seen:
-            continue
-        if binding.action in ("back", "cancel"):
-            continue
-        seen.add(binding.action)
-        out.append((app.get_key_display(binding), binding.description))
+        if spec.action.startswith("app.") or not permitted(spec.name):
+            continue  # the presenter keys are the app's (general_lines)
+        seen.add(spec.name)
+        out.append((spec, app.key_display(spec, footer=True)))
     return out
 
 
@@ -66,6 +77,7 @@ class HelpScreen(TextModal):
     def __init__(self, under: Screen[Any]) -> None:
         super().__init__()
         self.lines = key_lines(under)
+        self.ids = list(dict.fromkeys(spec.id for spec, _key in help_entries(under)))
         self.under_title = type(under).__name__.removesuffix("Screen")
 
     def heading(self) -> str:
@@ -76,4 +88,14 @@ class HelpScreen(TextModal):
         width = max([len(k) for k, _ in self.lines + general] + [8])
         body = ["Keys here:"] + [f"  {k:<{width}}  {d}" for k, d in self.lines]
         body += ["", "Everywhere:"] + [f"  {k:<{width}}  {d}" for k, d in general]
+        body += ["", remap_note(self.ids)]
         return "\n".join(body)
+
+
+def remap_note(ids: list[str]) -> str:
+    """Where keys are remapped, with this screen's action ids (the names `[keys]` takes)."""
+    from ..config import config_path
+
+    here = f" Here: {', '.join(ids)}." if ids else ""
+    return (f'Remap a key in {config_path()}: a [keys] table of action id = "key" '
+            f'(help = "f1"; "f1,ctrl+h" for two).{here}')

@@ -3,11 +3,8 @@ plan the advisor sees, in one windowed table; enter opens that plan's Pending pa
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Static
 
 from ..domain.models import Plan, StagedAccount
@@ -17,8 +14,9 @@ from ..widgets.fmt import money_display
 from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import TopBar
+from . import actions
 from .base import PlantechScreen
-from .copy_rows import COPY_BINDING, COPY_PALETTE, STAGED_COLUMNS, CopyRows, staged_row
+from .copy_rows import STAGED_COLUMNS, CopyRows, staged_row
 
 COLUMNS = [Column("plan", "Plan", min_width=14),
            Column("description", "Description", min_width=20, keep=True),
@@ -28,8 +26,7 @@ COLUMNS = [Column("plan", "Plan", min_width=14),
 
 
 class InboxScreen(CopyRows, PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [COPY_BINDING]  # type: ignore[assignment]
-    PALETTE = (COPY_PALETTE,)
+    ACTIONS = actions.INBOX
 
     def compose(self) -> ComposeResult:
         yield TopBar("Pending inbox")

@@ -4,11 +4,9 @@ accounts); the account editor opens from here. Opening it runs the automatic pul
 from __future__ import annotations
 
 from functools import partial
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
@@ -21,42 +19,14 @@ from ..widgets.fmt import money_display, shown
 from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
+from . import actions
 from .base import PlantechScreen
-from .copy_rows import ACCOUNT_COLUMNS, COPY_BINDING, COPY_PALETTE, CopyRows, account_row
+from .copy_rows import ACCOUNT_COLUMNS, CopyRows, account_row
 from .plan_menu import PlanMenuMixin
 
 
 class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("n", "new_account", "New account", id="new"),
-        Binding("p", "pause", "Pause", id="pause-play"),
-        Binding("p", "play", "Play", id="pause-play"),
-        Binding("s", "stop", "Stop", id="stop"),
-        Binding("d", "delete_account", "Delete", id="delete"),
-        Binding("r", "refresh", "Refresh Integrations", id="refresh"),
-        Binding("m", "plan_menu", "Plan menu", id="plan-menu"),
-        Binding("P", "plan_integration('pending')", "Pending Data", id="pending",
-                show=False),
-        Binding("e", "export", "Export", id="export"),
-        COPY_BINDING,
-    ]
-    REQUIRES = {
-        "new_account": Action.EDIT_ACCOUNT,
-        "delete_account": Action.EDIT_ACCOUNT,
-        "pause": Action.PAUSE_PLAY_STOP,
-        "play": Action.PAUSE_PLAY_STOP,
-        "stop": Action.PAUSE_PLAY_STOP,
-        **PlanMenuMixin.MENU_REQUIRES,
-    }
-    PALETTE = (
-        ("New account", "new_account", "Add a manual investment account"),
-        ("Pause", "pause", "Freeze the highlighted account's balance"),
-        ("Play", "play", "Resume Redtail updates of the highlighted account"),
-        ("Stop", "stop", "Break the Redtail link, keep the account"),
-        ("Delete account", "delete_account", "Delete the highlighted account"),
-        COPY_PALETTE,
-        *PlanMenuMixin.MENU_PALETTE,
-    )
+    ACTIONS = actions.PLAN
 
     def __init__(self, plan_id: int) -> None:
         super().__init__()
@@ -66,11 +36,13 @@ class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         yield TopBar("Plans › Investment Assets")
         with Horizontal(classes="plan-head"):
             yield Static("", id="plan-title", markup=False)
-            yield ActionLink(f"{self.icons.menu} Plan menu (m)", "plan_menu", id="plan-menu-button")
+            yield ActionLink(f"{self.icons.menu} {self.labelled(self.spec('plan_menu'))}",
+                             "plan_menu", id="plan-menu-button")
         yield Static("Investment Assets", classes="screen-title")
         yield Static("", id="totals", markup=False)
-        empty = ("No accounts yet — press n to add one"
-                 + (", or link Redtail contacts from Plan Integration (m)."
+        menu = self.key_of("plan_menu")
+        empty = (f"No accounts yet — press {self.key_of('new')} to add one"
+                 + (f", or link Redtail contacts from Plan Integration ({menu})."
                     if self.ws.can(Action.PLAN_INTEGRATION) else ".")
                  if self.ws.can(Action.EDIT_ACCOUNT) else "No accounts in this plan yet.")
         yield RecordTable([Column("description", "Description", min_width=20,
@@ -80,9 +52,7 @@ class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                            Column("balance", "Balance", right=True),
                            Column("link", "Redtail link", short="Link")],
                           empty_text=empty, id="accounts")
-        yield Static("enter open · / filter · o sort"
-                     + (" · P Pending Data" if self.ws.can(Action.PLAN_INTEGRATION) else ""),
-                     classes="hint")
+        yield Static(self.hint_line("enter open", "filter", "sort", "pending"), classes="hint")
         yield KeyFooter()
 
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
 from ..domain.errors import PlantechError
 from ..domain.models import Plan
+from . import actions
 from .base import FormMixin, PlantechModal, button, field_row
 
 FIELDS = ("name", "client", "co_client")
 
 
 class PlanFormModal(FormMixin, PlantechModal[int | None]):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("ctrl+s", "save", "Save", id="save"),
-    ]
+    ACTIONS = actions.FORM_SAVE
 
     def __init__(self, plan: Plan | None = None) -> None:
         super().__init__()

@@ -13,7 +13,6 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
@@ -25,25 +24,19 @@ from ..widgets.fmt import money_display, shown
 from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Cell, Column, QuerySource, RecordTable
 from ..widgets.topbar import ActionLink, TopBar
-from .base import Command, PlantechScreen, button
-from .copy_rows import COPY_BINDING, COPY_PALETTE, STAGED_COLUMNS, CopyRows, staged_row
+from . import actions
+from .base import Command, PlantechScreen
+from .copy_rows import STAGED_COLUMNS, CopyRows, staged_row
 from .plan_menu import PlanMenuMixin
 
 TABS = ("contacts", "pending", "ignored")
-MARKING = {"toggle_mark", "mark_range", "mark_all"}
-BY_TAB = {
-    "contacts": {"add_integration", "link_household", "remove_link"},
-    "pending": {"ignore", "link_existing", "link_suggested", "add_to_plan", "edit_description",
-                *MARKING},
-    "ignored": {"stop_ignoring", *MARKING},
-}
 NO_ROW_NEEDED = {"add_integration"}
-# the line under the tabs: the keys that work on the tab shown (contacts are not marked)
+# the line under the tabs: the keys that work on the tab shown (contacts are not marked);
+# pending's is at most 78 characters with the default keys: whole on one line at 80 columns
 HINTS = {
-    "contacts": "/ filter · o sort · 1 2 3 tabs",
-    # at most 78 characters: whole on one line at 80 columns (o sort is on ?)
-    "pending": "space mark · v range · * all · / filter · enter edit description · 1 2 3 tabs",
-    "ignored": "space mark · v range · * all · / filter · o sort · 1 2 3 tabs",
+    "contacts": ("filter", "sort"),
+    "pending": ("toggle_mark", "mark_range", "mark_all", "filter", "enter edit description"),
+    "ignored": ("toggle_mark", "mark_range", "mark_all", "filter", "sort"),
 }
 PENDING_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
                    Column("balance", "Balance", right=True),
@@ -67,69 +60,8 @@ def joint_names(names: list[str]) -> str:
 
 
 class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("n", "add_integration", "Add Integration", id="new"),
-        Binding("h", "link_household", "Link household", id="link-household"),
-        Binding("d", "remove_link", "Remove link", id="delete"),
-        Binding("i", "ignore", "Ignore", id="ignore"),
-        Binding("I", "stop_ignoring", "Stop Ignoring", id="stop-ignoring"),
-        Binding("l", "link_existing", "Link to Existing Item", id="link"),
-        Binding("L", "link_suggested", "Link to Suggested", id="link-suggested"),
-        Binding("a", "add_to_plan", "Add to Plan", id="add"),
-        Binding("space", "toggle_mark", "Mark", id="mark",
-                tooltip="Mark or unmark the row (then the next one)"),
-        Binding("v", "mark_range", "Mark range", id="mark-range", show=False),
-        Binding("asterisk", "mark_all", "Mark all in the filter", id="mark-all", show=False),
-        Binding("u", "undo", "Undo", id="undo"),
-        Binding("r", "refresh", "Refresh Integrations", id="refresh"),
-        Binding("m", "plan_menu", "Plan menu", id="plan-menu"),
-        Binding("e", "export", "Export", id="export", show=False),
-        COPY_BINDING,
-        Binding("1", "show_tab('contacts')", "Integration", id="tab-1", show=False),
-        Binding("2", "show_tab('pending')", "Pending", id="tab-2", show=False),
-        Binding("3", "show_tab('ignored')", "Ignored", id="tab-3", show=False),
-    ]
-    REQUIRES = {
-        "add_integration": Action.LINK_CONTACT,
-        "link_household": Action.LINK_CONTACT,
-        "remove_link": Action.LINK_CONTACT,
-        "ignore": Action.TRIAGE,
-        "stop_ignoring": Action.TRIAGE,
-        "link_existing": Action.TRIAGE,
-        "link_suggested": Action.TRIAGE,
-        "add_to_plan": Action.TRIAGE,
-        "edit_description": Action.TRIAGE,
-        "toggle_mark": Action.TRIAGE,
-        "mark_range": Action.TRIAGE,
-        "mark_all": Action.TRIAGE,
-        "clear_marks": Action.TRIAGE,
-        "undo": Action.TRIAGE,
-        "show_tab": Action.PLAN_INTEGRATION,
-        **PlanMenuMixin.MENU_REQUIRES,
-    }
-    PALETTE = (
-        ("Add Integration", "add_integration", "Search Redtail contacts and link them"),
-        ("Link household", "link_household", "Link the highlighted contact's Redtail family"),
-        ("Remove link", "remove_link", "Unlink the highlighted contact from this plan"),
-        ("Ignore", "ignore", "Move the pending account(s) to Ignored Data"),
-        ("Stop Ignoring", "stop_ignoring", "Return the ignored account(s) to Pending Data"),
-        ("Link to Existing Item", "link_existing", "Link to one of the plan's accounts"),
-        ("Link to Suggested", "link_suggested", "Link to the account it looks like (★)"),
-        ("Add to Plan", "add_to_plan", "Create linked account(s) from the Redtail account(s)"),
-        ("Edit description", "edit_description", "Edit the staged description"),
-        ("Mark", "toggle_mark", "Mark or unmark the highlighted row (space)"),
-        ("Mark range", "mark_range", "Mark from the last mark to the cursor (v)"),
-        ("Mark all", "mark_all", "Mark every row of the current filter (*)"),
-        ("Clear marks", "clear_marks", "Unmark every row (esc)"),
-        ("Undo", "undo", "Undo the last triage action of this session"),
-        COPY_PALETTE,
-        *PlanMenuMixin.MENU_PALETTE,
-    )
+    ACTIONS = actions.PLAN_INTEGRATION
 
-    # what a narrow footer shows first (the rest is on ?)
-    FOOTER_FIRST: ClassVar[tuple[str, ...]] = (
-        "ignore", "link_existing", "add_to_plan", "stop_ignoring", "add_integration",
-        "link_household", "remove_link")
     REFRESHED_ON_MOUNT = True  # on_mount reads the data (see PlantechScreen)
     # -narrow below 100 columns: the Integration tab's four buttons go on two lines (app.tcss)
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]
@@ -148,7 +80,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         yield TopBar("Plans › Plan Integration")
         with Horizontal(classes="plan-head"):
             yield Static("", id="plan-title", markup=False)
-            yield ActionLink(f"{self.icons.menu} Plan menu (m)", "plan_menu",
+            yield ActionLink(f"{self.icons.menu} {self.labelled(self.spec('plan_menu'))}", "plan_menu",
                              id="plan-menu-button")
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             with TabPane("Integration", id="contacts"):
@@ -157,30 +89,32 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                      Column("contact", "Contact id", short="Id"),
                      Column("integration", "Integration", short="Integ."),
                      Column("party", "In plan as")],
-                    empty_text="No linked Redtail contacts yet — press n (Add Integration) to "
-                    "search Redtail and link them.", id="contacts-table")
+                    empty_text=f"No linked Redtail contacts yet — press {self.key_of('new')} "
+                    "(Add Integration) to search Redtail and link them.", id="contacts-table")
                 with Horizontal(classes="buttons"):
-                    yield button("Add Integration (n)", "btn-add_integration", "primary")
-                    yield button("Link household (h)", "btn-link_household")
-                    yield button("Remove link (d)", "btn-remove_link")
-                    yield button("Refresh Integrations (r)", "btn-refresh")
+                    yield self.action_button("add_integration", "primary")
+                    yield self.action_button("link_household")
+                    yield self.action_button("remove_link")
+                    yield self.action_button("refresh")
             with TabPane("Pending Data", id="pending"):
                 yield Static("Investment Assets — Redtail accounts to link, add or ignore.",
                              classes="note")
                 yield RecordTable(
                     PENDING_COLUMNS, markable=True, id="pending-table",
-                    empty_text="Nothing pending. Refresh Integrations (r) pulls new accounts.")
+                    empty_text=f"Nothing pending. Refresh Integrations ({self.key_of('refresh')})"
+                    " pulls new accounts.")
                 with Horizontal(classes="buttons"):
-                    yield button("Ignore (i)", "btn-ignore")
-                    yield button("Link to Existing Item (l)", "btn-link_existing")
-                    yield button("Add to Plan (a)", "btn-add_to_plan", "primary")
+                    yield self.action_button("ignore")
+                    yield self.action_button("link_existing")
+                    yield self.action_button("add_to_plan", "primary")
             with TabPane("Ignored Data", id="ignored"):
                 yield RecordTable(
                     IGNORED_COLUMNS, markable=True, id="ignored-table",
                     empty_text="No ignored accounts.")
                 with Horizontal(classes="buttons"):
-                    yield button("Stop Ignoring (I)", "btn-stop_ignoring")
-        yield Static(HINTS[self.initial_tab], id="tab-hint", classes="hint", markup=False)
+                    yield self.action_button("stop_ignoring")
+        yield Static(self.tab_hint(self.initial_tab), id="tab-hint", classes="hint",
+                     markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -281,11 +215,12 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
             i = integrations.get(integration_id)
             return f"Redtail CRM · {i.username} ({i.environment})" if i else "Redtail CRM"
 
+        new, menu = self.key_of("new"), self.papp.key_display_of("global-menu", "g")
         self.table("contacts").set_empty_text(
-            "No linked Redtail contacts yet — press n (Add Integration) to search Redtail and "
-            "link them." if integrations else
-            "No Redtail integration yet: connect Redtail from ⋮ (g) → Advisor Integration, "
-            "then press n here to link contacts.")
+            f"No linked Redtail contacts yet — press {new} (Add Integration) to search Redtail "
+            "and link them." if integrations else
+            f"No Redtail integration yet: connect Redtail from ⋮ ({menu}) → Advisor "
+            f"Integration, then press {new} here to link contacts.")
         changes = [
             self.table("contacts").set_rows(
                 (str(c.id), [c.name, str(c.redtail_contact_id),
@@ -328,10 +263,22 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
 
     # ------------------------------------------------------------------ state
 
+    def tab_hint(self, tab: str) -> str:
+        tabs = " ".join(self.key_display(self.spec(f"tab-{n}")) for n in (1, 2, 3))
+        return self.hint_line(*HINTS[tab], f"{tabs} tabs")
+
+    def tabs_of(self, action: str) -> tuple[str, ...]:
+        """The tabs an action acts on (empty: it is not one tab's)."""
+        try:
+            return self.spec(action).tabs
+        except KeyError:
+            return ()
+
     def action_state(self, action: str) -> bool | None:
-        if any(action in actions for actions in BY_TAB.values()):
+        tabs = self.tabs_of(action)
+        if tabs:
             tab = self.tab
-            if action not in BY_TAB[tab]:
+            if tab not in tabs:
                 return False
             if action in NO_ROW_NEEDED:
                 return True
@@ -349,11 +296,9 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         return True  # palette commands switch to their tab first
 
     async def run_from_palette(self, action: str) -> None:
-        if action not in BY_TAB[self.tab]:  # switch to the tab the action belongs to
-            for tab, actions in BY_TAB.items():
-                if action in actions:
-                    self.show_tab(tab)
-                    break
+        tabs = self.tabs_of(action)
+        if tabs and self.tab not in tabs:  # switch to the tab the action belongs to
+            self.show_tab(tabs[0])
         await self.run_action(action)
 
     def palette_commands(self) -> list[Command]:
@@ -361,7 +306,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                 for title, action, help_ in self.PALETTE if self.permitted(action)]
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.query_one("#tab-hint", Static).update(HINTS[self.tab])
+        self.query_one("#tab-hint", Static).update(self.tab_hint(self.tab))
         self.refresh_bindings()
         self.call_after_refresh(self.table().focus)
 
@@ -402,7 +347,9 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         from .contact_search import ContactSearchScreen
 
         if not self.ws.list_integrations():
-            self.notify("Connect Redtail first: ⋮ (g) → Advisor Integration → Add Integration.",
+            menu = self.papp.key_display_of("global-menu", "g")
+            self.notify(f"Connect Redtail first: ⋮ ({menu}) → Advisor Integration → Add "
+                        "Integration.",
                         title="No integration", severity="warning", timeout=8)
             return
         self.app.push_screen(ContactSearchScreen(self.plan_id))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from ..domain.permissions import Action
-from .base import PaletteEntry, PlantechScreen
+from . import actions
+from .base import PlantechScreen
 
 if TYPE_CHECKING:
     _Base = PlantechScreen
@@ -17,29 +17,14 @@ class PlanMenuMixin(_Base):
     """Needs `self.plan_id`. Plan Integration and Refresh exist for advisors only."""
 
     plan_id: int
-    MENU_REQUIRES: ClassVar[dict[str, Action]] = {
-        "plan_integration": Action.PLAN_INTEGRATION,
-        "audit_log": Action.PLAN_INTEGRATION,
-        "refresh": Action.REFRESH,
-    }
-    MENU_PALETTE: ClassVar[tuple[PaletteEntry, ...]] = (
-        ("Plan Integration", "plan_integration", "Linked Redtail contacts, Pending and Ignored"),
-        ("Audit log", "audit_log", "Who did what in this plan, when; exportable as CSV"),
-        ("Refresh Integrations", "refresh", "Pull this plan's accounts from Redtail now"),
-        ("Investment Assets", "investment_assets", "This plan's accounts"),
-        ("Export CSV", "export", "Write this plan's accounts to a CSV file"),
-    )
 
     def action_plan_menu(self) -> None:
         from .dialogs import MenuModal
 
-        items = [("Investment Assets", "investment_assets")]
-        if self.ws.can(Action.PLAN_INTEGRATION):
-            items.append(("Plan Integration", "plan_integration"))
-            items.append(("Audit log", "audit_log"))
-        if self.ws.can(Action.REFRESH):
-            items.append(("Refresh Integrations (r)", "refresh"))
-        items += [("Export CSV (e)", "export"), ("Back to Plans", "plans")]
+        items = [(self.labelled(spec, spec.palette_title), spec.name)
+                 for spec in (*actions.PLAN_MENU_ITEMS, actions.REFRESH, actions.EXPORT)
+                 if self.permitted(spec.name)]
+        items.append(("Back to Plans", "plans"))
 
         async def chosen(item: str | None) -> None:
             if item == "plans":

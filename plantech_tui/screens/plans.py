@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Static
 
 from ..domain.errors import PlantechError
@@ -16,27 +13,12 @@ from ..widgets.fmt import STALE_DAYS, days_since, local_time, money_display
 from ..widgets.footer import KeyFooter
 from ..widgets.record_table import Column, RecordTable
 from ..widgets.topbar import TopBar
+from . import actions
 from .base import PlantechScreen
 
 
 class PlansScreen(PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("n", "new_plan", "New plan", id="new"),
-        Binding("R", "rename_plan", "Rename", id="rename"),
-        Binding("d", "delete_plan", "Delete", id="delete"),
-        Binding("e", "export", "Export CSV", id="export"),
-    ]
-    REQUIRES = {
-        "new_plan": Action.MANAGE_PLANS,
-        "rename_plan": Action.MANAGE_PLANS,
-        "delete_plan": Action.MANAGE_PLANS,
-    }
-    PALETTE = (
-        ("New plan", "new_plan", "Create a plan"),
-        ("Rename plan", "rename_plan", "Rename the highlighted plan"),
-        ("Delete plan", "delete_plan", "Delete the highlighted plan"),
-        ("Export CSV", "export", "Write the highlighted plan's accounts to a CSV file"),
-    )
+    ACTIONS = actions.PLANS
 
     def compose(self) -> ComposeResult:
         yield TopBar("Plans")
@@ -49,7 +31,7 @@ class PlansScreen(PlantechScreen):
                     Column("manual", "Manual", right=True),
                     Column("accounts", "Accounts", right=True, short="Accts"),
                     Column("clients", "Clients")]
-        empty = ("No plans yet — press n to create one." if self.ws.can(Action.MANAGE_PLANS)
+        empty = (f"No plans yet — press {self.key_of('new')} to create one." if self.ws.can(Action.MANAGE_PLANS)
                  else "No plans are shared with you yet.")
         yield Static("Plans", classes="screen-title")
         yield RecordTable(columns, empty_text=empty, id="plans")

@@ -4,10 +4,9 @@ Add to Plan (description + investment type, then the editor), edit the staged de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -15,6 +14,7 @@ from textual.widgets.option_list import Option
 from ..domain.errors import ValidationFailed
 from ..domain.models import OWNERS, PlanAccount, StagedAccount
 from ..widgets.fmt import money_display, plain, shown
+from . import actions
 from .base import FormMixin, PlantechModal, button, field_row
 
 
@@ -140,9 +140,7 @@ class BulkAddModal(PlantechModal[str | None]):
 
 
 class EditDescriptionModal(FormMixin, PlantechModal[str | None]):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("ctrl+s", "save", "Save", id="save"),
-    ]
+    ACTIONS = actions.FORM_SAVE
 
     def __init__(self, staged: StagedAccount) -> None:
         super().__init__()
@@ -239,9 +237,7 @@ class LinkExistingModal(PlantechModal[int | None]):
 class AddToPlanModal(FormMixin, PlantechModal[dict[str, Any] | None]):
     """Description and investment type (defaulted, and says from what) → Continue."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("ctrl+s", "save", "Continue", id="save"),
-    ]
+    ACTIONS = actions.CONTINUE
 
     def __init__(self, staged: StagedAccount, investment_types: Sequence[str],
                  suggested: PlanAccount | None) -> None:

@@ -5,8 +5,6 @@ The plan audit log's table and entry dialog, on a query that is not one plan's."
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Static
@@ -22,8 +20,6 @@ from .audit_log import COLUMNS, AuditLogScreen, change_summary
 
 
 class UserAuditScreen(AuditLogScreen):
-    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = ()
-
     def __init__(self) -> None:
         super().__init__(plan_id=0)  # not one plan's: every query below is the user changes'
 
@@ -35,7 +31,7 @@ class UserAuditScreen(AuditLogScreen):
         yield Static("", id="audit-title", classes="screen-title", markup=False)
         yield RecordTable(COLUMNS, empty_text="No user changes you may see yet.",
                           id="audit-table")
-        yield Static("enter details · / filter · o sort", classes="hint")
+        yield Static(self.hint_line("enter details", "filter", "sort"), classes="hint")
         yield KeyFooter()
 
     def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]

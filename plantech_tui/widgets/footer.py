@@ -3,7 +3,7 @@
 At 80 columns Textual's footer lays every key out in a row and the last ones are cut ("a Ad▏").
 Below `NARROW` columns, or whenever Textual's footer would not fit, this footer turns
 compact and shows only the keys whose whole label fits: the screen's own actions first (its
-`FOOTER_FIRST`, then the others), then `?` Help, which lists the rest, then Back and the
+actions marked `first` in its registry, then the others), then `?` Help, which lists the rest, then Back and the
 table's keys (the hint line under the table repeats those), never a key that does not apply
 to the row at hand (dimmed ones). A label is never cut. Where every key fits it is Textual's
 footer as it was.
@@ -103,7 +103,8 @@ class KeyFooter(Footer):
                 room -= len(self.app.get_key_display(binding)) + 1 + len(
                     binding.description) + 1  # and its border
         own, app, rest = self._items()
-        first = list(getattr(self.screen, "FOOTER_FIRST", ()))  # the screen's main actions
+        # the screen's main actions (those its registry marks `first`)
+        first = [spec.name for spec in getattr(self.screen, "SPECS", ()) if spec.first]
         own.sort(key=lambda item: first.index(item[0].action) if item[0].action in first
                  else len(first))  # stable: the others keep their order
         helps = [item for item in app if item[0].action == HELP]

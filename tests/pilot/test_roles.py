@@ -17,6 +17,7 @@ from textual.widgets._footer import FooterKey
 from plantech_tui.app import PlantechApp
 from plantech_tui.partners.redtail.fake import FakeRedtailServer
 from plantech_tui.screens.account_editor import AccountEditorScreen
+from plantech_tui.screens.help import help_entries
 from plantech_tui.screens.plan import PlanScreen
 from plantech_tui.screens.plan_integration import PlanIntegrationScreen
 from plantech_tui.screens.staged_dialogs import IgnoreModal
@@ -68,9 +69,11 @@ def stored_state(db_path: Path, plan_id: int) -> str:
 
 
 def binding_actions(app: PlantechApp) -> set[str]:
-    """Every binding of the screen (active or not) and the active chain's actions."""
+    """Every key the screen offers this user, applying now or not (what `?` lists), and the
+    active chain's actions and the footer's. (Refused keys stay declared on the class; the
+    screen's check_action refuses them, so none of these shows them.)"""
     screen = app.screen
-    bound = {b.action for _key, b in screen._bindings}
+    bound = {spec.action for spec, _key in help_entries(screen)}
     active = {b.binding.action for b in app.active_bindings.values()}
     footer = {k.action for k in screen.query(FooterKey)}
     return bound | active | footer
