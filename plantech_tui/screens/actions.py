@@ -259,6 +259,21 @@ AUDIT_LOG = (
 
 INBOX = (COPY,)
 
+ADD_INTEGRATION = (
+    ActionSpec("save", "save", "Save", "ctrl+s", "Connect with this login",
+               requires=Action.ADVISOR_INTEGRATION, palette=None, button="Save"),
+)
+
+CONTACT_SEARCH = (
+    ActionSpec("search", "search", "Search", None, "Search the partner's contacts",
+               requires=Action.LINK_CONTACT, palette=None),  # the form's enter: no key
+    ActionSpec("save", "save", "Save", "ctrl+s", "Link the chosen contacts",
+               requires=Action.LINK_CONTACT, palette=None, button="Save"),
+    ActionSpec("link-household", "link_household", "Link household", "h",
+               "Link the highlighted contact's whole household", requires=Action.LINK_CONTACT,
+               palette=None, button="Link household"),
+)
+
 FORM_SAVE = (ActionSpec("save", "save", "Save", "ctrl+s", palette=None),)
 CONTINUE = (ActionSpec("save", "save", "Continue", "ctrl+s", palette=None),)
 
@@ -268,7 +283,8 @@ REGISTRIES: dict[str, tuple[ActionSpec, ...]] = {
     "app": APP, "screen": SCREEN, "modal": MODAL, "plans": PLANS, "plan": PLAN,
     "account_editor": ACCOUNT_EDITOR, "plan_integration": PLAN_INTEGRATION,
     "advisor_integration": ADVISOR_INTEGRATION, "audit_log": AUDIT_LOG, "inbox": INBOX,
-    "form_save": FORM_SAVE, "continue": CONTINUE,
+    "form_save": FORM_SAVE, "continue": CONTINUE, "add_integration": ADD_INTEGRATION,
+    "contact_search": CONTACT_SEARCH,
 }
 # ids bound by widgets, not by a registry here (the table's keys): [keys] may remap them too
 WIDGET_IDS = frozenset({"filter", "sort", "clear-filter"})

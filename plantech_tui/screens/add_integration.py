@@ -4,11 +4,8 @@ once (never retried: Redtail locks a login after three failures)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Select, Static
 
@@ -19,16 +16,14 @@ from ..partners import registry
 from ..partners.base import AccountLocked, InvalidCredentials, LoginField, Partner
 from ..widgets.fmt import shown
 from ..widgets.topbar import TopBar
+from . import actions
 from .base import FormMixin, PlantechScreen, button, field_row
 
 CUSTOM = "Custom"
 
 
 class AddIntegrationScreen(FormMixin, PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("ctrl+s", "save", "Save", id="save"),
-    ]
-    REQUIRES = {"save": Action.ADVISOR_INTEGRATION}
+    ACTIONS = actions.ADD_INTEGRATION
 
     def __init__(self, existing: Integration | None = None) -> None:
         super().__init__()
@@ -97,7 +92,7 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
             yield Static("", id="form-status", classes="status", markup=False)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="buttons"):
-                yield button("Save (ctrl+s)", "save", "primary")
+                yield self.action_button("save", "primary", id="save")
                 yield button("Cancel", "cancel")
         yield Footer()
 

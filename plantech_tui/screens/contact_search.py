@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
@@ -17,6 +16,7 @@ from ..domain.permissions import Action
 from ..widgets.checklist import CheckList
 from ..widgets.fmt import plain, shown
 from ..widgets.topbar import TopBar
+from . import actions
 from .base import FormMixin, PlantechScreen, button, field_row
 
 CRITERIA = (("name", "Name"), ("first_name", "First name"), ("last_name", "Last name"),
@@ -24,12 +24,7 @@ CRITERIA = (("name", "Name"), ("first_name", "First name"), ("last_name", "Last 
 
 
 class ContactSearchScreen(FormMixin, PlantechScreen):
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("ctrl+s", "save", "Save", id="save"),
-        Binding("h", "link_household", "Link household", id="link-household"),
-    ]
-    REQUIRES = {"save": Action.LINK_CONTACT, "search": Action.LINK_CONTACT,
-                "link_household": Action.LINK_CONTACT}
+    ACTIONS = actions.CONTACT_SEARCH
 
     # -narrow below 100 columns: the result buttons go one under the other (app.tcss)
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [  # type: ignore[misc]
@@ -67,8 +62,8 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
                              "press enter.", id="results-status", markup=False)
                 yield CheckList(id="results")
                 with Horizontal(classes="buttons"):
-                    yield button("Save (ctrl+s)", "save", "primary")
-                    yield button("Link household (h)", "household")
+                    yield self.action_button("save", "primary", id="save")
+                    yield self.action_button("link_household", id="household")
                     yield button("Cancel (esc)", "cancel")
         yield Footer()
 
