@@ -38,6 +38,13 @@ class _Parser(argparse.ArgumentParser):
         return super()._get_values(action, arg_strings)
 
 
+
+def _redtail_fake() -> Any:
+    """The fake Redtail, through its partner (no front end imports a partner's package)."""
+    from .partners import registry
+
+    return registry.fake("redtail")
+
 def _common() -> argparse.ArgumentParser:
     """--db, --user and --json, accepted before and after the subcommand."""
     common = _Parser(add_help=False)
@@ -207,11 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                ["plantech fake-redtail --port 8765",
                 "plantech fake-redtail --generate 500 --seed 7 --latency-ms 50",
                 "plantech fake-redtail --faults rate_limit --json | head -1"])
-    try:
-        from .partners.redtail.fake import configure_parser
-        configure_parser(fake)
-    except ImportError:  # pragma: no cover - while the fake is being built
-        pass
+    _redtail_fake().configure_parser(fake)
 
     serve = cmd(sub, "serve", "the TUI in a browser (textual-serve)",
                 ["plantech serve                  # prints http://127.0.0.1:8000/?token=…",
@@ -841,9 +844,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "docs":
         return run_docs(args, out)
     if command == "fake-redtail":
-        from .partners.redtail.fake import run_from_args
-
-        return int(run_from_args(args))
+        return int(_redtail_fake().run_from_args(args))
     if command == "serve":
         from .serve import run_serve
 

@@ -42,6 +42,13 @@ def isolate(root: Path) -> None:
     os.environ["PLANTECH_CREDENTIALS"] = "file"
 
 
+def _redtail_fake() -> Any:
+    """The fake Redtail, through its partner (the demo household lives in its dataset)."""
+    from .partners import registry
+
+    return registry.fake("redtail")
+
+
 def advisor_name() -> str:
     try:
         return getpass.getuser()
@@ -52,9 +59,10 @@ def advisor_name() -> str:
 def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict[str, Any]:
     """The demo database: the Addams Family plan with manual accounts (one of them the
     "Gomez 401(k)" that a Redtail account links to), three users, the integration connected."""
-    from .partners.redtail.fake import DEMO_API_KEY, DEMO_PASSWORD, DEMO_USERNAME
     from .service.connections import connect_integration
     from .service.workspace import Workspace
+
+    fake = _redtail_fake()
 
     advisor = advisor or advisor_name()
     ws = Workspace.open(db_path, advisor)
@@ -72,8 +80,8 @@ def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict
     ws.add_user(CLIENT_USER, "client", can_edit=True, plan_ids=[plan.id])
     ws.add_user(PROFESSIONAL_USER, "professional", can_edit=False, plan_ids=[plan.id])
     integration, _ = asyncio.run(connect_integration(
-        ws, base_url=base_url, username=DEMO_USERNAME, password=DEMO_PASSWORD,
-        api_key=DEMO_API_KEY, environment="Custom"))
+        ws, base_url=base_url, username=fake.DEMO_USERNAME, password=fake.DEMO_PASSWORD,
+        api_key=fake.DEMO_API_KEY, environment="Custom"))
     seed_links(ws, plan.id, integration.id)
     ws.close()
     return {"plan_id": plan.id, "integration_id": integration.id, "advisor": advisor}
@@ -101,8 +109,9 @@ def seed_links(ws: Any, plan_id: int, integration_id: int) -> None:
 @contextmanager
 def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Temp dir + running fake + built database; everything undone on exit."""
-    from .partners.redtail.fake import FakeRedtailServer, load_demo_data
     from .sync import credentials
+
+    fake = _redtail_fake()
 
     root = Path(tempfile.mkdtemp(prefix="plantech-demo-"))
     saved = dict(os.environ)
@@ -112,7 +121,7 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
         isolate(root)
         credentials.reset_credential_store()
         credentials.credential_store(notify=lambda _message: None)  # the demo chose the file store
-        with FakeRedtailServer(load_demo_data()) as server:
+        with fake.FakeRedtailServer(fake.load_demo_data()) as server:
             db_path = root / "data" / "plantech-demo.db"
             info = build_demo(db_path, server.base_url, advisor)
             info["base_url"] = server.base_url

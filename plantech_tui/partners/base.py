@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import PlantechError
@@ -304,6 +305,12 @@ class Partner(ABC):
         from ..domain.mapping import load_mapping
 
         return load_mapping(config_dir, base=self.default_mapping(), filename=self.mapping_file)
+
+    def fake(self) -> ModuleType | None:
+        """The partner's fake server (its package's `fake` module) for `plantech fake-…` and
+        `plantech demo`, or None. Front ends reach a fake only through here, so nothing
+        outside the partner's package imports it."""
+        return None
 
     def demo_login(self) -> dict[str, str] | None:
         """The login fields' values while `plantech demo` runs against this partner's fake

@@ -8,11 +8,12 @@ its own partner and `unregister` it afterwards.
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 from ..domain.errors import UsageError
 from .base import Partner
 
-__all__ = ["DEFAULT", "all_partners", "by_name", "get", "loaded", "register", "slugs",
+__all__ = ["DEFAULT", "all_partners", "by_name", "fake", "get", "loaded", "register", "slugs",
            "unregister"]
 
 DEFAULT = "redtail"
@@ -29,6 +30,20 @@ def _load(slug: str) -> Partner | None:
         module, cls, _name = _BUILTIN[slug]
         found = _partners[slug] = getattr(importlib.import_module(module), cls)()
     return found
+
+
+def fake(slug: str) -> ModuleType:
+    """A partner's fake server module (`plantech fake-…`, `plantech demo`). A built-in
+    partner's is its package's `fake`, imported without the partner itself (the CLI's parser
+    stays light); a registered one answers `Partner.fake()`."""
+    key = slug.strip().lower()
+    found = _partners.get(key)
+    module = found.fake() if found is not None else None
+    if module is None and key in _BUILTIN:
+        module = importlib.import_module(_BUILTIN[key][0].rsplit(".", 1)[0] + ".fake")
+    if module is None:
+        raise UsageError(f"partner {slug!r} has no fake server")
+    return module
 
 
 def register(partner: Partner) -> Partner:

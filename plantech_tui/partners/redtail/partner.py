@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ...domain.errors import ValidationFailed
@@ -371,6 +372,12 @@ class RedtailPartner(Partner):
 
     def default_mapping(self) -> TypeMapping:
         return builtin_mapping()
+
+    def fake(self) -> ModuleType:
+        """`plantech fake-redtail` and `plantech demo` start this (partners/redtail/fake)."""
+        from . import fake
+
+        return fake
 
     def demo_login(self) -> dict[str, str] | None:
         """The fake Redtail's login while `plantech demo` runs (it sets PLANTECH_DEMO_BASE_URL)."""
