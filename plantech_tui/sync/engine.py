@@ -251,8 +251,12 @@ class PullEngine:
                         "cancelled" if isinstance(exc, PullCancelled) else "abandoned")
             raise
         try:
-            report = self.apply(plan_id, fetches, run_errors, run_id=run_id,
-                                dry_run=dry_run, started=started, requests=requests)
+            # the diff and its transaction run on a worker thread (the store hands it its own
+            # connection): a 100k-account apply takes seconds, and the TUI's event loop,
+            # which awaits this, keeps answering keys meanwhile
+            report = await asyncio.to_thread(
+                self.apply, plan_id, fetches, run_errors, run_id=run_id, dry_run=dry_run,
+                started=started, requests=requests)
         except BaseException:
             if run_id is not None:
                 release_run(self.store, run_id, None, "abandoned")
