@@ -14,7 +14,6 @@ import gc
 import os
 import sqlite3
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,12 +25,15 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
 from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
 
 from .domain.errors import PlantechError
 from .domain.permissions import Action
 from .screens.actions import APP as APP_ACTIONS
 from .screens.actions import ActionSpec, bindings, palette
+from .screens.base import WorkerFailed
 from .service.workspace import Workspace
 from .widgets.icons import IconSet, icons
 from .widgets.record_table import TableBody
@@ -50,6 +52,15 @@ REFRESH_ALL_AT_ONCE = 4  # plans pulled at the same time by "Refresh all my plan
 # presenter keys: they exist only while `plantech demo` runs (it sets PLANTECH_DEMO_ADMIN_URL)
 DEMO_ACTIONS = {"demo_move_balance": "move-balance", "demo_add_account": "add-account",
                 "demo_remove_account": "remove-account"}
+
+
+class CoreNotice(Message):
+    """A notice of the core (notices.notice), from any thread, for the user."""
+
+    def __init__(self, text: str, title: str = "Credentials") -> None:
+        super().__init__()
+        self.text = text
+        self.title = title
 
 
 class PlantechCommands(Provider):
@@ -216,27 +227,56 @@ class PlantechApp(App[None]):
                 pass
 
     def _say(self, message: str) -> None:
-        """A one-time notice of the core (the credential store's fallback), from any thread.
-        Never waits for the UI: the thread saying it may hold the credential store's lock
-        while the UI thread waits on that lock (call_from_thread would deadlock)."""
+        """A one-time notice of the core (the credential store's fallback), from any thread:
+        it reaches the app as a `CoreNotice` message. Never waits for the UI: the thread
+        saying it may hold the credential store's lock while the UI thread waits on that lock
+        (call_from_thread would deadlock); post_message only queues."""
         from . import notices
 
-        def show() -> None:
-            if self._closing or not self._running:  # quitting: say it where a CLI would
-                notices.to_stderr(message)
-            else:
-                self.notify(message, title="Credentials", severity="warning", timeout=10)
-
-        if threading.get_ident() == self._thread_id:
-            show()
-            return
         loop = self._loop
-        try:
-            if loop is None or loop.is_closed():
-                raise RuntimeError("the app is not running")
-            loop.call_soon_threadsafe(show)
-        except RuntimeError:  # the app has stopped meanwhile: say it where a CLI would
-            notices.to_stderr(message)
+        if (self._closing or not self._running or loop is None or loop.is_closed()
+                or not self.post_message(CoreNotice(message))):
+            notices.to_stderr(message)  # not running (any more): say it where a CLI would
+
+    def on_core_notice(self, message: CoreNotice) -> None:
+        from . import notices
+
+        if self._closing or not self._running:  # quitting: say it where a CLI would
+            notices.to_stderr(message.text)
+        else:
+            self.notify(message.text, title=message.title, severity="warning", timeout=10)
+
+    # ------------------------------------------------------------------ workers
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers (pulls, the credential probe, the demo's presenter keys)."""
+        self.report_worker(event.worker)
+
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        """A screen's worker (screens forward their failures here: screens/base.py)."""
+        self.report_worker(message.worker)
+
+    def report_worker(self, worker: Worker[Any]) -> None:
+        """The one place a background task's failure is reported and logged: every worker
+        runs with exit_on_error=False, so an exception no worker expected (not only a
+        PlantechError) shows as a notice, goes to the log with its traceback, and the app
+        carries on."""
+        if worker.state is not WorkerState.ERROR or worker.error is None:
+            return
+        import logging
+
+        from .domain.text import clean_line
+
+        error = worker.error
+        what = worker.name or worker.group or "a background task"
+        logging.getLogger("plantech.app").error("worker %r failed", what, exc_info=error)
+        if isinstance(error, PlantechError):
+            text = error.message
+        else:
+            text = (f"{what} failed unexpectedly: {type(error).__name__}: "
+                    f"{clean_line(str(error), 300) or 'no detail'}. It is in the log "
+                    "(plantech doctor says where); nothing else was affected.")
+        self.notify(text, title="Something went wrong", severity="error", timeout=15)
 
     @work(thread=True, exit_on_error=False, group="credentials")
     def _warm_credentials(self) -> None:

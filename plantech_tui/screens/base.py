@@ -14,9 +14,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
 
 from ..domain.errors import PermissionDenied, PlantechError, ValidationFailed
 from ..domain.permissions import Action
@@ -33,6 +35,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 PaletteEntry = tuple[str, str, str]  # (title as in the seed, action, help)
 Command = tuple[str, str, Callable[[], Any]]
+
+
+class WorkerFailed(Message):
+    """A screen's worker failed: the app reports it (Worker.StateChanged does not bubble, so
+    each screen hands its own up; App.report_worker is the one place that says it)."""
+
+    def __init__(self, worker: Worker[Any]) -> None:
+        super().__init__()
+        self.worker = worker
 
 
 class RoleGated:
@@ -120,6 +131,10 @@ class RoleGated:
         the action (on_button_pressed of the screen: `btn-<action>` ids)."""
         spec = self.spec(name)
         return button(self.labelled(spec), id or f"btn-{spec.name}", variant)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.app.post_message(WorkerFailed(event.worker))  # type: ignore[attr-defined]
 
     def action_state(self, action: str) -> bool | None:
         """Whether an action applies now (False hides it, None dims it)."""
