@@ -247,7 +247,9 @@ class TextModal(PlantechModal[None]):
                 yield button("Close (esc)", "close", "primary")
 
     def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
+        # an esc typed ahead may have closed the dialog before it mounted: nothing to focus
+        for close in self.query("#close").results(Button):
+            close.focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)

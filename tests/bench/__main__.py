@@ -16,7 +16,8 @@ from pathlib import Path
 from tests.bench.common import Row
 
 NOTES = "<!-- notes: kept across make bench --write -->"
-MODULES = ["tests.bench.bench_pull", "tests.bench.bench_firm", "tests.bench.bench_startup", "tests.bench.bench_tui"]
+MODULES = ["tests.bench.bench_pull", "tests.bench.bench_firm", "tests.bench.bench_startup", "tests.bench.bench_tui",
+           "tests.bench.bench_pull_keys"]
 
 
 def table(rows: list[Row]) -> str:
