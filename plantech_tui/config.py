@@ -1,11 +1,20 @@
-"""config.toml under the platformdirs config dir (PLANTECH_CONFIG moves it).
+"""The settings: config.toml under the platformdirs config dir (PLANTECH_CONFIG moves it),
+typed by one pydantic model (`Settings`), read once and kept (`settings()`), imported only
+when first needed (the CLI's parser and `--version` do not pay for it).
 
     [redtail]
-    api_key = "..."            # the partner API key Redtail issued (or PLANTECH_REDTAIL_API_KEY)
+    api_key = "..."            # the partner API key Redtail issued (PLANTECH_REDTAIL__API_KEY)
     environment = "Production" # default environment for Add Integration
 
     [ui]
-    ascii = false              # text icons instead of symbols (or PLANTECH_ASCII=1)
+    ascii = false              # text icons instead of symbols (PLANTECH_UI__ASCII=1)
+    theme = "nord"             # kept when a theme is chosen
+
+    [keys]                     # action id = key(s): see keys.py
+    ignore = "x"
+
+Environment variables PLANTECH_<TABLE>__<KEY> override the file (PLANTECH_ASCII and
+PLANTECH_REDTAIL_API_KEY, the older names, still work).
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .domain.errors import UsageError
 
@@ -33,11 +44,6 @@ def config_path() -> Path:
     return config_dir() / "config.toml"
 
 
-# the shape of what we read: table → key → (type, what the error says it must be)
-SHAPE: dict[str, dict[str, tuple[type, str]]] = {
-    "redtail": {"api_key": (str, "a string"), "environment": (str, "a string")},
-    "ui": {"ascii": (bool, "true or false")},
-}
 _TABLE = re.compile(r"\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(#.*)?$")
 _KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
 
@@ -62,29 +68,99 @@ def _line_of(text: str, table: str | None, key: str) -> str:
     return f"line {found[0]}: " if len(found) == 1 else ""
 
 
-def _check_shape(path: Path, text: str, doc: dict[str, Any]) -> None:
-    for table, keys in SHAPE.items():
-        if table not in doc:
-            continue
-        section = doc[table]
-        if not isinstance(section, dict):
-            raise UsageError(f"{path}: {_line_of(text, None, table)}{table} must be a table "
-                             f"([{table}])")
-        for key, (kind, must) in keys.items():
-            if key in section and not isinstance(section[key], kind):
-                raise UsageError(f"{path}: {_line_of(text, table, key)}{table}.{key} must be "
-                                 f"{must}")
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def load_config() -> dict[str, Any]:
-    """The config file as a dict, its known tables checked. Every problem is one UsageError
-    naming the file (and the line where it is known): unreadable, not UTF-8, not TOML, or a
-    value of the wrong kind (`redtail = 'x'`)."""
-    path = config_path()
+class RedtailSettings(_Strict):
+    api_key: str | None = None  # the partner API key Redtail issued
+    environment: str | None = None  # Add Integration's default environment
+
+
+class UISettings(_Strict):
+    ascii: bool = False  # text icons instead of symbols
+    theme: str | None = None  # kept when a theme is chosen (keys.save_theme)
+
+
+class Settings(_Strict):
+    """The config file, typed: every table and key the product reads, nothing else. An unknown
+    key or a value of the wrong type is one UsageError naming the file, the line and the key."""
+
+    redtail: RedtailSettings = RedtailSettings()
+    ui: UISettings = UISettings()
+    keys: dict[str, str] = {}  # action id → key(s) (keys.py checks the ids)
+
+
+# what the error says a key must be (pydantic's wording is for programmers)
+_MUST = {"redtail.api_key": "a string", "redtail.environment": "a string",
+         "ui.ascii": "true or false", "ui.theme": "a string",
+         "keys": "a table ([keys]) of action ids and keys"}
+# PLANTECH_<TABLE>__<KEY> overrides the file; these older names too
+_LEGACY_ENV = {"PLANTECH_REDTAIL_API_KEY": ("redtail", "api_key"),
+               "PLANTECH_ASCII": ("ui", "ascii")}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _problem(path: Path, text: str, error: ValidationError) -> UsageError:
+    first = error.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    table, key = (loc + [""])[:2]
+    dotted = f"{table}.{key}" if key else table
+    if first["type"] == "extra_forbidden":
+        if key:
+            fields = Settings.model_fields[table].annotation
+            known = ", ".join(getattr(fields, "model_fields", {})) or "none"
+            return UsageError(f"{path}: {_line_of(text, table, key)}unknown key {dotted} "
+                              f"(known in [{table}]: {known})")
+        header = next((f"line {n}: " for n, line in enumerate(text.splitlines(), 1)
+                       if (m := _TABLE.match(line)) and m.group(1) == table),
+                      _line_of(text, None, table))
+        return UsageError(f"{path}: {header}unknown table [{table}] "
+                          f"(known: {', '.join(Settings.model_fields)})")
+    if first["type"] in ("model_type", "dict_type") and len(loc) == 1:
+        return UsageError(f"{path}: {_line_of(text, None, table)}{table} must be a table "
+                          f"([{table}])")
+    if table == "keys" and key:
+        return UsageError(f"{path}: {_line_of(text, 'keys', key)}[keys] {key} must be a key "
+                          'as a string, or keys separated by commas ("x" or "x,ctrl+x")')
+    line = _line_of(text, table, key) if key else _line_of(text, None, table)
+    return UsageError(f"{path}: {line}{dotted} must be {_MUST.get(dotted, 'valid')}")
+
+
+def _with_environment(doc: dict[str, Any]) -> dict[str, Any]:
+    """PLANTECH_UI__ASCII=1, PLANTECH_REDTAIL__API_KEY=… (and the older PLANTECH_ASCII,
+    PLANTECH_REDTAIL_API_KEY) override the file."""
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for name, value in os.environ.items():
+        if name in _LEGACY_ENV:
+            found[_LEGACY_ENV[name]] = (name, value)
+        elif name.startswith("PLANTECH_") and "__" in name:
+            table, _, key = name[len("PLANTECH_"):].lower().partition("__")
+            if table in ("redtail", "ui"):
+                found[(table, key)] = (name, value)
+    if not found:
+        return doc
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
+    for (table, key), (name, value) in found.items():
+        if key == "ascii":
+            if value.strip().lower() not in (*_TRUE, *_FALSE):
+                raise UsageError(f"{name} must be 1 or 0 (true or false), not {value!r}")
+            parsed: Any = value.strip().lower() in _TRUE
+        else:
+            parsed = value or None
+            if parsed is None and name in _LEGACY_ENV:
+                continue
+        section = out.setdefault(table, {})
+        if isinstance(section, dict):
+            section[key] = parsed
+    return out
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return "", {}
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     try:
@@ -93,19 +169,52 @@ def load_config() -> dict[str, Any]:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise UsageError(f"{path}: not UTF-8 text (line {line})") from None
     try:
-        doc = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: {exc}") from None
-    _check_shape(path, text, doc)
-    return doc
+
+
+_cache: tuple[tuple[Any, ...], Settings] | None = None
+
+
+def settings() -> Settings:
+    """The settings, read once and kept: the file is parsed again only when it changed (its
+    size or modification time) or the PLANTECH_ environment did; each call costs one stat.
+    Every problem is one UsageError naming the file and, where known, the line: unreadable,
+    not UTF-8, not TOML, an unknown table or key, a value of the wrong type."""
+    global _cache
+    path = config_path()
+    try:
+        st = path.stat()
+        stamp: tuple[Any, ...] = (str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = (str(path), None, None)
+    stamp += tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("PLANTECH_")))
+    if _cache is not None and _cache[0] == stamp:
+        return _cache[1]
+    text, doc = _read(path)
+    try:
+        Settings.model_validate(doc)  # the file alone first: its errors name its lines
+        found = Settings.model_validate(_with_environment(doc))
+    except ValidationError as exc:
+        raise _problem(path, text, exc) from None
+    _cache = (stamp, found)
+    return found
+
+
+def reset() -> None:
+    """Forget the kept settings (tests that rewrite the file within one mtime tick)."""
+    global _cache
+    _cache = None
+
+
+def load_config() -> Settings:
+    """The settings, checked now (doctor, and commands that must fail early)."""
+    return settings()
 
 
 def default_api_key() -> str | None:
-    key = os.environ.get("PLANTECH_REDTAIL_API_KEY")
-    if key:
-        return key
-    value = load_config().get("redtail", {}).get("api_key")
-    return value if value else None
+    return settings().redtail.api_key or None
 
 
 def environment_of(base_url: str) -> str:
@@ -116,9 +225,7 @@ def environment_of(base_url: str) -> str:
 
 
 def ascii_icons() -> bool:
-    if os.environ.get("PLANTECH_ASCII", "") not in ("", "0"):
-        return True
     try:
-        return bool(load_config().get("ui", {}).get("ascii", False))
+        return settings().ui.ascii
     except UsageError:
-        return False
+        return os.environ.get("PLANTECH_ASCII", "") not in ("", "0")  # never crash the TUI

@@ -18,18 +18,14 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable
-from typing import Any
 
-from .config import config_path, load_config
+from .config import config_path, reset, settings
 from .domain.errors import UsageError
 
 
-def configured_keys() -> dict[str, Any]:
-    """The `[keys]` table of the config file, as written (the one place that reads it)."""
-    keys = load_config().get("keys", {})
-    if not isinstance(keys, dict):
-        raise UsageError(f"{config_path()}: keys must be a table ([keys])")
-    return keys
+def configured_keys() -> dict[str, str]:
+    """The `[keys]` table of the settings, as written."""
+    return dict(settings().keys)
 
 
 def keymap(known: Iterable[str]) -> dict[str, str]:
@@ -48,8 +44,7 @@ def keymap(known: Iterable[str]) -> dict[str, str]:
 
 
 def configured_theme() -> str | None:
-    theme = load_config().get("ui", {}).get("theme")
-    return theme if isinstance(theme, str) and theme else None
+    return settings().ui.theme or None
 
 
 _HEADER = re.compile(r"\s*\[")
@@ -97,5 +92,6 @@ def save_theme(theme: str) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(new, encoding="utf-8")
         os.replace(tmp, path)
+        reset()  # the next read sees it, even within one mtime tick
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
