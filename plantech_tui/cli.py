@@ -39,6 +39,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 
+
+def run_doctor(args: argparse.Namespace, out: Out) -> int:
+    """`plantech doctor`: doctor.run_checks decides; this prints (text or --json)."""
+    from .doctor import run_checks
+    from .paths import default_db_path
+    from .service.workspace import current_user_name
+
+    db_path = Path(args.db) if getattr(args, "db", None) else default_db_path()
+    checks = run_checks(db_path.expanduser(), current_user_name(getattr(args, "user", None)))
+    failed = [c for c in checks if c.status == "fail"]
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+    lines = [f"[{marks[c.status]}] {c.name}: {c.detail}" + (f"\n       fix: {c.fix}" if c.fix
+                                                              else "") for c in checks]
+    lines.append(f"{len(failed)} problem(s) to fix" if failed else "nothing to fix")
+    out.emit({"checks": [c.as_json() for c in checks], "ok": not failed}, "\n".join(lines))
+    return 1 if failed else 0
+
 def _redtail_fake() -> Any:
     """The fake Redtail, through its partner (no front end imports a partner's package)."""
     from .partners import registry
@@ -850,8 +867,6 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_serve(args)
     if command == "doctor":
-        from .doctor import run_doctor
-
         return run_doctor(args, out)
     if command == "sync":
         return run_sync_command(_workspace(args), args, out)

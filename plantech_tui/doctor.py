@@ -15,7 +15,6 @@ credential file, no config.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .cli import Out
+    pass
 
 REDTAIL_TIMEOUT = 5.0
 
@@ -468,18 +467,3 @@ def run_checks(db_path: Path, user_name: str) -> list[Check]:
         pulls = check_pulls(db_path, who)
         checks += [pulls] if pulls else []
     return [*checks, check_terminal()]
-
-
-def run_doctor(args: argparse.Namespace, out: Out) -> int:
-    from .paths import default_db_path
-    from .service.workspace import current_user_name
-
-    db_path = Path(args.db) if getattr(args, "db", None) else default_db_path()
-    checks = run_checks(db_path.expanduser(), current_user_name(getattr(args, "user", None)))
-    failed = [c for c in checks if c.status == "fail"]
-    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
-    lines = [f"[{marks[c.status]}] {c.name}: {c.detail}" + (f"\n       fix: {c.fix}" if c.fix
-                                                              else "") for c in checks]
-    lines.append(f"{len(failed)} problem(s) to fix" if failed else "nothing to fix")
-    out.emit({"checks": [c.as_json() for c in checks], "ok": not failed}, "\n".join(lines))
-    return 1 if failed else 0
