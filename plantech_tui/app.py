@@ -49,7 +49,7 @@ KEY_SETTLE_WAIT = 1.0  # seconds one pass waits for a busy widget before looking
 # held events whose effects are waited for before the next one (a key, a click, a paste)
 SETTLE_AFTER = (events.Key, events.MouseDown, events.MouseUp, events.Click, events.Paste)
 REFRESH_ALL_AT_ONCE = 4  # plans pulled at the same time by "Refresh all my plans"
-# presenter keys: they exist only while `plantech demo` runs (it sets PLANTECH_DEMO_ADMIN_URL)
+# presenter keys: they exist only while `plantech demo` runs (it passes demo_admin_url)
 DEMO_ACTIONS = {"demo_move_balance": "move-balance", "demo_add_account": "add-account",
                 "demo_remove_account": "remove-account"}
 
@@ -98,7 +98,7 @@ class PlantechApp(App[None]):
 
     def __init__(self, db_path: Path | str | None = None, user_name: str | None = None, *,
                  connection_for: ConnectionFor | None = None, workspace: Workspace | None = None,
-                 ) -> None:
+                 demo_admin_url: str | None = None) -> None:
         from .keys import configured_theme, keymap
         from .screens.actions import known_ids
 
@@ -124,7 +124,8 @@ class PlantechApp(App[None]):
         self._pull_cancel: dict[int, asyncio.Event] = {}
         self._pull_clock = 0.0  # monotonic start of the oldest pull in flight
         self._pull_ticker: Any = None
-        self.demo_admin_url = os.environ.get("PLANTECH_DEMO_ADMIN_URL") or None
+        # the presenter keys: only `plantech demo` hands the fake's admin URL in
+        self.demo_admin_url = demo_admin_url
         self._data_version = -1
         # type-ahead (see on_event): keys that arrived while an earlier key's effects settle
         self._keys_held: deque[events.Event] = deque()
@@ -762,10 +763,12 @@ def describe_demo(what: str, doc: dict[str, Any]) -> str:
             "a row).")
 
 
-def run_app(db_path: Path | str, user_name: str | None) -> int:
-    """`plantech` with no subcommand: refuse an unknown user or a bad database in one line."""
+def run_app(db_path: Path | str, user_name: str | None, *,
+            demo_admin_url: str | None = None) -> int:
+    """`plantech` with no subcommand (and `plantech demo`, which installs the presenter keys):
+    refuse an unknown user or a bad database in one line."""
     try:
-        app = PlantechApp(db_path, user_name)
+        app = PlantechApp(db_path, user_name, demo_admin_url=demo_admin_url)
     except PlantechError as exc:
         gc.enable()  # turned off for start-up by cli.dispatch; the app never started
         print(f"plantech: error: {exc.message.splitlines()[0]}", file=sys.stderr)

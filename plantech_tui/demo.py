@@ -171,8 +171,7 @@ def run_demo(as_user: str | None = None, tour: bool = False) -> int:
 
     marker = tour_marker()  # before demo_environment points XDG_CONFIG_HOME at the temp dir
     with demo_environment() as (db_path, info):
-        os.environ["PLANTECH_DEMO_ADMIN_URL"] = info["admin_url"]
         os.environ["PLANTECH_DEMO_BASE_URL"] = info["base_url"]
         if tour or not marker.exists():
             os.environ["PLANTECH_DEMO_TOUR"] = str(marker)
-        return run_app(db_path, as_user or info["advisor"])
+        return run_app(db_path, as_user or info["advisor"], demo_admin_url=info["admin_url"])

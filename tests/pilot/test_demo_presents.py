@@ -39,9 +39,8 @@ async def test_tour_opens_once_and_any_key_closes_it(db_path: Path, fake: FakeRe
     gone at the first key, and marked seen in their own config dir."""
     await prepare_plan(db_path, fake)
     marker = tmp_path / "config" / "plantech" / demo.TOUR_MARKER
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)
     monkeypatch.setenv("PLANTECH_DEMO_TOUR", str(marker))
-    app = PlantechApp(db_path, "advisor")
+    app = PlantechApp(db_path, "advisor", demo_admin_url=fake.admin_url)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, TourScreen), "the tour opens")
         text = screen_text(app)
@@ -60,9 +59,8 @@ async def test_escape_closes_the_tour_too(db_path: Path, fake: FakeRedtailServer
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The presenter who knows the way: esc skips the tour."""
     await prepare_plan(db_path, fake)
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)
     monkeypatch.setenv("PLANTECH_DEMO_TOUR", str(tmp_path / "seen"))
-    app = PlantechApp(db_path, "advisor")
+    app = PlantechApp(db_path, "advisor", demo_admin_url=fake.admin_url)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, TourScreen), "the tour opens")
         await pilot.press("escape")
@@ -83,7 +81,8 @@ def test_run_demo_shows_the_tour_first_time_and_with_tour_flag(
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
     asked: list[str | None] = []
 
-    def fake_run_app(db_path: Any, user: Any) -> int:
+    def fake_run_app(db_path: Any, user: Any, *, demo_admin_url: str | None = None) -> int:
+        assert demo_admin_url and demo_admin_url.startswith("http://127.0.0.1:")  # F6-F8 on
         asked.append(os.environ.get("PLANTECH_DEMO_TOUR"))
         if asked[-1]:
             Path(asked[-1]).parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +104,9 @@ async def test_presenter_keys_in_the_footer_only_in_the_demo(
     """The presenter sees F6-F8 in every footer and F6 moves a balance at the fake Redtail;
     the same advisor outside the demo has no such keys."""
     await prepare_plan(db_path, fake)
+    # outside `plantech demo`, an environment naming an admin URL installs nothing either (a
+    # user's shell cannot make the TUI post to a URL of its choosing)
+    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)
     app = PlantechApp(db_path, "advisor")
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
@@ -113,8 +115,7 @@ async def test_presenter_keys_in_the_footer_only_in_the_demo(
         await settle(pilot)
         assert fake.state.demo_moves == 0
 
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)
-    app = PlantechApp(db_path, "advisor")
+    app = PlantechApp(db_path, "advisor", demo_admin_url=fake.admin_url)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         await until(pilot, lambda: DEMO_KEYS.items() <= footer_keys(app).items(),
@@ -141,8 +142,7 @@ async def test_client_in_the_demo_has_no_presenter_keys(
     ws = Workspace.open(db_path, "advisor")
     ws.add_user("morticia", "client", can_edit=True, plan_ids=[ids["plan_id"]])
     ws.close()
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)
-    app = PlantechApp(db_path, "morticia")
+    app = PlantechApp(db_path, "morticia", demo_admin_url=fake.admin_url)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         assert not set(footer_keys(app)) & set(DEMO_KEYS)
@@ -164,9 +164,8 @@ async def test_add_integration_in_the_demo_shows_the_fakes_login(
         assert not app.screen.query("#demo-login")
         assert app.screen.query_one("#field-username", Input).value == ""
 
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)
     monkeypatch.setenv("PLANTECH_DEMO_BASE_URL", fake.base_url)
-    app = PlantechApp(db_path, "advisor")
+    app = PlantechApp(db_path, "advisor", demo_admin_url=fake.admin_url)
     async with app.run_test(size=(120, 50)) as pilot:
         await settle(pilot)
         app.push_screen(AddIntegrationScreen())
@@ -194,8 +193,7 @@ async def test_demo_as_client_or_professional_shows_linked_accounts(
     """`plantech demo --as morticia` / `--as lurch`: the client's view of the article, with
     accounts that flow from Redtail (the Redtail balance, the link), not only manual ones."""
     db_path, info = demo_db
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", info["admin_url"])
-    app = PlantechApp(db_path, user)
+    app = PlantechApp(db_path, user, demo_admin_url=info["admin_url"])
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         assert "$1,500,000.00" in screen_text(app)  # the Linked column: two accounts

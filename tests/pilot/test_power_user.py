@@ -179,8 +179,7 @@ async def test_refresh_all_my_plans(db_path: Path, fake: FakeRedtailServer) -> N
 async def test_demo_presenter_keys(db_path: Path, fake: FakeRedtailServer,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     await prepare_plan(db_path, fake)
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)
-    app = PlantechApp(db_path, "advisor")
+    app = PlantechApp(db_path, "advisor", demo_admin_url=fake.admin_url)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")

@@ -110,8 +110,7 @@ async def test_advisor_only_controls_do_not_exist(db_path: Path, fake: FakeRedta
     ids = await shared_plan(db_path, fake)
     role, can_edit = USERS[user]
     before = stored_state(db_path, ids["plan_id"])
-    monkeypatch.setenv("PLANTECH_DEMO_ADMIN_URL", fake.admin_url)  # as under `plantech demo`
-    app = PlantechApp(db_path, user)
+    app = PlantechApp(db_path, user, demo_admin_url=fake.admin_url)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert f"{user} ({role}" in screen_text(app)
