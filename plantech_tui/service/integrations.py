@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..domain.errors import (
+    PlantechError,
     NotFound,
 )
 from ..domain.models import (
@@ -74,9 +75,13 @@ class Integrations(Accounts):
             db.execute("UPDATE integrations SET status = ?, status_message = ? WHERE id = ?",
                        [status, message, integration_id])
 
-    def remove_integration(self, integration_id: int, *, keep_accounts: bool = True) -> None:
+    def remove_integration(self, integration_id: int, *, keep_accounts: bool = True,
+                           forget_secret: bool = True) -> Integration:
         """Remove an integration. Its linked accounts are kept as manual accounts
-        (keep_accounts) or deleted; its pending and ignored rows go."""
+        (keep_accounts) or deleted; its pending and ignored rows go; its secret leaves the
+        credential store (forget_secret; a front end that must not wait on a slow keyring
+        passes False and calls `forget_integration_secret` off its UI thread). Returns the
+        integration as it was."""
         require(self.user, Action.ADVISOR_INTEGRATION)
         with self.store.write() as db:
             integ = self.integration(integration_id)
@@ -91,4 +96,18 @@ class Integrations(Accounts):
                         {"base_url": integ.base_url, "username": integ.username}, None,
                         detail=f"{len(linked)} linked account(s) "
                         f"{'kept as manual' if keep_accounts else 'deleted'}")
+        if forget_secret:
+            self.forget_integration_secret(integ.secret_ref)
+        return integ
+
+    @staticmethod
+    def forget_integration_secret(secret_ref: str) -> None:
+        """A removed integration's key leaves the credential store too (best effort: the
+        integration is already gone; an unreachable keyring keeps a key nothing refers to)."""
+        from ..sync.credentials import credential_store
+
+        try:
+            credential_store().delete(secret_ref)
+        except PlantechError:
+            pass
 
