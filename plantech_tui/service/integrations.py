@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..domain.errors import (
-    PlantechError,
     NotFound,
+    PlantechError,
 )
 from ..domain.models import (
     PARTNER,
