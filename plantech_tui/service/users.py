@@ -23,7 +23,8 @@ from ..domain.models import (
 from ..domain.permissions import Action, require, require_user_change
 from ..store import rows as R
 from ..store import tables as T
-from ..store.db import Database, Store, now_utc
+from ..store import users
+from ..store.db import Database, Store
 from ..store.tables import TableQuery
 from .core import (
     WorkspaceCore,
@@ -44,19 +45,15 @@ def resolve_user(store: Store, name: str) -> User:
     """The named user; on a database with no users yet, that user becomes its first advisor
     and administrator."""
     with store.write() as db:
-        row = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+        row = users.by_name(db, name)
         if row is None:
-            if R.one(db, "SELECT 1 AS x FROM users LIMIT 1") is not None:
+            if users.any_user(db):
                 raise UnknownUser(
                     f"unknown user {name!r}: an advisor must add it first "
                     f"(plantech users add {name!r} --role …)"
                 )
-            db.execute(
-                "INSERT INTO users (name, role, can_edit, is_admin, created_at) "
-                "VALUES (?, 'advisor', 1, 1, ?)",
-                [name, now_utc()],
-            )
-            row = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+            users.insert(db, name, "advisor", can_edit=True, is_admin=True)
+            row = users.by_name(db, name)
             assert row is not None
             R.audit(
                 db, user_name=name, plan_id=None, action="user add", object_type="user",
@@ -76,7 +73,7 @@ class Users(WorkspaceCore):
     # transaction, so a session opened before its user was demoted acts as what it is now.
 
     def _actor(self, db: Database) -> User:
-        row = R.one(db, "SELECT * FROM users WHERE id = ?", [self.user.id])
+        row = users.by_id(db, self.user.id)
         if row is None:
             raise PermissionDenied(f"{self.user.name} is no longer a user")
         return R.user_from(row)
@@ -84,21 +81,17 @@ class Users(WorkspaceCore):
     @staticmethod
     def _plans_of(db: Database, user_id: int) -> set[int]:
         """The plans a user owns or was granted (an advisor's "own plans")."""
-        return {r[0] for r in db.execute(
-            f"SELECT p.id FROM plans p WHERE {T.VISIBLE_PLANS}",  # noqa: S608
-            [user_id, user_id]).fetchall()}
+        return users.visible_plan_ids(db, user_id)
 
     @staticmethod
     def _grants_of(db: Database, user_id: int) -> list[int]:
-        return [r[0] for r in db.execute(
-            "SELECT plan_id FROM plan_grants WHERE user_id = ? ORDER BY plan_id", [user_id])]
+        return users.grants_of(db, user_id)
 
     @staticmethod
     def _keep_an_admin(db: Database, before: Mapping[str, Any] | None, still_admin: bool) -> None:
         if before is None or not before["is_admin"] or still_admin:
             return
-        others = db.execute("SELECT count(*) FROM users WHERE is_admin <> 0 AND id <> ?",
-                            [before["id"]]).fetchone()[0]
+        others = users.other_admins(db, before["id"])
         if not others:
             raise InvalidState(
                 f"{before['name']} is the last administrator: make another advisor an "
@@ -133,7 +126,7 @@ class Users(WorkspaceCore):
                 elif pid not in mine:
                     self._plan_row(db, pid)  # reads like a missing plan
                 plans.append(pid)
-            before = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+            before = users.by_name(db, name)
             target = None if before is None else R.user_from(before)
             if before is None and _unseen_characters(name):
                 raise ValidationFailed(
@@ -150,13 +143,10 @@ class Users(WorkspaceCore):
             require_user_change(actor, target, role_, is_admin, reach, mine, plans)
             self._keep_an_admin(db, before, is_admin)
             if before is None:
-                db.execute("INSERT INTO users (name, role, can_edit, is_admin, created_at) "
-                           "VALUES (?,?,?,?,?)",
-                           [name, role_.value, int(can_edit), int(is_admin), now_utc()])
+                users.insert(db, name, role_.value, can_edit, is_admin)
             else:
-                db.execute("UPDATE users SET role = ?, can_edit = ?, is_admin = ? WHERE id = ?",
-                           [role_.value, int(can_edit), int(is_admin), before["id"]])
-            after = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+                users.update(db, before["id"], role_.value, can_edit, is_admin)
+            after = users.by_name(db, name)
             assert after is not None
             if before != after:
                 self._audit(db, None, "user add" if before is None else "user edit", "user",
@@ -164,8 +154,7 @@ class Users(WorkspaceCore):
             for pid in plans:
                 if pid in held:
                     continue
-                db.execute("INSERT INTO plan_grants (user_id, plan_id) VALUES (?, ?)",
-                           [after["id"], pid])
+                users.grant(db, after["id"], pid)
                 # on the plan too: the plan's audit log shows who was given access
                 self._audit(db, pid, "user grant", "user", after["id"], None,
                             {"user": after["name"], "plan_id": pid},
@@ -179,7 +168,7 @@ class Users(WorkspaceCore):
         name = " ".join(name.split())
         with self.store.write() as db:
             actor = self._actor(db)
-            before = R.one(db, "SELECT * FROM users WHERE name = ? COLLATE NOCASE", [name])
+            before = users.by_name(db, name)
             if before is None:
                 raise NotFound(f"user {name!r} not found")
             target = R.user_from(before)
@@ -187,15 +176,12 @@ class Users(WorkspaceCore):
             require_user_change(actor, target, target.role, target.is_admin,
                                 sorted(self._plans_of(db, target.id)), self._plans_of(db, actor.id))
             self._keep_an_admin(db, before, False)
-            owns = db.execute(
-                "SELECT (SELECT count(*) FROM plans WHERE owner_user_id = ?) + "
-                "(SELECT count(*) FROM integrations WHERE owner_user_id = ?)",
-                [target.id, target.id]).fetchone()[0]
+            owns = users.owned_count(db, target.id)
             if owns:
                 raise InvalidState(
                     f"{target.name} owns plans or Redtail integrations and stays a user "
                     f"(make them a professional without --can-edit instead)")
-            db.execute("DELETE FROM users WHERE id = ?", [target.id])
+            users.delete(db, target.id)
             self._audit(db, None, "user remove", "user", target.id, before, None,
                         detail=f"plans {', '.join(map(str, held))} no longer granted"
                         if held else "")
@@ -210,19 +196,14 @@ class Users(WorkspaceCore):
             return self._visible_users(db, self._actor(db))
 
     def _visible_users(self, db: Database, actor: User) -> list[tuple[User, list[int]]]:
-        users = [R.user_from(r) for r in R.dict_rows(db, "SELECT * FROM users ORDER BY id")]
-        grants: dict[int, list[int]] = {}
-        for uid, pid in db.execute("SELECT user_id, plan_id FROM plan_grants "
-                                   "ORDER BY user_id, plan_id").fetchall():
-            grants.setdefault(uid, []).append(pid)
+        everyone = [R.user_from(r) for r in users.all_users(db)]
+        grants = users.all_grants(db)
         if actor.is_admin:
-            return [(u, grants.get(u.id, [])) for u in users]
+            return [(u, grants.get(u.id, [])) for u in everyone]
         mine = self._plans_of(db, actor.id)
-        owners = {r[0] for r in db.execute(
-            "SELECT owner_user_id FROM plans WHERE id IN (SELECT value FROM json_each(?))",
-            [T.id_list(sorted(mine))])}
+        owners = users.owners_of(db, sorted(mine))
         out = []
-        for u in users:
+        for u in everyone:
             shown = [p for p in grants.get(u.id, []) if p in mine]
             if u.id == actor.id or shown or u.id in owners:
                 out.append((u, shown))
@@ -235,17 +216,8 @@ class Users(WorkspaceCore):
         actor = self._actor(db)
         if actor.is_admin:
             return f"{t}object_type = 'user'", []
-        users = [u.id for u, _ in self._visible_users(db, actor)]
-        mine = sorted(self._plans_of(db, actor.id))
-        me = t or "audit_log."
-        # SQLite may give a removed user's id to a new user: that id's entries up to its last
-        # removal were about someone else
-        return (f"{t}object_type = 'user' AND {t}object_id IN "  # noqa: S608
-                f"(SELECT value FROM json_each(?)) AND ({t}plan_id IS NULL OR "
-                f"{t}plan_id IN (SELECT value FROM json_each(?))) AND {me}id > "
-                f"(SELECT coalesce(max(r.id), 0) FROM audit_log r WHERE r.object_type = 'user' "
-                f"AND r.action = 'user remove' AND r.object_id = {me}object_id)",
-                [T.id_list(users), T.id_list(mine)])
+        seen = [u.id for u, _ in self._visible_users(db, actor)]
+        return users.user_audit_scope(t, seen, sorted(self._plans_of(db, actor.id)))
 
     def user_audit(self) -> list[AuditEntry]:
         """The audit entries of user changes the acting user may see, by id."""

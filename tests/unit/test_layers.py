@@ -31,7 +31,6 @@ ALLOWED = {
     "service/plans.py",
     "service/staging.py",
     "service/undo.py",
-    "service/users.py",
 }
 
 
