@@ -16,6 +16,7 @@ from ..domain.models import (
     User,
 )
 from ..domain.permissions import Action, allowed
+from ..store import plans as P
 from ..store import rows as R
 from ..store import tables as T
 from ..store.db import Database, Store
@@ -188,12 +189,7 @@ class WorkspaceCore:
                 detail=detail)
 
     def _plan_row(self, db: Database, plan_id: int) -> dict[str, Any]:
-        row = R.one(
-            db,
-            "SELECT p.* FROM plans p WHERE p.id = ? AND (p.owner_user_id = ? OR EXISTS "
-            "(SELECT 1 FROM plan_grants g WHERE g.plan_id = p.id AND g.user_id = ?))",
-            [plan_id, self.user.id, self.user.id],
-        )
+        row = P.visible(db, plan_id, self.user.id)
         if row is None:
             raise NotFound(f"plan {plan_id} not found")
         return row

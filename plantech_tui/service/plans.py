@@ -21,9 +21,10 @@ from ..domain.models import (
     StagedAccount,
 )
 from ..domain.permissions import Action, require
+from ..store import plans as P
 from ..store import rows as R
 from ..store import tables as T
-from ..store.db import Database, now_utc
+from ..store.db import Database
 from ..store.tables import TableQuery
 from .core import (
     PREFILTER,
@@ -51,9 +52,7 @@ class Plans(WorkspaceCore):
         no model object per account or staged row (a plan may hold 100k pending rows)."""
         db = self.store.db
         with self.store.read():
-            plans = R.dict_rows(
-                db, f"SELECT p.* FROM plans p WHERE {T.VISIBLE_PLANS} ORDER BY p.id",  # noqa: S608
-                [self.user.id, self.user.id])
+            plans = P.visible_rows(db, self.user.id)
             totals = self._totals(db, [p["id"] for p in plans])
         return [PlanSummary(plan=R.plan_from(p), **totals[p["id"]]) for p in plans]
 
@@ -76,23 +75,16 @@ class Plans(WorkspaceCore):
         see_staged = self.can(Action.PLAN_INTEGRATION)
         for pid in plan_ids:  # per plan: each query is an index search
             totals = out[pid]
-            for balance, linked in db.execute(
-                    "SELECT a.balance, l.id IS NOT NULL FROM plan_accounts a LEFT JOIN "
-                    "staged_accounts l ON l.linked_account_id = a.id WHERE a.plan_id = ?",
-                    [pid]).fetchall():
+            for balance, linked in P.account_balances(db, pid):
                 totals["accounts"] += 1
                 totals["total_linked" if linked else "total_manual"] += Decimal(balance)
-            totals["last_pull"] = db.execute(
-                "SELECT max(finished_at) FROM sync_runs WHERE plan_id = ? AND status = 'ok' "
-                "AND dry_run = 0", [pid]).fetchone()[0]
+            totals["last_pull"] = P.last_ok_pull(db, pid)
             if not see_staged:
                 continue
             counts = T.staged_counts(db, pid)
             totals["pending"] = counts.get("pending", 0)
             totals["ignored"] = counts.get("ignored", 0)
-            totals["total_pending"] = sum(map(Decimal, (r[0] for r in db.execute(
-                "SELECT balance FROM staged_accounts WHERE plan_id = ? AND state = 'pending' "
-                "AND balance IS NOT NULL", [pid]).fetchall())), Decimal(0))
+            totals["total_pending"] = P.pending_total(db, pid)
         return out
 
     def plan(self, plan_id: int) -> Plan:
@@ -108,12 +100,9 @@ class Plans(WorkspaceCore):
         if len(people) > 2:
             raise ValidationFailed("a plan has a client and at most one co-client", field="clients")
         with self.store.write() as db:
-            cur = db.execute(
-                "INSERT INTO plans (name, client, co_client, owner_user_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [name, people[0] if people else "", people[1] if len(people) > 1 else None,
-                 self.user.id, now_utc()])
-            row = R.get_row(db, "plans", int(cur.lastrowid or 0))
+            new_id = P.insert(db, name, people[0] if people else "",
+                              people[1] if len(people) > 1 else None, self.user.id)
+            row = R.get_row(db, "plans", new_id)
             assert row is not None
             self._audit(db, row["id"], "plan create", "plan", row["id"], None, row)
         return R.plan_from(row)
@@ -133,9 +122,7 @@ class Plans(WorkspaceCore):
                                            field="clients")
                 changes["client"] = people[0] if people else ""
                 changes["co_client"] = people[1] if len(people) > 1 else None
-            db.execute(
-                f"UPDATE plans SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",  # noqa: S608
-                [*changes.values(), plan_id])
+            P.update(db, plan_id, changes)
             after = R.get_row(db, "plans", plan_id)
             self._audit(db, plan_id, "plan rename", "plan", plan_id, before, after)
         assert after is not None
@@ -145,9 +132,7 @@ class Plans(WorkspaceCore):
         require(self.user, Action.MANAGE_PLANS)
         with self.store.write() as db:
             before = self._plan_row(db, plan_id)
-            db.execute("UPDATE staged_accounts SET linked_account_id = NULL, link_state = NULL, "
-                       "state = 'pending' WHERE plan_id = ?", [plan_id])
-            db.execute("DELETE FROM plans WHERE id = ?", [plan_id])
+            P.delete(db, plan_id)
             self._audit(db, plan_id, "plan delete", "plan", plan_id, before, None)
 
     def plan_detail(self, plan_id: int) -> PlanDetail:
@@ -157,8 +142,7 @@ class Plans(WorkspaceCore):
             plan = R.plan_from(self._plan_row(db, plan_id))
             accounts = R.load_accounts(db, plan_id)
             if self.can(Action.PLAN_INTEGRATION):
-                contacts = [R.contact_from(r) for r in R.dict_rows(
-                    db, "SELECT * FROM plan_contacts WHERE plan_id = ? ORDER BY id", [plan_id])]
+                contacts = [R.contact_from(r) for r in P.contacts(db, plan_id)]
                 staged = R.load_staged(db, plan_id)
             else:
                 contacts, staged = [], []
@@ -194,16 +178,14 @@ class Plans(WorkspaceCore):
         db = self.store.db
         self._plan_row(db, plan_id)
         self._account_row(db, plan_id, account_id)
-        return [(r["at"], Decimal(r["balance"]), r["source"]) for r in R.dict_rows(
-            db, "SELECT * FROM balance_history WHERE plan_account_id = ? ORDER BY id",
-            [account_id])]
+        return [(r["at"], Decimal(r["balance"]), r["source"])
+                for r in P.balance_history(db, account_id)]
 
     def audit_log(self, plan_id: int) -> list[AuditEntry]:
         require(self.user, Action.PLAN_INTEGRATION)
         db = self.store.db
         self._plan_row(db, plan_id)
-        return [R.audit_from(r) for r in R.dict_rows(
-            db, "SELECT * FROM audit_log WHERE plan_id = ? ORDER BY id", [plan_id])]
+        return [R.audit_from(r) for r in P.audit_entries(db, plan_id)]
 
     # ------------------------------------------------------------------ windowed tables
     # A table asks for the ordered ids that match its filter, then the rows it shows by id
@@ -250,10 +232,7 @@ class Plans(WorkspaceCore):
     def staged_in_state(self, plan_id: int, state: str, staged_ids: Iterable[int]) -> list[int]:
         """Which of these ids are still rows of the plan in `state` (marks a filter hides)."""
         require(self.user, Action.PLAN_INTEGRATION)
-        return [r[0] for r in self.store.db.execute(
-            "SELECT s.id FROM json_each(?) j CROSS JOIN staged_accounts s ON s.id = j.value "
-            "WHERE s.plan_id = ? AND s.state = ?",
-            [T.id_list(staged_ids), plan_id, state]).fetchall()]
+        return P.staged_in_state(self.store.db, plan_id, state, staged_ids)
 
     def staged_rows(self, plan_id: int, staged_ids: Iterable[int]) -> list[StagedAccount]:
         """These pending or ignored rows, in the order given (gone ones left out); pending
@@ -276,10 +255,7 @@ class Plans(WorkspaceCore):
         return [R.staged_from(r, listings.get(r["id"], ())) for r in rows]
 
     def _unlinked_accounts(self, db: Database, plan_id: int) -> list[PlanAccount]:
-        return [R.account_from(r, None) for r in R.dict_rows(
-            db, "SELECT a.* FROM plan_accounts a WHERE a.plan_id = ? AND NOT EXISTS "
-            "(SELECT 1 FROM staged_accounts l WHERE l.linked_account_id = a.id) ORDER BY a.id",
-            [plan_id])]
+        return [R.account_from(r, None) for r in P.unlinked_accounts(db, plan_id)]
 
     def unlinked_accounts(self, plan_id: int) -> list[PlanAccount]:
         """The plan's accounts not linked to Redtail (Link to Existing Item's choices)."""
@@ -327,12 +303,6 @@ class Plans(WorkspaceCore):
         """entry id → the name of the account (or contact) it is about: as the entry recorded
         it, else as it is now; entries about neither, or about a row gone since, are left
         out (the audit log then shows the object's type and id)."""
-        lookups = {"account": "SELECT description FROM plan_accounts WHERE id = ? AND plan_id = ?",
-                   "staged": "SELECT description FROM staged_accounts WHERE id = ? "
-                   "AND plan_id = ?",
-                   "contact": "SELECT name FROM plan_contacts WHERE redtail_contact_id = ? "
-                   "AND plan_id = ?"}
-
         def recorded(entry: AuditEntry) -> str | None:
             key = "name" if entry.object_type == "contact" else "description"
             for text in (entry.after, entry.before):
@@ -347,12 +317,11 @@ class Plans(WorkspaceCore):
         def read(db: Database, plan_id: int) -> dict[int, str]:
             names: dict[int, str] = {}
             for e in entries:
-                if e.object_type not in lookups or e.object_id is None:
+                if e.object_type not in P.NAMED_OBJECTS or e.object_id is None:
                     continue
                 name = recorded(e)
                 if name is None:
-                    row = db.execute(lookups[e.object_type], [e.object_id, plan_id]).fetchone()
-                    name = row[0] if row is not None else None
+                    name = P.object_name(db, plan_id, e.object_type, e.object_id)
                 if name is not None:
                     names[e.id] = name
             return names
@@ -380,8 +349,7 @@ class Plans(WorkspaceCore):
         with self.store.read():
             rows = T.rows_by_id(
                 db, "staged_accounts", list(staged_ids),
-                where=f"CROSS JOIN plans p ON p.id = t.plan_id WHERE t.state = 'pending' AND "
-                f"{T.VISIBLE_PLANS}", params=[self.user.id, self.user.id])
+                where=P.visible_pending_where(), params=[self.user.id, self.user.id])
             staged = self._staged_models(db, rows)
             plans = {r["id"]: R.plan_from(r) for r in T.rows_by_id(
                 db, "plans", sorted({s.plan_id for s in staged}))}

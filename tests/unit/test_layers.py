@@ -28,7 +28,6 @@ ALLOWED = {
     "service/contacts.py",
     "service/core.py",
     "service/integrations.py",
-    "service/plans.py",
     "service/staging.py",
     "service/undo.py",
 }
