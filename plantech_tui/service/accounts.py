@@ -15,7 +15,9 @@ from ..domain.models import (
     StagedAccount,
 )
 from ..domain.permissions import Action, require
+from ..store import accounts as A
 from ..store import rows as R
+from ..store import staged as S
 from ..store.db import Database, now_utc
 from .plans import Plans
 
@@ -37,12 +39,7 @@ class Accounts(Plans):
 
     def _insert_account(self, db: Database, plan_id: int, fields: AccountFields,
                         source: str) -> int:
-        now = now_utc()
-        cur = db.execute(
-            f"INSERT INTO plan_accounts (plan_id, {', '.join(FIELDS)}, created_at, updated_at) "  # noqa: S608
-            f"VALUES (?, {', '.join('?' * len(FIELDS))}, ?, ?)",
-            [plan_id, *fields.as_row().values(), now, now])
-        account_id = int(cur.lastrowid or 0)
+        account_id = A.insert(db, plan_id, fields.as_row())
         R.add_history(db, account_id, fields.balance, source)
         return account_id
 
@@ -79,7 +76,7 @@ class Accounts(Plans):
             before = self._account_row(db, plan_id, account_id)
             link = self._link_of(db, account_id)
             back = self._unlink(db, link) if link is not None else False
-            db.execute("DELETE FROM plan_accounts WHERE id = ?", [account_id])
+            A.delete(db, account_id)
             self._audit(db, plan_id, "account delete", "account", account_id, before, None,
                         detail=_unlink_detail(link, back))
         if link is None or not back or not self.can(Action.PLAN_INTEGRATION):
@@ -91,7 +88,7 @@ class Accounts(Plans):
         account that no linked contact reaches any more is dropped instead (False), as
         unlinking its contact would have dropped it had it been pending (SPEC §3)."""
         if link["link_state"] == "source_unlinked" and not self._reached(db, link):
-            db.execute("DELETE FROM staged_accounts WHERE id = ?", [link["id"]])
+            S.delete(db, link["id"])
             self._audit(db, link["plan_id"], "staged removed", "staged", link["id"], link, None,
                         detail="link broken while its Redtail contact is unlinked from the plan")
             return False
@@ -102,11 +99,7 @@ class Accounts(Plans):
 
     def _reached(self, db: Database, staged: Mapping[str, Any]) -> bool:
         """Does a contact linked to the plan list this Redtail account?"""
-        return R.one(
-            db, "SELECT 1 AS x FROM staged_account_contacts c JOIN plan_contacts p ON "
-            "p.redtail_contact_id = c.redtail_contact_id WHERE c.staged_id = ? AND "
-            "p.plan_id = ? AND p.integration_id = ? LIMIT 1",
-            [staged["id"], staged["plan_id"], staged["integration_id"]]) is not None
+        return S.reached(db, staged)
 
     def _linked_account(self, db: Database, plan_id: int, account_id: int
                         ) -> tuple[dict[str, Any], dict[str, Any]]:

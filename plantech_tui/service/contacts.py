@@ -13,8 +13,9 @@ from ..domain.models import (
     PlanContact,
 )
 from ..domain.permissions import Action, require
+from ..store import contacts as C
 from ..store import rows as R
-from ..store.db import now_utc
+from ..store import staged as S
 from .integrations import Integrations
 
 
@@ -25,8 +26,7 @@ class Contacts(Integrations):
         require(self.user, Action.PLAN_INTEGRATION)
         db = self.store.db
         self._plan_row(db, plan_id)
-        return [R.contact_from(r) for r in R.dict_rows(
-            db, "SELECT * FROM plan_contacts WHERE plan_id = ? ORDER BY id", [plan_id])]
+        return [R.contact_from(r) for r in C.of_plan(db, plan_id)]
 
     @staticmethod
     def _guess_party(plan: Mapping[str, Any], name: str, first_name: str) -> str:
@@ -53,25 +53,18 @@ class Contacts(Integrations):
         with self.store.write() as db:
             plan = self._plan_row(db, plan_id)
             self.integration(integration_id)
-            row = R.one(db, "SELECT * FROM plan_contacts WHERE plan_id = ? AND integration_id = ? "
-                        "AND redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
+            row = C.find(db, plan_id, integration_id, redtail_contact_id)
             if row is None:
                 if party not in (None, "client", "co_client", "other"):
                     raise ValidationFailed("party must be client, co_client or other",
                                            field="party")
-                cur = db.execute(
-                    "INSERT INTO plan_contacts (plan_id, integration_id, redtail_contact_id, name, "
-                    "party, linked_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [plan_id, integration_id, redtail_contact_id, name,
-                     party or self._guess_party(plan, name, first_name), now_utc()])
-                row = R.get_row(db, "plan_contacts", int(cur.lastrowid or 0))
+                new_id = C.insert(db, plan_id, integration_id, redtail_contact_id, name,
+                                  party or self._guess_party(plan, name, first_name))
+                row = R.get_row(db, "plan_contacts", new_id)
                 assert row is not None
                 self._audit(db, plan_id, "link contact", "contact", redtail_contact_id, None, row)
-                revived = R.dict_rows(
-                    db, "SELECT s.* FROM staged_accounts s JOIN staged_account_contacts c ON "
-                    "c.staged_id = s.id WHERE s.plan_id = ? AND s.integration_id = ? AND "
-                    "c.redtail_contact_id = ? AND s.link_state = 'source_unlinked'",
-                    [plan_id, integration_id, redtail_contact_id])
+                revived = S.listed_under(db, plan_id, integration_id, redtail_contact_id,
+                                         "source_unlinked")
                 for s in revived:
                     state = s["prior_link_state"] or "active"
                     R.update_row(db, "staged_accounts", s["id"],
@@ -86,19 +79,13 @@ class Contacts(Integrations):
         require(self.user, Action.LINK_CONTACT)
         with self.store.write() as db:
             self._plan_row(db, plan_id)
-            row = R.one(db, "SELECT * FROM plan_contacts WHERE plan_id = ? AND integration_id = ? "
-                        "AND redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
+            row = C.find(db, plan_id, integration_id, redtail_contact_id)
             if row is None:
                 raise NotFound(f"contact {redtail_contact_id} is not linked to plan {plan_id}")
-            db.execute("DELETE FROM plan_contacts WHERE id = ?", [row["id"]])
+            C.delete(db, row["id"])
             self._audit(db, plan_id, "unlink contact", "contact", redtail_contact_id, row, None)
-            others = {r["redtail_contact_id"] for r in R.dict_rows(
-                db, "SELECT redtail_contact_id FROM plan_contacts WHERE plan_id = ? AND "
-                "integration_id = ?", [plan_id, integration_id])}
-            staged = R.dict_rows(
-                db, "SELECT s.* FROM staged_accounts s JOIN staged_account_contacts c ON "
-                "c.staged_id = s.id WHERE s.plan_id = ? AND s.integration_id = ? AND "
-                "c.redtail_contact_id = ?", [plan_id, integration_id, redtail_contact_id])
+            others = C.ids_of(db, plan_id, integration_id)
+            staged = S.listed_under(db, plan_id, integration_id, redtail_contact_id)
             listing = R.staged_contacts(db, [s["id"] for s in staged])
             for s in staged:
                 reached = set(listing.get(s["id"], [])) & others
@@ -113,7 +100,7 @@ class Contacts(Integrations):
                                     s["linked_account_id"], {"link_state": s["link_state"]},
                                     {"link_state": "source_unlinked"})
                 else:
-                    db.execute("DELETE FROM staged_accounts WHERE id = ?", [s["id"]])
+                    S.delete(db, s["id"])
                     self._audit(db, plan_id, "staged removed", "staged", s["id"], s, None,
                                 detail=f"contact {redtail_contact_id} unlinked")
 

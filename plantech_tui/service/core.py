@@ -16,9 +16,10 @@ from ..domain.models import (
     User,
 )
 from ..domain.permissions import Action, allowed
+from ..store import accounts as A
 from ..store import plans as P
 from ..store import rows as R
-from ..store import tables as T
+from ..store import staged as S
 from ..store.db import Database, Store
 
 UNDO_LEVELS = 50
@@ -26,8 +27,7 @@ UNDO_LEVELS = 50
 # signals alone (similar description 2 + company 1) cannot reach the threshold
 PREFILTER = suggestions.THRESHOLD > 3
 # the columns of a staged row that triage actions change (and undo restores)
-UNDONE_STAGED_COLUMNS = ("state", "ignore_reason", "linked_account_id", "link_state",
-                         "prior_link_state", "description", "description_edited")
+UNDONE_STAGED_COLUMNS = S.UNDONE_COLUMNS
 
 
 
@@ -67,21 +67,7 @@ class BulkAdd:
     left_pending: dict[int, str]
 
 
-_IDENTITY = {
-    "staged_accounts": ("plan_id", "integration_id", "redtail_account_id", "created_at"),
-    "plan_accounts": ("plan_id", "created_at"),
-}
-
-
-def _fingerprints(db: Database, table: str, row_ids: list[int]
-                  ) -> dict[int, tuple[int, tuple[Any, ...]]]:
-    """id → (version, identity) of the rows that still exist (one query)."""
-    if not row_ids:
-        return {}
-    cols = ", ".join(f"t.{c}" for c in _IDENTITY[table])
-    return {r[0]: (int(r[1]), tuple(r[2:])) for r in db.execute(
-        f"SELECT t.id, t.version, {cols} FROM json_each(?) j CROSS JOIN {table} t "  # noqa: S608
-        "ON t.id = j.value", [T.id_list(row_ids)]).fetchall()}
+_fingerprints = S.fingerprints
 
 
 def _owner_from(parties: Mapping[tuple[int, int], str], integration_id: int,
@@ -132,10 +118,9 @@ def _step_row_name(db: Database, step: UndoStep, table: str, row_id: int) -> str
     for a in step.accounts_before:
         if a["id"] == row_id:
             return f"'{a['description']}'"
-    row = db.execute(f"SELECT description FROM {table} WHERE id = ?",  # noqa: S608
-                     [row_id]).fetchone()
-    if row is not None:
-        return f"'{row[0]}'"
+    now = S.description_of(db, table, row_id)
+    if now is not None:
+        return f"'{now}'"
     return f"{'Redtail account' if table == 'staged_accounts' else 'account'} #{row_id}"
 
 
@@ -195,21 +180,19 @@ class WorkspaceCore:
         return row
 
     def _staged_row(self, db: Database, plan_id: int, staged_id: int) -> dict[str, Any]:
-        row = R.one(db, "SELECT * FROM staged_accounts WHERE id = ? AND plan_id = ?",
-                    [staged_id, plan_id])
+        row = S.in_plan(db, plan_id, staged_id)
         if row is None or row["state"] == "linked":
             raise NotFound(f"staged account {staged_id} not found in plan {plan_id}")
         return row
 
     def _account_row(self, db: Database, plan_id: int, account_id: int) -> dict[str, Any]:
-        row = R.one(db, "SELECT * FROM plan_accounts WHERE id = ? AND plan_id = ?",
-                    [account_id, plan_id])
+        row = A.in_plan(db, plan_id, account_id)
         if row is None:
             raise NotFound(f"account {account_id} not found in plan {plan_id}")
         return row
 
     def _link_of(self, db: Database, account_id: int) -> dict[str, Any] | None:
-        return R.one(db, "SELECT * FROM staged_accounts WHERE linked_account_id = ?", [account_id])
+        return S.link_of(db, account_id)
 
     def canonical_type(self, text: object) -> str:
         return str(self.mapping.canonical_investment_type(text))

@@ -13,8 +13,10 @@ from ..domain.models import (
     Integration,
 )
 from ..domain.permissions import Action, require
+from ..store import accounts as A
+from ..store import integrations as I
 from ..store import rows as R
-from ..store.db import now_utc
+from ..store import staged as S
 from .accounts import Accounts
 
 
@@ -25,13 +27,11 @@ class Integrations(Accounts):
 
     def list_integrations(self) -> list[Integration]:
         require(self.user, Action.ADVISOR_INTEGRATION)
-        return [R.integration_from(r) for r in R.dict_rows(
-            self.store.db, "SELECT * FROM integrations WHERE owner_user_id = ? ORDER BY id",
-            [self.user.id])]
+        return [R.integration_from(r) for r in I.of_owner(self.store.db, self.user.id)]
 
     def integration(self, integration_id: int) -> Integration:
         """An integration of the current advisor (or, for a pull, of a visible plan's owner)."""
-        row = R.one(self.store.db, "SELECT * FROM integrations WHERE id = ?", [integration_id])
+        row = I.by_id(self.store.db, integration_id)
         if row is None or (row["owner_user_id"] != self.user.id):
             raise NotFound(f"integration {integration_id} not found")
         return R.integration_from(row)
@@ -45,23 +45,18 @@ class Integrations(Accounts):
         """
         require(self.user, Action.ADVISOR_INTEGRATION)
         with self.store.write() as db:
-            row = R.one(db, "SELECT * FROM integrations WHERE owner_user_id = ? AND partner = ? "
-                        "AND base_url = ? AND username = ? COLLATE NOCASE",
-                        [self.user.id, partner, base_url, username])
+            row = I.find(db, self.user.id, partner, base_url, username)
             if row is not None:
-                db.execute("UPDATE integrations SET status = 'connected', status_message = NULL, "
-                           "environment = ? WHERE id = ?", [environment, row["id"]])
+                I.reconnect(db, row["id"], environment)
                 after = R.get_row(db, "integrations", row["id"])
                 self._audit(db, None, "integration reconnect", "integration", row["id"],
                             {"status": row["status"]}, {"status": "connected"})
                 assert after is not None
                 return R.integration_from(after), False
-            cur = db.execute(
-                "INSERT INTO integrations (owner_user_id, partner, environment, base_url, username,"
-                " secret_ref, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'connected', ?)",
-                [self.user.id, partner, environment, base_url, username, secret_ref_factory(),
-                 now_utc()])
-            after = R.get_row(db, "integrations", int(cur.lastrowid or 0))
+            new_id = I.insert(db, owner_user_id=self.user.id, partner=partner,
+                              environment=environment, base_url=base_url, username=username,
+                              secret_ref=secret_ref_factory())
+            after = R.get_row(db, "integrations", new_id)
             assert after is not None
             self._audit(db, None, "integration add", "integration", after["id"], None,
                         {k: after[k] for k in ("base_url", "username", "environment")})
@@ -72,8 +67,7 @@ class Integrations(Accounts):
         """Mark an integration (e.g. 'needs re-authentication' after a 401); no role check:
         any user's pull may learn that the stored key stopped working."""
         with self.store.write() as db:
-            db.execute("UPDATE integrations SET status = ?, status_message = ? WHERE id = ?",
-                       [status, message, integration_id])
+            I.set_status(db, integration_id, status, message)
 
     def remove_integration(self, integration_id: int, *, keep_accounts: bool = True,
                            forget_secret: bool = True) -> Integration:
@@ -85,13 +79,12 @@ class Integrations(Accounts):
         require(self.user, Action.ADVISOR_INTEGRATION)
         with self.store.write() as db:
             integ = self.integration(integration_id)
-            linked = R.dict_rows(db, "SELECT * FROM staged_accounts WHERE integration_id = ? "
-                                 "AND state = 'linked'", [integration_id])
+            linked = S.linked_through(db, integration_id)
             for link in linked:
                 self._unlink(db, link)
                 if not keep_accounts:
-                    db.execute("DELETE FROM plan_accounts WHERE id = ?", [link["linked_account_id"]])
-            db.execute("DELETE FROM integrations WHERE id = ?", [integration_id])
+                    A.delete(db, link["linked_account_id"])
+            I.delete(db, integration_id)
             self._audit(db, None, "integration remove", "integration", integration_id,
                         {"base_url": integ.base_url, "username": integ.username}, None,
                         detail=f"{len(linked)} linked account(s) "

@@ -19,7 +19,10 @@ from ..domain.models import (
     StagedAccount,
 )
 from ..domain.permissions import Action, require
+from ..store import accounts as A
+from ..store import contacts as C
 from ..store import rows as R
+from ..store import staged as S
 from ..store import tables as T
 from ..store.db import Database, now_utc
 from .accounts import Accounts
@@ -60,15 +63,10 @@ class Staging(Accounts):
         ids = list(dict.fromkeys(int(i) for i in staged_ids))
         if not ids:
             raise UsageError("no staged account ids given")
-        cur = db.execute(
-            "SELECT j.value AS wanted, s.* FROM json_each(?) j LEFT JOIN staged_accounts s "
-            "ON s.id = j.value AND s.plan_id = ? ORDER BY j.key", [T.id_list(ids), plan_id])
-        names = [d[0] for d in cur.description][1:]
         rows = []
-        for found in cur.fetchall():
-            row = dict(zip(names, found[1:], strict=True))
-            if row["id"] is None or row["state"] == "linked":
-                raise NotFound(f"staged account {found[0]} not found in plan {plan_id}")
+        for wanted, row in S.many_in_plan(db, plan_id, ids):
+            if row is None or row["state"] == "linked":
+                raise NotFound(f"staged account {wanted} not found in plan {plan_id}")
             rows.append(row)
         return rows
 
@@ -94,10 +92,7 @@ class Staging(Accounts):
                 return []
             changed = [r["id"] for r in moving]
             sets = {"state": dst, **extra}
-            db.execute(
-                f"UPDATE staged_accounts SET {', '.join(f'{k} = ?' for k in sets)}, "  # noqa: S608
-                "version = version + 1 WHERE id IN (SELECT value FROM json_each(?))",
-                [*sets.values(), T.id_list(changed)])
+            S.set_many(db, changed, sets)
             src = "ignored" if dst == "pending" else "pending"
             before, after = R.row_json({"state": src}), R.row_json(sets)
             R.audit_many(db, user_name=self.user.name, plan_id=plan_id, action=action,
@@ -132,9 +127,7 @@ class Staging(Accounts):
         require(self.user, Action.TRIAGE)
         with self.store.write() as db:
             self._plan_row(db, plan_id)
-            current = R.one(db, "SELECT linked_account_id FROM staged_accounts WHERE id = ? "
-                            "AND plan_id = ?", [staged_id, plan_id])
-            if current is not None and current["linked_account_id"] == account_id:
+            if S.linked_account_id(db, plan_id, staged_id) == account_id:
                 return self.account(plan_id, account_id)  # already so: a no-op
             staged = self._staged_row(db, plan_id, staged_id)
             if staged["state"] != "pending":
@@ -166,9 +159,7 @@ class Staging(Accounts):
 
     def _parties(self, db: Database, plan_id: int) -> dict[tuple[int, int], str]:
         """(integration, Redtail contact) → client / co_client, for the plan's linked contacts."""
-        return {(r[0], r[1]): r[2] for r in db.execute(
-            "SELECT integration_id, redtail_contact_id, party FROM plan_contacts "
-            "WHERE plan_id = ?", [plan_id]).fetchall()}
+        return C.parties(db, plan_id)
 
     def add_to_plan(self, plan_id: int, staged_id: int, values: Mapping[str, Any] | None = None
                     ) -> PlanAccount:
@@ -196,7 +187,7 @@ class Staging(Accounts):
                                        "Stop Ignoring it before adding it")
             listings = T.contacts_of(db, wanted)
             parties = self._parties(db, plan_id)
-            top = db.execute("SELECT coalesce(max(id), 0) FROM plan_accounts").fetchone()[0]
+            top = A.next_id(db) - 1
             now = now_utc()
             accounts, history, links = [], [], []
             for number, (row, (_, values)) in enumerate(zip(rows, items, strict=True), 1):
@@ -218,14 +209,8 @@ class Staging(Accounts):
                 accounts.append([account_id, plan_id, *(fields[k] for k in FIELDS), now, now])
                 history.append([account_id, fields["balance"], "add", now])
                 links.append([account_id, row["id"]])
-            db.conn.executemany(
-                f"INSERT INTO plan_accounts (id, plan_id, {', '.join(FIELDS)}, created_at, "  # noqa: S608
-                f"updated_at) VALUES (?, ?, {', '.join('?' * len(FIELDS))}, ?, ?)", accounts)
-            db.conn.executemany("INSERT INTO balance_history (plan_account_id, balance, source, "
-                                "at) VALUES (?, ?, ?, ?)", history)
-            db.conn.executemany(
-                "UPDATE staged_accounts SET state = 'linked', linked_account_id = ?, "
-                "link_state = 'active', version = version + 1 WHERE id = ?", links)
+            A.insert_many(db, accounts, history)
+            S.link_many(db, links)
             created = [a[0] for a in accounts]
             added = T.rows_by_id(db, "plan_accounts", created)
             R.audit_many(db, user_name=self.user.name, plan_id=plan_id, action="add to plan",

@@ -10,8 +10,9 @@ from ..domain.errors import (
     UndoConflict,
 )
 from ..domain.permissions import Action, require
+from ..store import accounts as A
 from ..store import rows as R
-from ..store import tables as T
+from ..store import staged as S
 from ..store.db import now_utc
 from .core import (
     UNDONE_STAGED_COLUMNS,
@@ -59,10 +60,7 @@ class Undo(WorkspaceCore):
                         "(a pull, another user or another action)")
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
-            cols = ", ".join(UNDONE_STAGED_COLUMNS)
-            current = {r[0]: r[1:] for r in db.execute(
-                f"SELECT s.id, {cols} FROM json_each(?) j CROSS JOIN staged_accounts s "  # noqa: S608
-                "ON s.id = j.value", [T.id_list(r.id for r in step.staged_before)]).fetchall()}
+            current = S.undone_values(db, (r.id for r in step.staged_before))
             updates = []
             for row in step.staged_before:
                 # only what triage changed: a pull's bookkeeping since (last_updated,
@@ -79,9 +77,7 @@ class Undo(WorkspaceCore):
                     after[f"staged {row.id}"] = restore
                     version += 1
                 rewound[("staged_accounts", row.id)] = (row.version, version)
-            db.conn.executemany(
-                f"UPDATE staged_accounts SET {', '.join(f'{c} = ?' for c in UNDONE_STAGED_COLUMNS)}, "  # noqa: S608
-                "version = version + 1 WHERE id = ?", updates)
+            S.restore_many(db, updates)
             for account in step.accounts_before:
                 cur = R.get_row(db, "plan_accounts", account["id"])
                 assert cur is not None
@@ -91,12 +87,11 @@ class Undo(WorkspaceCore):
                     R.add_history(db, account["id"], Decimal(account["balance"]), "undo")
                     before[f"account {account['id']}"] = {"balance": cur["balance"]}
                     after[f"account {account['id']}"] = {"balance": account["balance"]}
-                v = R.one(db, "SELECT version FROM plan_accounts WHERE id = ?", [account["id"]])
+                v = A.version(db, account["id"])
                 assert v is not None
-                rewound[("plan_accounts", account["id"])] = (account["version"], v["version"])
+                rewound[("plan_accounts", account["id"])] = (account["version"], v)
             if step.created_accounts:
-                db.execute("DELETE FROM plan_accounts WHERE id IN "
-                           "(SELECT value FROM json_each(?))", [T.id_list(step.created_accounts)])
+                A.delete_many(db, step.created_accounts)
                 for account_id in step.created_accounts:
                     before[f"account {account_id}"] = "created"
                     after[f"account {account_id}"] = "deleted"
