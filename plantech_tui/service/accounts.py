@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..domain import triage
 from ..domain.accounts import FIELDS, AccountFields, validate_fields
 from ..domain.errors import (
     InvalidState,
@@ -75,7 +76,7 @@ class Accounts(Plans):
             self._plan_row(db, plan_id)
             before = self._account_row(db, plan_id, account_id)
             link = self._link_of(db, account_id)
-            back = self._unlink(db, link) if link is not None else False
+            back = self._unlink(db, link, triage.Move.DELETE) if link is not None else False
             A.delete(db, account_id)
             self._audit(db, plan_id, "account delete", "account", account_id, before, None,
                         detail=_unlink_detail(link, back))
@@ -83,11 +84,15 @@ class Accounts(Plans):
             return None
         return self.staged(plan_id, link["id"])
 
-    def _unlink(self, db: Database, link: dict[str, Any]) -> bool:
-        """Break a link; the Redtail account returns to Pending (True). A source-unlinked
-        account that no linked contact reaches any more is dropped instead (False), as
-        unlinking its contact would have dropped it had it been pending (SPEC §3)."""
-        if link["link_state"] == "source_unlinked" and not self._reached(db, link):
+    def _unlink(self, db: Database, link: dict[str, Any],
+                move: triage.Move = triage.Move.STOP) -> bool:
+        """Break a link (Stop, or the plan account's Delete); the Redtail account returns to
+        Pending (True). A source-unlinked account that no linked contact reaches any more is
+        dropped instead (False), as unlinking its contact would have dropped it had it been
+        pending (SPEC §3): domain/triage.py decides."""
+        status = triage.status_of(link["state"], link["link_state"])
+        reached = status is not triage.Status.SOURCE_UNLINKED or self._reached(db, link)
+        if triage.apply(status, move, reached=reached).removes_row:
             S.delete(db, link["id"])
             self._audit(db, link["plan_id"], "staged removed", "staged", link["id"], link, None,
                         detail="link broken while its Redtail contact is unlinked from the plan")
@@ -110,26 +115,26 @@ class Accounts(Plans):
             raise InvalidState(f"account {account_id} is a manual account, not linked to Redtail")
         return row, link
 
-    def _set_link_state(self, plan_id: int, account_id: int, allowed_from: set[str],
-                        to: str, action: str) -> PlanAccount:
+    def _set_link_state(self, plan_id: int, account_id: int, move: triage.Move) -> PlanAccount:
+        """Pause or Play, as domain/triage.py allows it."""
         require(self.user, Action.PAUSE_PLAY_STOP)
         with self.store.write() as db:
             _, link = self._linked_account(db, plan_id, account_id)
-            if link["link_state"] != to:
-                if link["link_state"] not in allowed_from:
-                    raise InvalidState(
-                        f"account {account_id} cannot {action}: its link is "
-                        f"{link['link_state'].replace('_', ' ')}")
-                R.update_row(db, "staged_accounts", link["id"], {"link_state": to})
-                self._audit(db, plan_id, f"account {action}", "account", account_id,
-                            {"link_state": link["link_state"]}, {"link_state": to})
+            outcome = triage.apply(triage.status_of(link["state"], link["link_state"]), move,
+                                   what=f"account {account_id}")
+            if outcome.changed:
+                R.update_row(db, "staged_accounts", link["id"],
+                             {"link_state": outcome.link_state})
+                self._audit(db, plan_id, outcome.audit, "account", account_id,
+                            {"link_state": link["link_state"]},
+                            {"link_state": outcome.link_state})
         return self.account(plan_id, account_id)
 
     def pause(self, plan_id: int, account_id: int) -> PlanAccount:
-        return self._set_link_state(plan_id, account_id, {"active"}, "paused", "pause")
+        return self._set_link_state(plan_id, account_id, triage.Move.PAUSE)
 
     def play(self, plan_id: int, account_id: int) -> PlanAccount:
-        return self._set_link_state(plan_id, account_id, {"paused"}, "active", "play")
+        return self._set_link_state(plan_id, account_id, triage.Move.PLAY)
 
     def stop(self, plan_id: int, account_id: int) -> PlanAccount:
         """Break the link, keep the account; the Redtail account returns to Pending."""

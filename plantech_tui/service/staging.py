@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ..domain import triage
 from ..domain.accounts import FIELDS, validate_fields
 from ..domain.errors import (
     InvalidState,
@@ -73,23 +74,28 @@ class Staging(Accounts):
     def ignore(self, plan_id: int, staged_ids: Iterable[int], reason: str | None = None
                ) -> list[int]:
         """Pending → Ignored; returns the ids that changed (already ignored: no-op)."""
-        return self._move(plan_id, staged_ids, "ignored", "ignore",
+        return self._move(plan_id, staged_ids, triage.Move.IGNORE,
                           {"ignore_reason": (reason or "").strip() or None})
 
     def stop_ignoring(self, plan_id: int, staged_ids: Iterable[int]) -> list[int]:
-        return self._move(plan_id, staged_ids, "pending", "stop ignoring",
+        return self._move(plan_id, staged_ids, triage.Move.STOP_IGNORING,
                           {"ignore_reason": None})
 
-    def _move(self, plan_id: int, staged_ids: Iterable[int], dst: str, action: str,
+    def _move(self, plan_id: int, staged_ids: Iterable[int], move: triage.Move,
               extra: dict[str, Any]) -> list[int]:
-        """One UPDATE for every row that moves, one audit entry per row (executemany)."""
+        """One UPDATE for every row that moves, one audit entry per row (executemany); which
+        rows move, and where, is domain/triage.py's answer (all or none)."""
         require(self.user, Action.TRIAGE)
         with self.store.write() as db:
             self._plan_row(db, plan_id)
             rows = self._staged_many(db, plan_id, staged_ids)
-            moving = [r for r in rows if r["state"] != dst]  # the others are already there
+            outcomes = [triage.apply(triage.status_of(r["state"], r["link_state"]), move,
+                                     what=f"staged account {r['id']}") for r in rows]
+            moving = [r for r, o in zip(rows, outcomes, strict=True) if o.changed]
             if not moving:
                 return []
+            done = next(o for o in outcomes if o.changed)
+            dst, action = str(done.state), done.audit
             changed = [r["id"] for r in moving]
             sets = {"state": dst, **extra}
             S.set_many(db, changed, sets)
@@ -130,9 +136,8 @@ class Staging(Accounts):
             if S.linked_account_id(db, plan_id, staged_id) == account_id:
                 return self.account(plan_id, account_id)  # already so: a no-op
             staged = self._staged_row(db, plan_id, staged_id)
-            if staged["state"] != "pending":
-                raise InvalidState(f"staged account {staged_id} is {staged['state']}: "
-                                   "Stop Ignoring it before linking")
+            triage.apply(triage.status_of(staged["state"], staged["link_state"]),
+                         triage.Move.LINK, what=f"staged account {staged_id}")
             account = self._account_row(db, plan_id, account_id)
             if self._link_of(db, account_id) is not None:
                 raise InvalidState(f"account {account_id} is already linked to Redtail")
@@ -182,9 +187,8 @@ class Staging(Accounts):
             self._plan_row(db, plan_id)
             rows = self._staged_many(db, plan_id, wanted)
             for row in rows:
-                if row["state"] != "pending":
-                    raise InvalidState(f"staged account {row['id']} is {row['state']}: "
-                                       "Stop Ignoring it before adding it")
+                triage.apply(triage.status_of(row["state"], row["link_state"]),
+                             triage.Move.ADD, what=f"staged account {row['id']}")
             listings = T.contacts_of(db, wanted)
             parties = self._parties(db, plan_id)
             top = A.next_id(db) - 1
@@ -256,9 +260,8 @@ def _left_pending(rows: list[dict[str, Any]]) -> dict[int, str]:
     person (the single Add to Plan asks for them in the editor)."""
     left: dict[int, str] = {}
     for row in rows:
-        if row["state"] != "pending":
-            raise InvalidState(f"staged account {row['id']} is {row['state']}: "
-                               "Stop Ignoring it before adding it")
+        triage.apply(triage.status_of(row["state"], row["link_state"]), triage.Move.ADD,
+                     what=f"staged account {row['id']}")
         why = [text for flag, text in ((row["balance"] is None, "balance unknown"),
                                        (row["review_type"], "type needs review")) if flag]
         if why:
