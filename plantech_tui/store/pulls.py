@@ -245,6 +245,4 @@ def write_diff(conn: sqlite3.Connection, diff: DiffLike, *, run_id: int, now: st
                       f"run {run_id}"))
     audit.append((now, user, plan_id, "pull", "plan", plan_id, None, None,
                   f"run {run_id}: {summary}"))
-    conn.executemany(
-        "INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, "
-        "before, after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit)
+    conn.executemany(R.AUDIT_INSERT, audit)
