@@ -148,7 +148,6 @@ class Accounts(Plans):
         return self.account(plan_id, account_id)
 
 
-
 def _unlink_detail(link: Mapping[str, Any] | None, back_to_pending: bool) -> str:
     if link is None:
         return ""

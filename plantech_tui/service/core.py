@@ -30,7 +30,6 @@ PREFILTER = suggestions.THRESHOLD > 3
 UNDONE_STAGED_COLUMNS = S.UNDONE_COLUMNS
 
 
-
 @dataclass(slots=True)
 class StagedBefore:
     """A staged row as a triage step found it: what undo restores (UNDONE_STAGED_COLUMNS)
@@ -65,9 +64,6 @@ class BulkAdd:
 
     added: list[PlanAccount]
     left_pending: dict[int, str]
-
-
-_fingerprints = S.fingerprints
 
 
 def _owner_from(parties: Mapping[tuple[int, int], str], integration_id: int,
@@ -132,7 +128,6 @@ def _load_mapping() -> Any:
     return registry.get().load_mapping(config_dir())
 
 
-
 def _unseen_characters(name: str) -> bool:
     """Whether a new user name holds a character a list would not show: controls, format
     characters (zero-width spaces, bidi marks), surrogates, line separators."""
@@ -144,7 +139,6 @@ def _unseen_characters(name: str) -> bool:
 class WorkspaceCore:
     """What every use case shares: the store, the acting user, the mapping, the undo stack
     and the small row readers (each concern's use cases are a subclass in its module)."""
-
 
     def __init__(self, store: Store, user: User, mapping: Any | None = None) -> None:
         self.store = store

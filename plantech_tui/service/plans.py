@@ -361,7 +361,6 @@ class Plans(WorkspaceCore):
         by_id = {s.id: s for s in out}
         return [(plans[s.plan_id], by_id[s.id]) for s in staged]
 
-
     # ------------------------------------------------------------------ export
 
     def export_rows(self, plan_id: int) -> list[dict[str, Any]]:

@@ -32,7 +32,6 @@ from .core import (
     BulkAdd,
     StagedBefore,
     UndoStep,
-    _fingerprints,
     _owner_from,
 )
 
@@ -49,7 +48,7 @@ class Staging(Accounts):
             "plan_accounts": [r["id"] for r in step.accounts_before] + step.created_accounts,
         }
         for table, ids in wanted.items():
-            found = _fingerprints(db, table, ids)
+            found = S.fingerprints(db, table, ids)
             for row_id in ids:
                 version, identity = found[row_id]
                 step.versions_after[(table, row_id)] = version
@@ -254,7 +253,6 @@ class Staging(Accounts):
             return _left_pending(self._staged_many(db, plan_id, staged_ids))
 
 
-
 def _left_pending(rows: list[dict[str, Any]]) -> dict[int, str]:
     """Rows a bulk Add to Plan leaves pending: an unknown balance or a type to review needs a
     person (the single Add to Plan asks for them in the editor)."""
@@ -267,7 +265,5 @@ def _left_pending(rows: list[dict[str, Any]]) -> dict[int, str]:
         if why:
             left[row["id"]] = " and ".join(why)
     return left
-
-
 
 

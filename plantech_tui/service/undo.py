@@ -17,7 +17,6 @@ from ..store.db import now_utc
 from .core import (
     UNDONE_STAGED_COLUMNS,
     WorkspaceCore,
-    _fingerprints,
     _names_list,
     _staged_before_name,
     _step_row_name,
@@ -46,7 +45,7 @@ class Undo(WorkspaceCore):
         # (table, id) -> (version before the step, version after this undo)
         rewound: dict[tuple[str, int], tuple[int, int]] = {}
         with self.store.write() as db:
-            found = {table: _fingerprints(db, table, [i for t, i in step.versions_after
+            found = {table: S.fingerprints(db, table, [i for t, i in step.versions_after
                                                       if t == table])
                      for table in ("staged_accounts", "plan_accounts")}
             for (table, row_id), version in step.versions_after.items():

@@ -62,7 +62,6 @@ def resolve_user(store: Store, name: str) -> User:
     return R.user_from(row)
 
 
-
 class Users(WorkspaceCore):
     """Users and their audit (SPEC §1)."""
 
