@@ -26,7 +26,7 @@ class Contacts(Integrations):
         require(self.user, Action.PLAN_INTEGRATION)
         db = self.store.db
         self._plan_row(db, plan_id)
-        return [R.contact_from(r) for r in C.of_plan(db, plan_id)]
+        return self._partnered(db, [R.contact_from(r) for r in C.of_plan(db, plan_id)])
 
     @staticmethod
     def _guess_party(plan: Mapping[str, Any], name: str, first_name: str) -> str:
@@ -71,7 +71,7 @@ class Contacts(Integrations):
                                  {"link_state": state, "prior_link_state": None})
                     self._audit(db, plan_id, "link revived", "account", s["linked_account_id"],
                                 {"link_state": "source_unlinked"}, {"link_state": state})
-        return R.contact_from(row)
+        return self._partnered(self.store.db, [R.contact_from(row)])[0]
 
     def unlink_contact(self, plan_id: int, integration_id: int, redtail_contact_id: int) -> None:
         """Remove a contact link: its pending/ignored rows no other linked contact reaches are

@@ -3,24 +3,32 @@ the row readers every concern uses, and the undo step's records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..domain import suggest as suggestions
 from ..domain.errors import (
     NotFound,
+    PlantechError,
 )
 from ..domain.models import (
+    PARTNER,
+    REDTAIL,
     PlanAccount,
+    PlanContact,
+    StagedAccount,
     User,
 )
 from ..domain.permissions import Action, allowed
 from ..store import accounts as A
+from ..store import integrations as I
 from ..store import plans as P
 from ..store import rows as R
 from ..store import staged as S
 from ..store.db import Database, Store
+
+_Row = TypeVar("_Row", StagedAccount, PlanContact)
 
 UNDO_LEVELS = 50
 # suggested links score only accounts sharing the last 4 or the type: sound while the other
@@ -187,6 +195,32 @@ class WorkspaceCore:
 
     def _link_of(self, db: Database, account_id: int) -> dict[str, Any] | None:
         return S.link_of(db, account_id)
+
+    def _partner_slugs(self, db: Database) -> dict[int, str]:
+        """integration id → its partner's slug, for the integrations of partners other than
+        Redtail (whose rows carry the models' default)."""
+        from ..partners import registry
+
+        out: dict[int, str] = {}
+        for integration_id, name in I.partner_names(db).items():
+            if name == PARTNER:
+                continue
+            try:
+                slug = registry.by_name(name).slug
+            except PlantechError:  # a partner no longer installed: its stored name
+                slug = name
+            if slug != REDTAIL:
+                out[integration_id] = slug
+        return out
+
+    def _partnered(self, db: Database, rows: Sequence[_Row]) -> list[_Row]:
+        """The rows with their integration's partner slug (JSON `partner`; a Redtail row
+        keeps its redtail_* keys). Nothing is copied while every integration is Redtail's."""
+        slugs = self._partner_slugs(db) if rows else {}
+        if not slugs:
+            return list(rows)
+        return [r.replace(partner=slugs[r.integration_id]) if r.integration_id in slugs else r
+                for r in rows]
 
     def canonical_type(self, text: object) -> str:
         return str(self.mapping.canonical_investment_type(text))

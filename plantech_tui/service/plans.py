@@ -142,8 +142,8 @@ class Plans(WorkspaceCore):
             plan = R.plan_from(self._plan_row(db, plan_id))
             accounts = R.load_accounts(db, plan_id)
             if self.can(Action.PLAN_INTEGRATION):
-                contacts = [R.contact_from(r) for r in P.contacts(db, plan_id)]
-                staged = R.load_staged(db, plan_id)
+                contacts = self._partnered(db, [R.contact_from(r) for r in P.contacts(db, plan_id)])
+                staged = self._partnered(db, R.load_staged(db, plan_id))
             else:
                 contacts, staged = [], []
         pending = _with_suggestions([s for s in staged if s.state == "pending"],
@@ -170,7 +170,8 @@ class Plans(WorkspaceCore):
         with self.store.read():
             self._plan_row(db, plan_id)
             row = self._staged_row(db, plan_id, staged_id)
-            return R.staged_from(row, R.staged_contacts(db, [staged_id]).get(staged_id, ()))
+            return self._partnered(db, [R.staged_from(
+                row, R.staged_contacts(db, [staged_id]).get(staged_id, ()))])[0]
 
     def balance_history(self, plan_id: int, account_id: int) -> list[tuple[str, Decimal, str]]:
         """(when, balance, source) oldest first."""
@@ -252,7 +253,7 @@ class Plans(WorkspaceCore):
 
     def _staged_models(self, db: Database, rows: list[dict[str, Any]]) -> list[StagedAccount]:
         listings = T.contacts_of(db, [r["id"] for r in rows])
-        return [R.staged_from(r, listings.get(r["id"], ())) for r in rows]
+        return self._partnered(db, [R.staged_from(r, listings.get(r["id"], ())) for r in rows])
 
     def _unlinked_accounts(self, db: Database, plan_id: int) -> list[PlanAccount]:
         return [R.account_from(r, None) for r in P.unlinked_accounts(db, plan_id)]

@@ -46,3 +46,8 @@ def set_status(db: Database, integration_id: int, status: str, message: str | No
 
 def delete(db: Database, integration_id: int) -> None:
     db.execute("DELETE FROM integrations WHERE id = ?", [integration_id])
+
+
+def partner_names(db: Database) -> dict[int, str]:
+    """integration id → the partner's name it stores."""
+    return {int(r[0]): str(r[1]) for r in db.execute("SELECT id, partner FROM integrations")}
