@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .store import dbcheck
+
 if TYPE_CHECKING:
     pass
 
@@ -84,11 +86,10 @@ def _nearest_existing(path: Path) -> Path:
 def _who(conn: sqlite3.Connection, name: str) -> Who:
     """`name` as `resolve_user` finds it (case-insensitive), without its side effect."""
     try:
-        row = conn.execute("SELECT id, role FROM users WHERE name = ? COLLATE NOCASE",
-                           [name]).fetchone()
-        if row is not None:
-            return Who(name, str(row[1]), int(row[0]))
-        anyone = conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+        found = dbcheck.user_named(conn, name)
+        if found is not None:
+            return Who(name, found[1], found[0])
+        anyone = dbcheck.has_users(conn)
     except sqlite3.Error:  # no users table yet (a database never migrated)
         anyone = False
     return Who(name, None, first=not anyone)
@@ -153,8 +154,8 @@ def check_database(path: Path, user_name: str
                       "check its owner and permissions (run as the account that owns it)")], None, []
     try:
         try:
-            ok = conn.execute("PRAGMA quick_check").fetchone()[0]
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            ok = dbcheck.quick_check(conn)
+            version = dbcheck.schema_version(conn)
         except sqlite3.DatabaseError as exc:
             return [Check("database", "fail", f"{path}: integrity check failed: {exc}",
                           "restore the last backup (plantech docs deploy, §8)")], None, []
@@ -169,8 +170,7 @@ def check_database(path: Path, user_name: str
                 probe = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=2,
                                         isolation_level=None)
                 try:
-                    probe.execute("BEGIN IMMEDIATE")
-                    probe.execute("ROLLBACK")
+                    dbcheck.probe_write_lock(probe)
                 finally:
                     probe.close()
         except sqlite3.OperationalError as exc:
@@ -186,10 +186,7 @@ def check_database(path: Path, user_name: str
         who = _who(conn, user_name)
         if who.role == "advisor":
             try:
-                conn.row_factory = sqlite3.Row
-                integrations = [dict(r) for r in conn.execute(
-                    "SELECT * FROM integrations "
-                    "WHERE owner_user_id = ? ORDER BY id", [who.user_id])]
+                integrations = dbcheck.integrations_of(conn, who.user_id)
             except sqlite3.Error:
                 integrations = []
     finally:

@@ -38,6 +38,8 @@ class LinkState(StrEnum):
 OWNERS: tuple[str, ...] = ("Client", "Co-client", "Joint")
 Owner = Literal["Client", "Co-client", "Joint"]
 PARTNER = "Redtail CRM"
+# the registry slug of the partner whose rows keep their `redtail_*` JSON keys (SPEC §5)
+REDTAIL = "redtail"
 
 
 class _Model:
@@ -138,13 +140,19 @@ class PlanContact(_Model):
     name: str
     # "other": linked, but neither the client nor the co-client (a child): shown "—"
     party: Literal["client", "co_client", "other"] = "client"
+    partner: str = REDTAIL  # the slug of its integration's partner
+
+    @property
+    def source_contact_id(self) -> str:
+        """The partner's id of the contact, as opaque text."""
+        return str(self.redtail_contact_id)
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "integration_id": self.integration_id,
-            "redtail_contact_id": self.redtail_contact_id,
-            "name": self.name,
-        }
+        doc: dict[str, object] = {"integration_id": self.integration_id}
+        if self.partner == REDTAIL:
+            doc["redtail_contact_id"] = self.redtail_contact_id
+        return doc | {"name": self.name, "partner": self.partner,
+                      "source_contact_id": self.source_contact_id}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,14 +164,23 @@ class AccountLink(_Model):
     last_updated: str | None
     redtail_updated_at: str | None = None
     missing_at_source: bool = False
+    partner: str = REDTAIL  # the slug of its integration's partner
+
+    @property
+    def source_account_id(self) -> str:
+        """The partner's id of the account, as opaque text."""
+        return str(self.redtail_account_id)
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "integration": self.integration,
-            "redtail_account_id": self.redtail_account_id,
+        doc: dict[str, object] = {"integration": self.integration}
+        if self.partner == REDTAIL:
+            doc["redtail_account_id"] = self.redtail_account_id
+        return doc | {
             "state": self.state.value,
             "last_updated": self.last_updated,
             "missing_at_source": self.missing_at_source,
+            "partner": self.partner,
+            "source_account_id": self.source_account_id,
         }
 
 
@@ -227,11 +244,18 @@ class StagedAccount(_Model):
     version: int = 1
     contact_ids: tuple[int, ...] = ()
     suggested_account_id: int | None = None
+    partner: str = REDTAIL  # the slug of its integration's partner
+
+    @property
+    def source_account_id(self) -> str:
+        """The partner's id of the account, as opaque text."""
+        return str(self.redtail_account_id)
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "redtail_account_id": self.redtail_account_id,
+        doc: dict[str, object] = {"id": self.id}
+        if self.partner == REDTAIL:
+            doc["redtail_account_id"] = self.redtail_account_id
+        return doc | {
             "description": self.description,
             "company": self.company,
             "number_last4": self.number_last4,
@@ -241,6 +265,8 @@ class StagedAccount(_Model):
             "balance": money_str(self.balance),
             "missing_at_source": self.missing_at_source,
             "suggested_account_id": self.suggested_account_id,
+            "partner": self.partner,
+            "source_account_id": self.source_account_id,
         }
 
 

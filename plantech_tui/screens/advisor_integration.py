@@ -20,16 +20,6 @@ from . import actions
 from .base import PlantechScreen
 
 
-def forget_secret(ref: str) -> None:
-    """The removed integration's key leaves the credential store too (best effort)."""
-    from ..sync.credentials import credential_store
-
-    try:
-        credential_store().delete(ref)
-    except PlantechError:
-        pass
-
-
 class AdvisorIntegrationScreen(PlantechScreen):
     ACTIONS = actions.ADVISOR_INTEGRATION
 
@@ -122,12 +112,14 @@ class AdvisorIntegrationScreen(PlantechScreen):
             if value not in ("keep", "delete"):
                 return
             try:
-                self.ws.remove_integration(current.id, keep_accounts=value == "keep")
+                self.ws.remove_integration(current.id, keep_accounts=value == "keep",
+                                           forget_secret=False)
             except PlantechError as exc:
                 self.fail(exc)
                 return
             # off the UI thread: the keyring may be slow (D-Bus) or still being probed
-            self.app.run_worker(partial(forget_secret, current.secret_ref), thread=True,
+            self.app.run_worker(partial(self.ws.forget_integration_secret, current.secret_ref),
+                                thread=True,
                                 group="credentials", exit_on_error=False)
             self.notify(f"Removed the integration {current.username} ({current.environment}).")
             self.refresh_data()

@@ -22,6 +22,7 @@ from ..domain.errors import AlreadyRunning, NotFound
 from ..domain.models import Integration
 from . import rows as R
 from .db import Database, Store, now_utc
+from .plans import visible_rows
 
 ACCOUNT_COL = "redtail_account_id"  # staged_accounts: the partner's account id
 CONTACT_COL = "redtail_contact_id"  # plan_contacts, staged_account_contacts: its contact id
@@ -164,10 +165,7 @@ def has_contacts(store: Store, plan_id: int) -> bool:
 
 def visible_plan_ids(store: Store, user_id: int) -> list[int]:
     """Every plan the user owns or was granted (same rule as the workspace's plan list)."""
-    return [r["id"] for r in R.dict_rows(
-        store.db, "SELECT p.id FROM plans p WHERE p.owner_user_id = ? OR EXISTS "
-        "(SELECT 1 FROM plan_grants g WHERE g.plan_id = p.id AND g.user_id = ?) ORDER BY p.id",
-        [user_id, user_id])]
+    return [r["id"] for r in visible_rows(store.db, user_id)]
 
 
 def staged_for_diff(db: Database, plan_id: int
@@ -247,6 +245,4 @@ def write_diff(conn: sqlite3.Connection, diff: DiffLike, *, run_id: int, now: st
                       f"run {run_id}"))
     audit.append((now, user, plan_id, "pull", "plan", plan_id, None, None,
                   f"run {run_id}: {summary}"))
-    conn.executemany(
-        "INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, "
-        "before, after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit)
+    conn.executemany(R.AUDIT_INSERT, audit)

@@ -178,6 +178,11 @@ def row_json(row: Mapping[str, Any] | None) -> str | None:
     return json.dumps(dict(row), sort_keys=True, default=str)
 
 
+# the one audit INSERT (the workspace's single and bulk entries, a pull's entries)
+AUDIT_INSERT = ("INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, "
+                "before, after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
 def audit(
     db: Database,
     *,
@@ -192,8 +197,7 @@ def audit(
     at: str | None = None,
 ) -> None:
     db.execute(
-        "INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, before, "
-        "after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        AUDIT_INSERT,
         [
             at or now_utc(),
             user_name,
@@ -221,8 +225,7 @@ def audit_many(
     a bulk action keeps its per-row entries without a statement per row."""
     at = now_utc()
     db.conn.executemany(
-        "INSERT INTO audit_log (at, user_name, plan_id, action, object_type, object_id, before, "
-        "after, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        AUDIT_INSERT,
         [(at, user_name, plan_id, action, object_type, oid, before, after, detail)
          for oid, before, after, detail in entries],
     )

@@ -11,20 +11,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ..store.health import last_pulls
+
 STALE_AFTER = timedelta(days=1)
-
-_SQL = """
-SELECT p.id, p.name, r.status, r.finished_at, r.report,
-       (SELECT max(o.finished_at) FROM sync_runs o WHERE o.plan_id = p.id AND o.status = 'ok'
-        AND o.dry_run = 0) AS last_ok
-FROM plans p
-LEFT JOIN sync_runs r ON r.id = (
-    SELECT max(x.id) FROM sync_runs x WHERE x.plan_id = p.id
-    AND x.status IN ('ok', 'partial', 'failed') AND x.dry_run = 0)
-WHERE EXISTS (SELECT 1 FROM plan_contacts c WHERE c.plan_id = p.id) {where}
-ORDER BY p.id
-"""
-
 
 @dataclass(frozen=True)
 class PullHealth:
@@ -72,12 +61,7 @@ def _first_error(report: str | None) -> str | None:
 def pull_health(conn: sqlite3.Connection, *, owner_user_id: int | None = None,
                 plan_ids: list[int] | None = None) -> list[PullHealth]:
     """Every plan with linked contacts (of one owner, or of `plan_ids`), with its last pull."""
-    where, params = "", []
-    if owner_user_id is not None:
-        where, params = "AND p.owner_user_id = ?", [owner_user_id]
-    elif plan_ids is not None:
-        where, params = f"AND p.id IN ({', '.join('?' * len(plan_ids))})", list(plan_ids)
-    rows = conn.execute(_SQL.format(where=where), params).fetchall()  # noqa: S608
+    rows = last_pulls(conn, owner_user_id=owner_user_id, plan_ids=plan_ids)
     return [PullHealth(int(r[0]), str(r[1]), r[2], r[3], r[5], _first_error(r[4]))
             for r in rows]
 

@@ -154,12 +154,14 @@ def test_plan_list_counts(world: World) -> None:
 
 PLAN_KEYS = {"plan", "contacts", "pending", "ignored", "accounts"}
 PLAN_PLAN_KEYS = {"id", "name", "clients"}
-CONTACT_KEYS = {"integration_id", "redtail_contact_id", "name"}
+# issue 11 added the partner-neutral keys (`partner`, `source_*_id`) to every Redtail row
+CONTACT_KEYS = {"integration_id", "redtail_contact_id", "name", "partner", "source_contact_id"}
 STAGED_KEYS = {"id", "redtail_account_id", "description", "company", "number_last4",
                "account_type", "default_investment_type", "review_type", "balance",
-               "missing_at_source", "suggested_account_id"}
+               "missing_at_source", "suggested_account_id", "partner", "source_account_id"}
 ACCOUNT_KEYS = {"id", "description", "investment_type", "balance", "owner", "link"}
-LINK_KEYS = {"integration", "redtail_account_id", "state", "last_updated", "missing_at_source"}
+LINK_KEYS = {"integration", "redtail_account_id", "state", "last_updated", "missing_at_source",
+             "partner", "source_account_id"}
 
 
 def test_plan_show_json_has_exactly_the_spec_keys(world: World) -> None:
@@ -170,7 +172,8 @@ def test_plan_show_json_has_exactly_the_spec_keys(world: World) -> None:
                            "clients": ["Gomez Addams", "Morticia Addams"]}
     assert [set(c) for c in doc["contacts"]] == [CONTACT_KEYS, CONTACT_KEYS]
     assert doc["contacts"][0] == {"integration_id": world.integ, "redtail_contact_id": GOMEZ,
-                                  "name": "Gomez Addams"}
+                                  "name": "Gomez Addams", "partner": "redtail",
+                                  "source_contact_id": str(GOMEZ)}
     assert [set(s) for s in doc["pending"]] == [STAGED_KEYS, STAGED_KEYS]
     assert all(STAGED_KEYS <= set(s) for s in doc["ignored"]) and len(doc["ignored"]) == 1
     assert [set(a) for a in doc["accounts"]] == [ACCOUNT_KEYS, ACCOUNT_KEYS]
@@ -178,7 +181,8 @@ def test_plan_show_json_has_exactly_the_spec_keys(world: World) -> None:
         "id": world.pending, "redtail_account_id": 5001, "description": "Fidelity 1234",
         "company": "Fidelity", "number_last4": "1234", "account_type": "Rollover IRA",
         "default_investment_type": "Traditional IRA", "review_type": False,
-        "balance": "125000.00", "missing_at_source": False, "suggested_account_id": None}
+        "balance": "125000.00", "missing_at_source": False, "suggested_account_id": None,
+        "partner": "redtail", "source_account_id": "5001"}
     assert doc["pending"][1]["balance"] is None
     manual, linked = doc["accounts"]
     assert manual == {"id": world.manual, "description": "Gomez 401(k)",

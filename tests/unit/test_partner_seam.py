@@ -238,6 +238,11 @@ def test_a_partner_registered_in_a_test_is_connected_searched_linked_and_pulled_
     assert rc == 0, err
     [row] = shown["pending"]
     assert source_id(row) == ROTH
+    # its rows name their partner, and carry no Redtail key (issue 11: not Redtail rows)
+    assert (row["partner"], row["source_account_id"]) == ("memo", ROTH)
+    assert "redtail_account_id" not in row
+    assert shown["contacts"] and all(c["partner"] == "memo" and "redtail_contact_id" not in c
+                                     for c in shown["contacts"])
     assert (row["description"], row["default_investment_type"], row["balance"]) == (
         "Memo Bank 7766", "Roth IRA", "1234.50")
 
