@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .domain.errors import PlantechError, UsageError
+from .domain.models import legacy_id
 from .notices import to_stderr
 
 log = logging.getLogger("plantech.cli")
@@ -307,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         lc.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
         lc.add_argument("--integration", type=_ids, required=True, metavar="ID",
                         help="the contact's integration")
-        lc.add_argument("--contact", type=_ids if verb == "unlink-contact" else _source_id,
+        lc.add_argument("--contact", type=_source_id,
                         required=True, metavar="REDTAIL_CONTACT_ID",
                         help="the Redtail contact id (see search-contacts)")
 
@@ -514,7 +515,8 @@ def run_plan(args: argparse.Namespace, out: Out) -> int:
     elif args.action == "unlink-contact":
         ws.unlink_contact(args.plan, args.integration, args.contact)
         out.emit({"plan_id": args.plan, "integration_id": args.integration,
-                  "redtail_contact_id": args.contact, "linked": False},
+                  "redtail_contact_id": legacy_id(args.contact), "linked": False,
+                  "source_contact_id": args.contact},
                  f"unlinked contact {args.contact} from plan {args.plan}")
     return 0
 

@@ -51,14 +51,14 @@ def stage(target: Workspace | Store, plan_id: int, integration_id: int, redtail_
     store = _store(target)
     with store.write() as db:
         cur = db.execute(
-            "INSERT INTO staged_accounts (plan_id, integration_id, redtail_account_id, state, "
+            "INSERT INTO staged_accounts (plan_id, integration_id, source_account_id, state, "
             "description, company, number_last4, account_type, default_investment_type, "
             "balance, last_updated, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [plan_id, integration_id, redtail_account_id, state, description, company,
              number_last4, account_type, default_investment_type, balance, now_utc(), now_utc()])
         staged_id = int(cur.lastrowid or 0)
         for contact in contacts:
-            db.execute("INSERT INTO staged_account_contacts (staged_id, redtail_contact_id) "
+            db.execute("INSERT INTO staged_account_contacts (staged_id, source_contact_id) "
                        "VALUES (?, ?)", [staged_id, contact])
     return staged_id
 
@@ -134,7 +134,7 @@ def make_big_plan(db_path: Any, n: int = 100_000, *, advisor: str = "advisor",
             for contact, name, party in ((101, "Gomez Addams", "client"),
                                          (102, "Morticia Addams", "co_client")):
                 db.execute("INSERT INTO plan_contacts (plan_id, integration_id, "
-                           "redtail_contact_id, name, party, linked_at) VALUES (?,?,?,?,?,?)",
+                           "source_contact_id, name, party, linked_at) VALUES (?,?,?,?,?,?)",
                            [plan.id, integ, contact, name, party, now])
             db.execute("INSERT INTO sync_runs (plan_id, trigger, user_name, status, started_at, "
                        "local_date, finished_at) VALUES (?, 'cli', ?, 'ok', ?, ?, ?)",
@@ -155,12 +155,12 @@ def make_big_plan(db_path: Any, n: int = 100_000, *, advisor: str = "advisor",
                 if i % 10 == 5:
                     listings.append((sid, 101))
             db.conn.executemany(
-                "INSERT INTO staged_accounts (id, plan_id, integration_id, redtail_account_id, "
+                "INSERT INTO staged_accounts (id, plan_id, integration_id, source_account_id, "
                 "state, description, company, number_last4, account_type, "
                 "default_investment_type, review_type, balance, last_updated, created_at) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.conn.executemany("INSERT INTO staged_account_contacts (staged_id, "
-                                "redtail_contact_id) VALUES (?, ?)", listings)
+                                "source_contact_id) VALUES (?, ?)", listings)
         return {"plan_id": plan.id, "integration_id": integ, "manual_id": manual.id,
                 "first_staged_id": top + 1}
     finally:

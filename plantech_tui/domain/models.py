@@ -38,6 +38,14 @@ class LinkState(StrEnum):
 OWNERS: tuple[str, ...] = ("Client", "Co-client", "Joint")
 Owner = Literal["Client", "Co-client", "Joint"]
 PARTNER = "Redtail CRM"
+def legacy_id(source_id: str) -> int | str:
+    """An id as the refresh report and the `redtail_*` JSON keys have always shown it: a
+    number when it is one (Redtail's), else the text."""
+    if source_id.isascii() and source_id.isdigit() and len(source_id) < 19:
+        return int(source_id)
+    return source_id
+
+
 # the registry slug of the partner whose rows keep their `redtail_*` JSON keys (SPEC §5)
 REDTAIL = "redtail"
 
@@ -136,16 +144,16 @@ class PlanContact(_Model):
     id: int
     plan_id: int
     integration_id: int
-    redtail_contact_id: int
+    source_contact_id: str  # the partner's id, opaque text
     name: str
     # "other": linked, but neither the client nor the co-client (a child): shown "—"
     party: Literal["client", "co_client", "other"] = "client"
     partner: str = REDTAIL  # the slug of its integration's partner
 
     @property
-    def source_contact_id(self) -> str:
-        """The partner's id of the contact, as opaque text."""
-        return str(self.redtail_contact_id)
+    def redtail_contact_id(self) -> int | str:
+        """The id as Redtail's rows have always shown it: a number."""
+        return legacy_id(self.source_contact_id)
 
     def as_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"integration_id": self.integration_id}
@@ -159,17 +167,17 @@ class PlanContact(_Model):
 class AccountLink(_Model):
     staged_id: int
     integration: str = PARTNER
-    redtail_account_id: int
+    source_account_id: str  # the partner's id, opaque text
     state: LinkState
     last_updated: str | None
-    redtail_updated_at: str | None = None
+    source_updated_at: str | None = None  # when the partner last changed it
     missing_at_source: bool = False
     partner: str = REDTAIL  # the slug of its integration's partner
 
     @property
-    def source_account_id(self) -> str:
-        """The partner's id of the account, as opaque text."""
-        return str(self.redtail_account_id)
+    def redtail_account_id(self) -> int | str:
+        """The id as Redtail's rows have always shown it: a number."""
+        return legacy_id(self.source_account_id)
 
     def as_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"integration": self.integration}
@@ -223,7 +231,7 @@ class StagedAccount(_Model):
     id: int
     plan_id: int
     integration_id: int
-    redtail_account_id: int
+    source_account_id: str  # the partner's id, opaque text
     state: StagedState
     ignore_reason: str | None = None
     linked_account_id: int | None = None
@@ -238,18 +246,18 @@ class StagedAccount(_Model):
     type_note: str = ""
     type_included: bool = True
     balance: Decimal | None = None
-    redtail_updated_at: str | None = None
+    source_updated_at: str | None = None  # when the partner last changed it
     last_updated: str | None = None
     missing_at_source: bool = False
     version: int = 1
-    contact_ids: tuple[int, ...] = ()
+    contact_ids: tuple[str, ...] = ()  # the partner's ids of the contacts listing it
     suggested_account_id: int | None = None
     partner: str = REDTAIL  # the slug of its integration's partner
 
     @property
-    def source_account_id(self) -> str:
-        """The partner's id of the account, as opaque text."""
-        return str(self.redtail_account_id)
+    def redtail_account_id(self) -> int | str:
+        """The id as Redtail's rows have always shown it: a number."""
+        return legacy_id(self.source_account_id)
 
     def as_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"id": self.id}

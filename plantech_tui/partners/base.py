@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import PlantechError
+from ..domain.models import legacy_id
 from ..domain.text import clean_line
 
 if TYPE_CHECKING:
@@ -110,14 +111,6 @@ class PartnerTimeout(PartnerError):
 
 
 # --------------------------------------------------------------------------- neutral records
-
-
-def legacy_id(source_id: str) -> int | str:
-    """An id as the refresh report and the `redtail_*` JSON keys have always shown it: a
-    number when it is one (Redtail's), else the text."""
-    if source_id.isascii() and source_id.isdigit() and len(source_id) < 19:
-        return int(source_id)
-    return source_id
 
 
 @dataclass(frozen=True, slots=True)

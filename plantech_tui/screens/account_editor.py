@@ -175,7 +175,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             lines = [f"{i.link} {link.integration} — Redtail account "
                      f"{link.redtail_account_id} · {state}",
                      f"Last updated: {local_time(link.last_updated)} (local time)",
-                     f"Redtail updated_at: {utc_label(link.redtail_updated_at)}"]
+                     f"Redtail updated_at: {utc_label(link.source_updated_at)}"]
             if link.state is LinkState.PAUSED:
                 lines.append("Paused: the balance is kept until you press Play."
                              if self.ws.can(Action.PAUSE_PLAY_STOP) else

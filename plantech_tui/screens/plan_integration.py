@@ -165,7 +165,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                          if (s.integration_id, c) in names}, key=str.casefold)
         return joint_names(listed)
 
-    def _contact_short_names(self) -> dict[tuple[int, int], str]:
+    def _contact_short_names(self) -> dict[tuple[int, str], str]:
         """(integration, contact) → the name the Contact column shows: without the family
         name when every linked contact shares it (one household: "Gomez", "Morticia"; the
         plan's title names the family), else whole."""
@@ -173,7 +173,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         parts = [c.name.split() for c in contacts]
         family = {p[-1].casefold() for p in parts if p}
         shared = len(family) == 1 and all(len(p) > 1 for p in parts)
-        return {(c.integration_id, c.redtail_contact_id): " ".join(p[:-1]) if shared else c.name
+        return {(c.integration_id, c.source_contact_id): " ".join(p[:-1]) if shared else c.name
                 for c, p in zip(contacts, parts, strict=True)}
 
     def _flags(self, s: StagedAccount) -> Text:

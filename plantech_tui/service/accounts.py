@@ -14,6 +14,7 @@ from ..domain.errors import (
 from ..domain.models import (
     PlanAccount,
     StagedAccount,
+    legacy_id,
 )
 from ..domain.permissions import Action, require
 from ..store import accounts as A
@@ -143,7 +144,7 @@ class Accounts(Plans):
             row, link = self._linked_account(db, plan_id, account_id)
             back = self._unlink(db, link)
             self._audit(db, plan_id, "account stop", "account", account_id,
-                        {"link": link["redtail_account_id"], "link_state": link["link_state"]},
+                        {"link": legacy_id(link["source_account_id"]), "link_state": link["link_state"]},
                         {"link": None}, detail=_unlink_detail(link, back))
         return self.account(plan_id, account_id)
 
@@ -152,7 +153,7 @@ def _unlink_detail(link: Mapping[str, Any] | None, back_to_pending: bool) -> str
     if link is None:
         return ""
     if back_to_pending:
-        return f"Redtail account {link['redtail_account_id']} back to Pending"
-    return (f"Redtail account {link['redtail_account_id']} dropped: its contact is no longer "
+        return f"Redtail account {link['source_account_id']} back to Pending"
+    return (f"Redtail account {link['source_account_id']} dropped: its contact is no longer "
             "linked to the plan")
 

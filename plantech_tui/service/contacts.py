@@ -11,6 +11,7 @@ from ..domain.errors import (
 )
 from ..domain.models import (
     PlanContact,
+    legacy_id,
 )
 from ..domain.permissions import Action, require
 from ..store import contacts as C
@@ -45,25 +46,27 @@ class Contacts(Integrations):
                 return party
         return "other"
 
-    def link_contact(self, plan_id: int, integration_id: int, redtail_contact_id: int,
+    def link_contact(self, plan_id: int, integration_id: int, contact_id: str | int,
                      name: str, first_name: str = "", party: str | None = None) -> PlanContact:
-        """Record a Redtail contact as linked to the plan (the caller fetched it). No-op when
-        already linked. Relinking a contact revives its source-unlinked accounts."""
+        """Record a partner's contact as linked to the plan (the caller fetched it). No-op when
+        already linked. Relinking a contact revives its source-unlinked accounts. The id is
+        the partner's, opaque text (a Redtail number is taken as its text)."""
         require(self.user, Action.LINK_CONTACT)
+        source_id = str(contact_id)
         with self.store.write() as db:
             plan = self._plan_row(db, plan_id)
             self.integration(integration_id)
-            row = C.find(db, plan_id, integration_id, redtail_contact_id)
+            row = C.find(db, plan_id, integration_id, source_id)
             if row is None:
                 if party not in (None, "client", "co_client", "other"):
                     raise ValidationFailed("party must be client, co_client or other",
                                            field="party")
-                new_id = C.insert(db, plan_id, integration_id, redtail_contact_id, name,
+                new_id = C.insert(db, plan_id, integration_id, source_id, name,
                                   party or self._guess_party(plan, name, first_name))
                 row = R.get_row(db, "plan_contacts", new_id)
                 assert row is not None
-                self._audit(db, plan_id, "link contact", "contact", redtail_contact_id, None, row)
-                revived = S.listed_under(db, plan_id, integration_id, redtail_contact_id,
+                self._audit(db, plan_id, "link contact", "contact", legacy_id(source_id), None, row)
+                revived = S.listed_under(db, plan_id, integration_id, source_id,
                                          "source_unlinked")
                 for s in revived:
                     state = s["prior_link_state"] or "active"
@@ -73,19 +76,20 @@ class Contacts(Integrations):
                                 {"link_state": "source_unlinked"}, {"link_state": state})
         return self._partnered(self.store.db, [R.contact_from(row)])[0]
 
-    def unlink_contact(self, plan_id: int, integration_id: int, redtail_contact_id: int) -> None:
+    def unlink_contact(self, plan_id: int, integration_id: int, contact_id: str | int) -> None:
         """Remove a contact link: its pending/ignored rows no other linked contact reaches are
         deleted (audited); its linked accounts become source-unlinked (kept, not updated)."""
         require(self.user, Action.LINK_CONTACT)
+        source_id = str(contact_id)
         with self.store.write() as db:
             self._plan_row(db, plan_id)
-            row = C.find(db, plan_id, integration_id, redtail_contact_id)
+            row = C.find(db, plan_id, integration_id, source_id)
             if row is None:
-                raise NotFound(f"contact {redtail_contact_id} is not linked to plan {plan_id}")
+                raise NotFound(f"contact {source_id} is not linked to plan {plan_id}")
             C.delete(db, row["id"])
-            self._audit(db, plan_id, "unlink contact", "contact", redtail_contact_id, row, None)
+            self._audit(db, plan_id, "unlink contact", "contact", legacy_id(source_id), row, None)
             others = C.ids_of(db, plan_id, integration_id)
-            staged = S.listed_under(db, plan_id, integration_id, redtail_contact_id)
+            staged = S.listed_under(db, plan_id, integration_id, source_id)
             listing = R.staged_contacts(db, [s["id"] for s in staged])
             for s in staged:
                 reached = set(listing.get(s["id"], [])) & others
@@ -102,5 +106,5 @@ class Contacts(Integrations):
                 else:
                     S.delete(db, s["id"])
                     self._audit(db, plan_id, "staged removed", "staged", s["id"], s, None,
-                                detail=f"contact {redtail_contact_id} unlinked")
+                                detail=f"contact {source_id} unlinked")
 

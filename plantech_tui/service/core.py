@@ -74,8 +74,8 @@ class BulkAdd:
     left_pending: dict[int, str]
 
 
-def _owner_from(parties: Mapping[tuple[int, int], str], integration_id: int,
-                contact_ids: Iterable[int]) -> str:
+def _owner_from(parties: Mapping[tuple[int, str], str], integration_id: int,
+                contact_ids: Iterable[str]) -> str:
     """SPEC §2.5: listed only under the client → Client, only under the co-client →
     Co-client, under both → Joint (contacts the plan does not link do not count)."""
     listed = {parties[(integration_id, c)] for c in contact_ids
@@ -169,7 +169,7 @@ class WorkspaceCore:
     # ------------------------------------------------------------------ helpers
 
     def _audit(self, db: Database, plan_id: int | None, action: str, object_type: str,
-               object_id: int | None, before: Mapping[str, Any] | None = None,
+               object_id: int | str | None, before: Mapping[str, Any] | None = None,
                after: Mapping[str, Any] | None = None, detail: str = "") -> None:
         R.audit(db, user_name=self.user.name, plan_id=plan_id, action=action,
                 object_type=object_type, object_id=object_id, before=before, after=after,

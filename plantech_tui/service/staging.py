@@ -18,6 +18,7 @@ from ..domain.mapping import canonical_owner
 from ..domain.models import (
     PlanAccount,
     StagedAccount,
+    legacy_id,
 )
 from ..domain.permissions import Action, require
 from ..store import accounts as A
@@ -152,7 +153,7 @@ class Staging(Accounts):
             self._audit(db, plan_id, "link to existing item", "account", account_id,
                         {"balance": account["balance"], "staged_id": staged_id},
                         {"balance": staged["balance"] or account["balance"],
-                         "redtail_account_id": staged["redtail_account_id"]})
+                         "redtail_account_id": legacy_id(staged["source_account_id"])})
             self._finish_step(db, step)
         return self.account(plan_id, account_id)
 
@@ -161,7 +162,7 @@ class Staging(Accounts):
         return _owner_from(self._parties(self.store.db, plan_id), staged.integration_id,
                            staged.contact_ids)
 
-    def _parties(self, db: Database, plan_id: int) -> dict[tuple[int, int], str]:
+    def _parties(self, db: Database, plan_id: int) -> dict[tuple[int, str], str]:
         """(integration, Redtail contact) → client / co_client, for the plan's linked contacts."""
         return C.parties(db, plan_id)
 
@@ -220,7 +221,7 @@ class Staging(Accounts):
                          object_type="account", entries=[
                              (a["id"], None, R.row_json(a),
                               f"from staged {row['id']} (Redtail account "
-                              f"{row['redtail_account_id']})")
+                              f"{row['source_account_id']})")
                              for a, row in zip(added, rows, strict=True)])
             step = UndoStep(f"add {len(items):,}", plan_id)
             step.staged_before = [StagedBefore.of(r) for r in rows]

@@ -95,7 +95,7 @@ def unlinked_accounts(db: Database, plan_id: int) -> list[dict[str, Any]]:
 _NAMES = {
     "account": "SELECT description FROM plan_accounts WHERE id = ? AND plan_id = ?",
     "staged": "SELECT description FROM staged_accounts WHERE id = ? AND plan_id = ?",
-    "contact": "SELECT name FROM plan_contacts WHERE redtail_contact_id = ? AND plan_id = ?",
+    "contact": "SELECT name FROM plan_contacts WHERE source_contact_id = ? AND plan_id = ?",
 }
 NAMED_OBJECTS = frozenset(_NAMES)
 

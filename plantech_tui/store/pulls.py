@@ -24,9 +24,9 @@ from . import rows as R
 from .db import Database, Store, now_utc
 from .plans import visible_rows
 
-ACCOUNT_COL = "redtail_account_id"  # staged_accounts: the partner's account id
-CONTACT_COL = "redtail_contact_id"  # plan_contacts, staged_account_contacts: its contact id
-UPDATED_COL = "redtail_updated_at"  # staged_accounts: when the partner last changed it
+ACCOUNT_COL = "source_account_id"  # staged_accounts: the partner's account id
+CONTACT_COL = "source_contact_id"  # plan_contacts, staged_account_contacts: its contact id
+UPDATED_COL = "source_updated_at"  # staged_accounts: when the partner last changed it
 
 # the neutral names of the pulled columns a diff compares and writes (everything else on a
 # staged row belongs to the advisor)

@@ -51,18 +51,18 @@ def contact_from(row: Mapping[str, Any]) -> PlanContact:
         id=row["id"],
         plan_id=row["plan_id"],
         integration_id=row["integration_id"],
-        redtail_contact_id=row["redtail_contact_id"],
+        source_contact_id=row["source_contact_id"],
         name=row["name"],
         party=row["party"],
     )
 
 
-def staged_from(row: Mapping[str, Any], contact_ids: Iterable[int] = ()) -> StagedAccount:
+def staged_from(row: Mapping[str, Any], contact_ids: Iterable[str] = ()) -> StagedAccount:
     return StagedAccount(
         id=row["id"],
         plan_id=row["plan_id"],
         integration_id=row["integration_id"],
-        redtail_account_id=row["redtail_account_id"],
+        source_account_id=row["source_account_id"],
         state=StagedState(row["state"]),
         ignore_reason=row["ignore_reason"],
         linked_account_id=row["linked_account_id"],
@@ -77,7 +77,7 @@ def staged_from(row: Mapping[str, Any], contact_ids: Iterable[int] = ()) -> Stag
         type_note=row["type_note"],
         type_included=bool(row["type_included"]),
         balance=_dec(row["balance"]),
-        redtail_updated_at=row["redtail_updated_at"],
+        source_updated_at=row["source_updated_at"],
         last_updated=row["last_updated"],
         missing_at_source=bool(row["missing_at_source"]),
         version=row["version"],
@@ -90,10 +90,10 @@ def account_from(row: Mapping[str, Any], link_row: Mapping[str, Any] | None) -> 
     if link_row is not None:
         link = AccountLink(
             staged_id=link_row["id"],
-            redtail_account_id=link_row["redtail_account_id"],
+            source_account_id=link_row["source_account_id"],
             state=LinkState(link_row["link_state"]),
             last_updated=link_row["last_updated"],
-            redtail_updated_at=link_row["redtail_updated_at"],
+            source_updated_at=link_row["source_updated_at"],
             missing_at_source=bool(link_row["missing_at_source"]),
         )
     return PlanAccount(
@@ -130,15 +130,15 @@ def one(db: Database, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) 
     return rows[0] if rows else None
 
 
-def staged_contacts(db: Database, staged_ids: list[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
+def staged_contacts(db: Database, staged_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
     if not staged_ids:
         return out
     for chunk_start in range(0, len(staged_ids), 500):
         chunk = staged_ids[chunk_start : chunk_start + 500]
         marks = ",".join("?" * len(chunk))
         for r in db.execute(
-            f"SELECT staged_id, redtail_contact_id FROM staged_account_contacts "  # noqa: S608
+            f"SELECT staged_id, source_contact_id FROM staged_account_contacts "  # noqa: S608
             f"WHERE staged_id IN ({marks})",
             chunk,
         ).fetchall():
@@ -190,7 +190,7 @@ def audit(
     plan_id: int | None,
     action: str,
     object_type: str,
-    object_id: int | None,
+    object_id: int | str | None,
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     detail: str = "",

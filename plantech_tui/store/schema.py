@@ -232,6 +232,89 @@ MIGRATIONS: list[str] = [
     DROP TABLE plan_contacts;
     ALTER TABLE plan_contacts_new RENAME TO plan_contacts;
     """,
+    # 5: ids from a partner are opaque text (issue 11: a Salesforce id is 18 characters, and
+    # one of all digits must keep its leading zeros), and they are no longer Redtail's: the
+    # redtail_* columns become source_* TEXT. The three tables are rebuilt (SQLite cannot
+    # change a column's type in place), the child first so that dropping a parent cascades
+    # to nothing; every id is kept, a Redtail id becoming its decimal text.
+    """
+    CREATE TEMP TABLE staged_contacts_copy AS
+        SELECT staged_id, CAST(redtail_contact_id AS TEXT) AS source_contact_id
+        FROM staged_account_contacts;
+    DROP TABLE staged_account_contacts;
+    CREATE TABLE staged_accounts_new (
+        id                      INTEGER PRIMARY KEY,
+        plan_id                 INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        integration_id          INTEGER NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        source_account_id       TEXT NOT NULL,
+        state                   TEXT NOT NULL CHECK (state IN ('pending', 'ignored', 'linked')),
+        ignore_reason           TEXT,
+        linked_account_id       INTEGER UNIQUE REFERENCES plan_accounts(id),
+        link_state              TEXT CHECK (link_state IN ('active', 'paused', 'source_unlinked')),
+        prior_link_state        TEXT,
+        description             TEXT NOT NULL,
+        description_edited      INTEGER NOT NULL DEFAULT 0,
+        company                 TEXT,
+        number_last4            TEXT,
+        account_type            TEXT,
+        taxqualified            INTEGER,
+        taxqualified_type_name  TEXT,
+        default_investment_type TEXT NOT NULL,
+        review_type             INTEGER NOT NULL DEFAULT 0,
+        type_note               TEXT NOT NULL DEFAULT '',
+        type_included           INTEGER NOT NULL DEFAULT 1,
+        balance                 TEXT,
+        source_updated_at       TEXT,
+        last_updated            TEXT,
+        missing_at_source       INTEGER NOT NULL DEFAULT 0,
+        missing_streak          INTEGER NOT NULL DEFAULT 0,
+        version                 INTEGER NOT NULL DEFAULT 1,
+        created_at              TEXT NOT NULL,
+        UNIQUE (plan_id, integration_id, source_account_id),
+        CHECK ((state = 'linked') = (linked_account_id IS NOT NULL)),
+        CHECK ((state = 'linked') = (link_state IS NOT NULL))
+    );
+    INSERT INTO staged_accounts_new
+        SELECT id, plan_id, integration_id, CAST(redtail_account_id AS TEXT), state,
+               ignore_reason, linked_account_id, link_state, prior_link_state, description,
+               description_edited, company, number_last4, account_type, taxqualified,
+               taxqualified_type_name, default_investment_type, review_type, type_note,
+               type_included, balance, redtail_updated_at, last_updated, missing_at_source,
+               missing_streak, version, created_at
+        FROM staged_accounts;
+    DROP TABLE staged_accounts;
+    ALTER TABLE staged_accounts_new RENAME TO staged_accounts;
+    CREATE INDEX staged_plan_state ON staged_accounts(plan_id, state);
+    CREATE INDEX staged_plan_state_description
+        ON staged_accounts(plan_id, state, description COLLATE NOCASE);
+    CREATE TABLE staged_account_contacts (
+        staged_id           INTEGER NOT NULL REFERENCES staged_accounts(id) ON DELETE CASCADE,
+        source_contact_id   TEXT NOT NULL,
+        PRIMARY KEY (staged_id, source_contact_id)
+    );
+    INSERT INTO staged_account_contacts (staged_id, source_contact_id)
+        SELECT staged_id, source_contact_id FROM staged_contacts_copy;
+    DROP TABLE staged_contacts_copy;
+    CREATE INDEX staged_contacts_contact ON staged_account_contacts(source_contact_id);
+    CREATE TABLE plan_contacts_new (
+        id                  INTEGER PRIMARY KEY,
+        plan_id             INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        integration_id      INTEGER NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        source_contact_id   TEXT NOT NULL,
+        name                TEXT NOT NULL,
+        party               TEXT NOT NULL DEFAULT 'client'
+                            CHECK (party IN ('client', 'co_client', 'other')),
+        linked_at           TEXT NOT NULL,
+        UNIQUE (plan_id, integration_id, source_contact_id)
+    );
+    INSERT INTO plan_contacts_new (id, plan_id, integration_id, source_contact_id, name, party,
+                                   linked_at)
+        SELECT id, plan_id, integration_id, CAST(redtail_contact_id AS TEXT), name, party,
+               linked_at
+        FROM plan_contacts;
+    DROP TABLE plan_contacts;
+    ALTER TABLE plan_contacts_new RENAME TO plan_contacts;
+    """,
 ]
 
 

@@ -15,7 +15,7 @@ UNDONE_COLUMNS = ("state", "ignore_reason", "linked_account_id", "link_state",
                   "prior_link_state", "description", "description_edited")
 # what makes a row the same row: SQLite reuses the highest id after a delete
 IDENTITY = {
-    "staged_accounts": ("plan_id", "integration_id", "redtail_account_id", "created_at"),
+    "staged_accounts": ("plan_id", "integration_id", "source_account_id", "created_at"),
     "plan_accounts": ("plan_id", "created_at"),
 }
 
@@ -78,7 +78,7 @@ def reached(db: Database, staged: Mapping[str, Any]) -> bool:
     """Does a contact linked to the plan list this staged account?"""
     return R.one(
         db, "SELECT 1 AS x FROM staged_account_contacts c JOIN plan_contacts p ON "
-        "p.redtail_contact_id = c.redtail_contact_id WHERE c.staged_id = ? AND "
+        "p.source_contact_id = c.source_contact_id WHERE c.staged_id = ? AND "
         "p.plan_id = ? AND p.integration_id = ? LIMIT 1",
         [staged["id"], staged["plan_id"], staged["integration_id"]]) is not None
 
@@ -88,7 +88,7 @@ def listed_under(db: Database, plan_id: int, integration_id: int, contact_id: An
     """The plan's staged rows of this integration a contact lists (in `link_state`)."""
     sql = ("SELECT s.* FROM staged_accounts s JOIN staged_account_contacts c ON "
            "c.staged_id = s.id WHERE s.plan_id = ? AND s.integration_id = ? AND "
-           "c.redtail_contact_id = ?")
+           "c.source_contact_id = ?")
     params: list[Any] = [plan_id, integration_id, contact_id]
     if link_state is not None:
         sql += " AND s.link_state = ?"

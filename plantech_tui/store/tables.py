@@ -97,7 +97,7 @@ STAGED_SORTS: dict[str, tuple[str, ...]] = {
     "reason": ("s.ignore_reason COLLATE NOCASE",),
     # whose account: the first (by name) of the plan's linked contacts that list it
     "contact": ("(SELECT min(pc.name COLLATE NOCASE) FROM staged_account_contacts c JOIN "
-                "plan_contacts pc ON pc.redtail_contact_id = c.redtail_contact_id AND "
+                "plan_contacts pc ON pc.source_contact_id = c.source_contact_id AND "
                 "pc.integration_id = s.integration_id AND pc.plan_id = s.plan_id "
                 "WHERE c.staged_id = s.id)",),
     # rows that need a look first (descending): missing at source, type to review, no balance
@@ -108,7 +108,7 @@ STAGED_SEARCHED = ("s.description", "s.company", "s.number_last4", "s.account_ty
 # a contact listing the row, by name (the plan's linked contacts of the row's integration)
 CONTACT_MATCH = (
     "s.id IN (SELECT c.staged_id FROM plan_contacts pc JOIN staged_account_contacts c ON "
-    "c.redtail_contact_id = pc.redtail_contact_id JOIN staged_accounts s2 ON s2.id = c.staged_id "
+    "c.source_contact_id = pc.source_contact_id JOIN staged_accounts s2 ON s2.id = c.staged_id "
     "AND s2.integration_id = pc.integration_id AND s2.plan_id = pc.plan_id "
     "WHERE pc.name LIKE ? ESCAPE '\\')"
 )
@@ -117,7 +117,7 @@ CONTACT_MATCH = (
 # the names CONTACT_MATCH matches, for a row's search text (joined by FIELD_SEP, a tab)
 CONTACT_NAMES = (
     "(SELECT group_concat(pc.name, char(9)) FROM staged_account_contacts c JOIN plan_contacts pc "
-    "ON pc.redtail_contact_id = c.redtail_contact_id AND pc.integration_id = s.integration_id "
+    "ON pc.source_contact_id = c.source_contact_id AND pc.integration_id = s.integration_id "
     "AND pc.plan_id = s.plan_id WHERE c.staged_id = s.id)"
 )
 
@@ -202,13 +202,13 @@ def rows_by_id(db: Database, table: str, ids: Sequence[int], *, where: str = "",
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def contacts_of(db: Database, staged: Sequence[int]) -> dict[int, list[int]]:
-    """staged id → the Redtail contacts that list it."""
-    out: dict[int, list[int]] = {}
+def contacts_of(db: Database, staged: Sequence[int]) -> dict[int, list[str]]:
+    """staged id → the partner contacts that list it."""
+    out: dict[int, list[str]] = {}
     if not staged:
         return out
     for sid, contact in db.execute(
-            "SELECT c.staged_id, c.redtail_contact_id FROM json_each(?) j CROSS JOIN "
+            "SELECT c.staged_id, c.source_contact_id FROM json_each(?) j CROSS JOIN "
             "staged_account_contacts c ON c.staged_id = j.value", [id_list(staged)]).fetchall():
         out.setdefault(sid, []).append(contact)
     return out

@@ -71,7 +71,7 @@ def build_firm(db: Path, base_url: str, env: dict[str, str]) -> int:
                 [(p, f"Household {p}", f"Client {p}", f"Co-client {p}", ws.user.id, now)
                  for p in range(1, N_PLANS + 1)])
             conn.executemany(
-                "INSERT INTO plan_contacts (plan_id, integration_id, redtail_contact_id, name, "
+                "INSERT INTO plan_contacts (plan_id, integration_id, source_contact_id, name, "
                 "party, linked_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [(p, integration.id, 1001 + (p - 1) * PER_PLAN + k, f"Contact {p}.{k}",
                   "client" if k == 0 else "co_client", now)

@@ -173,7 +173,7 @@ def bench_apply_100k() -> list[Row]:
                    "secret_ref, created_at) VALUES (?, 'Custom', 'http://127.0.0.1/x', 'u', "
                    "'ref', 'now')", [ws.user.id])
         db.conn.executemany("INSERT INTO plan_contacts (plan_id, integration_id, "
-                            "redtail_contact_id, name, linked_at) VALUES (?, 1, ?, 'c', 'now')",
+                            "source_contact_id, name, linked_at) VALUES (?, 1, ?, 'c', 'now')",
                             [(plan.id, cid) for cid in sorted(data.contacts)])
     engine = PullEngine(ws.store, lambda i: None, user_name="bench")  # type: ignore[arg-type, return-value]
     rows = []

@@ -37,15 +37,12 @@ def build_db(db: Path) -> int:
     plan = ws.create_plan("Big book", ["Gomez Addams"])
     for n in range(1, PLANS):  # the advisor's other plans: the list the keys move through
         ws.create_plan(f"Plan {n:02d}", [f"Client {n:02d}"])
-    conn = ws.store.conn
-    cols = {r[1] for r in conn.execute("PRAGMA table_info(plan_contacts)")}
-    contact_col = "source_contact_id" if "source_contact_id" in cols else "redtail_contact_id"
     with ws.store.write() as dbw:
         dbw.execute("INSERT INTO integrations (owner_user_id, environment, base_url, username, "
                     "secret_ref, created_at) VALUES (?, 'Custom', 'http://127.0.0.1/x', 'u', "
                     "'ref', 'now')", [ws.user.id])
         dbw.conn.executemany(
-            f"INSERT INTO plan_contacts (plan_id, integration_id, {contact_col}, name, "  # noqa: S608
+            "INSERT INTO plan_contacts (plan_id, integration_id, source_contact_id, name, "
             "linked_at) VALUES (?, 1, ?, 'c', 'now')",
             [(plan.id, str(1000 + c)) for c in range(CONTACTS)])
     ws.close()

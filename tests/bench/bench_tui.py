@@ -184,7 +184,7 @@ def add_audit_entries(db: Path, n: int) -> int:
     conn = sqlite3.connect(db)
     with conn:
         plan_id = int(conn.execute("SELECT id FROM plans").fetchone()[0])
-        rows = conn.execute("SELECT id, redtail_account_id, description, account_type, "
+        rows = conn.execute("SELECT id, source_account_id, description, account_type, "
                             "default_investment_type, balance FROM staged_accounts "
                             "ORDER BY id LIMIT ?", [n]).fetchall()
         conn.executemany(

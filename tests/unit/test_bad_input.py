@@ -527,7 +527,7 @@ def _staged(db: Path) -> dict[int, tuple[Any, ...]]:
     conn = sqlite3.connect(db)
     try:
         return {r[0]: r for r in conn.execute(
-            "SELECT redtail_account_id, state, balance, company, number_last4, description, "
+            "SELECT CAST(source_account_id AS INTEGER), state, balance, company, number_last4, description, "
             "version, missing_streak FROM staged_accounts")}
     finally:
         conn.close()

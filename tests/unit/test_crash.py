@@ -61,17 +61,17 @@ STATE_COLUMNS: dict[str, str] = {
     "plan_grants": "user_id, plan_id",
     "integrations": "id, owner_user_id, partner, environment, base_url, username, secret_ref, "
                     "status, status_message",
-    "plan_contacts": "id, plan_id, integration_id, redtail_contact_id, name, party",
+    "plan_contacts": "id, plan_id, integration_id, source_contact_id, name, party",
     "plan_accounts": "id, plan_id, description, investment_type, owner, balance, equity_pct, "
                      "fixed_income_pct, cash_pct, annual_contribution, notes, number_last4, "
                      "version",
-    "staged_accounts": "id, plan_id, integration_id, redtail_account_id, state, ignore_reason, "
+    "staged_accounts": "id, plan_id, integration_id, source_account_id, state, ignore_reason, "
                        "linked_account_id, link_state, prior_link_state, description, "
                        "description_edited, company, number_last4, account_type, taxqualified, "
                        "taxqualified_type_name, default_investment_type, review_type, type_note, "
-                       "type_included, balance, redtail_updated_at, missing_at_source, "
+                       "type_included, balance, source_updated_at, missing_at_source, "
                        "missing_streak, version",
-    "staged_account_contacts": "staged_id, redtail_contact_id",
+    "staged_account_contacts": "staged_id, source_contact_id",
     "balance_history": "id, plan_account_id, balance, source",
 }
 
@@ -124,7 +124,7 @@ def check_invariants(path: Path, plan_id: int) -> list[dict[str, Any]]:
             return conn.execute(sql).fetchall()
 
         # each Redtail account in exactly one state per plan
-        assert rows("SELECT plan_id, integration_id, redtail_account_id FROM staged_accounts "
+        assert rows("SELECT plan_id, integration_id, source_account_id FROM staged_accounts "
                     "GROUP BY 1, 2, 3 HAVING count(*) > 1") == []
         assert rows("SELECT id FROM staged_accounts WHERE state NOT IN "
                     "('pending', 'ignored', 'linked') OR (state = 'linked') != "

@@ -122,23 +122,33 @@ def test_a_database_of_the_previous_schema_upgrades_keeping_its_contacts(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An operator upgrades a firm's database: the linked contacts (and their ids) stay, and
     a child can then be recorded as neither client nor co-client."""
+    import sqlite3
+
     from plantech_tui.store import schema
 
     newest = list(schema.MIGRATIONS)
-    monkeypatch.setattr(schema, "MIGRATIONS", newest[:-1])  # the previous plantech
-    ws = Workspace.open(db_path, "alice")
-    plan = ws.create_plan("Addams Family", ["Gomez Addams", "Morticia Addams"])
-    integ = make_integration(ws, ws.user.id)
-    gomez = ws.link_contact(plan.id, integ, GOMEZ, "Gomez Addams", "Gomez")
-    with pytest.raises(Exception, match="CHECK constraint"):
-        with ws.store.write() as db:
-            db.execute("UPDATE plan_contacts SET party = 'other' WHERE id = ?", [gomez.id])
-    ws.close()
+    conn = sqlite3.connect(db_path, isolation_level=None)  # a plantech of schema 3 wrote it
+    monkeypatch.setattr(schema, "MIGRATIONS", newest[:3])
+    schema.migrate(conn)
+    conn.executescript(
+        "INSERT INTO users (id, name, role, can_edit, created_at, is_admin) "
+        "VALUES (1, 'alice', 'advisor', 1, 'now', 1);"
+        "INSERT INTO plans (id, name, client, co_client, owner_user_id, created_at) "
+        "VALUES (1, 'Addams Family', 'Gomez Addams', 'Morticia Addams', 1, 'now');"
+        "INSERT INTO integrations (id, owner_user_id, environment, base_url, username, "
+        "secret_ref, created_at) VALUES (1, 1, 'Custom', 'http://127.0.0.1:9/x', 'u', 'r', 'now');"
+        "INSERT INTO plan_contacts (id, plan_id, integration_id, redtail_contact_id, name, "
+        "party, linked_at) VALUES (7, 1, 1, 101, 'Gomez Addams', 'client', 'now');")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"):
+        conn.execute("UPDATE plan_contacts SET party = 'other' WHERE id = 7")
+    conn.close()
+    integ, gomez_id = 1, 7  # the ids written above
 
     monkeypatch.setattr(schema, "MIGRATIONS", newest)
     ws = Workspace.open(db_path, "alice")
     assert ws.store.conn.execute("PRAGMA user_version").fetchone()[0] == len(newest)
-    assert [(c.id, c.name, c.party) for c in ws.contacts(plan.id)] == [
-        (gomez.id, "Gomez Addams", "client")]
-    assert ws.link_contact(plan.id, integ, 104, "Pugsley Addams", "Pugsley").party == "other"
+    plan_id = 1
+    assert [(c.id, c.name, c.party, c.redtail_contact_id, c.source_contact_id)
+            for c in ws.contacts(plan_id)] == [(gomez_id, "Gomez Addams", "client", 101, "101")]
+    assert ws.link_contact(plan_id, integ, 104, "Pugsley Addams", "Pugsley").party == "other"
     ws.close()

@@ -158,14 +158,14 @@ class TriageMachine(RuleBasedStateMachine):
         """The template's rows, as the model sees them."""
         conn = self.alice.store.conn
         listing: dict[int, set[int]] = {}
-        for sid, contact in conn.execute("SELECT staged_id, redtail_contact_id "
+        for sid, contact in conn.execute("SELECT staged_id, CAST(source_contact_id AS INTEGER) "
                                          "FROM staged_account_contacts"):
             listing.setdefault(sid, set()).add(contact)
         staged = {r[0]: SRow(plan=r[1], rid=r[2], contacts=frozenset(listing[r[0]]),
                              balance=None if r[3] is None else Decimal(r[3]), description=r[4],
                              state=r[5], account=r[6], link=r[7], prior=r[8], reason=r[9])
                   for r in conn.execute(
-                      "SELECT id, plan_id, redtail_account_id, balance, description, state, "
+                      "SELECT id, plan_id, CAST(source_account_id AS INTEGER), balance, description, state, "
                       "linked_account_id, link_state, prior_link_state, ignore_reason "
                       "FROM staged_accounts")}
         accounts = {r[0]: ARow(plan=r[1], balance=Decimal(r[2])) for r in conn.execute(
@@ -631,7 +631,7 @@ class TriageMachine(RuleBasedStateMachine):
     def one_state_per_redtail_account(self) -> None:
         conn = self.alice.store.conn
         rows = conn.execute(
-            "SELECT s.id, s.plan_id, s.redtail_account_id, s.state, s.linked_account_id, "
+            "SELECT s.id, s.plan_id, CAST(s.source_account_id AS INTEGER), s.state, s.linked_account_id, "
             "s.link_state, a.plan_id FROM staged_accounts s LEFT JOIN plan_accounts a "
             "ON a.id = s.linked_account_id").fetchall()
         seen: set[tuple[int, int]] = set()
@@ -670,7 +670,7 @@ class TriageMachine(RuleBasedStateMachine):
     def the_database_matches_the_model(self) -> None:
         conn = self.alice.store.conn
         staged = {r[0]: tuple(r[1:]) for r in conn.execute(
-            "SELECT id, plan_id, redtail_account_id, state, linked_account_id, link_state, "
+            "SELECT id, plan_id, CAST(source_account_id AS INTEGER), state, linked_account_id, link_state, "
             "ignore_reason, description, balance FROM staged_accounts")}
         assert staged == {sid: (r.plan, r.rid, r.state, r.account, r.link, r.reason,
                                 r.description, None if r.balance is None else f"{r.balance:f}")
@@ -679,7 +679,7 @@ class TriageMachine(RuleBasedStateMachine):
             "SELECT id, plan_id, balance FROM plan_accounts")}
         assert accounts == {aid: (a.plan, a.balance) for aid, a in self.accounts.items()}
         contacts = {(r[0], r[1]) for r in conn.execute(
-            "SELECT plan_id, redtail_contact_id FROM plan_contacts")}
+            "SELECT plan_id, CAST(source_contact_id AS INTEGER) FROM plan_contacts")}
         assert contacts == {(p, c) for p, cs in self.linked.items() for c in cs}
 
     @invariant()

@@ -319,7 +319,7 @@ def check_invariants(db: Path) -> None:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # one state per Redtail account per plan (the UNIQUE constraint, checked anyway)
         assert conn.execute(
-            "SELECT plan_id, integration_id, redtail_account_id, COUNT(*) FROM staged_accounts "
+            "SELECT plan_id, integration_id, source_account_id, COUNT(*) FROM staged_accounts "
             "GROUP BY 1, 2, 3 HAVING COUNT(*) > 1").fetchall() == []
         assert conn.execute("SELECT COUNT(*) FROM staged_accounts WHERE state NOT IN "
                             "('pending', 'ignored', 'linked')").fetchone() == (0,)

@@ -56,7 +56,7 @@ def plan_rows(p: Plan) -> dict[str, list[tuple[object, ...]]]:
     """The plan state without versions and timestamps (what undo must restore)."""
     conn = p.ws.store.conn
     staged = conn.execute(
-        "SELECT id, redtail_account_id, state, ignore_reason, linked_account_id, link_state, "
+        "SELECT id, source_account_id, state, ignore_reason, linked_account_id, link_state, "
         "prior_link_state, description, description_edited, balance FROM staged_accounts "
         "ORDER BY id").fetchall()
     accounts = conn.execute(
@@ -537,10 +537,10 @@ def test_undo_keeps_what_a_pull_recorded_meanwhile(p: Plan) -> None:
     p.ws.edit_staged_description(p.id, sid, "Mine")
     with p.ws.store.write() as db:  # a pull's bookkeeping: no version bump
         db.execute("UPDATE staged_accounts SET last_updated = '2030-01-01T00:00:00Z', "
-                   "missing_streak = 1, redtail_updated_at = 'x' WHERE id = ?", [sid])
+                   "missing_streak = 1, source_updated_at = 'x' WHERE id = ?", [sid])
     p.ws.undo()
     row = p.ws.store.conn.execute(
-        "SELECT description, last_updated, missing_streak, redtail_updated_at "
+        "SELECT description, last_updated, missing_streak, source_updated_at "
         "FROM staged_accounts WHERE id = ?", [sid]).fetchone()
     assert row == ("Fidelity 1234", "2030-01-01T00:00:00Z", 1, "x")
 
