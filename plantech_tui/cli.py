@@ -785,7 +785,8 @@ def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     secret = next((f.name for f in partner.login_fields if f.secret and f.required), "password")
     values[secret] = password
     integration, created = run_async(connect_integration(
-        ws, partner=partner.slug, environment=args.environment, prompt=to_stderr, **values))
+        ws, partner=partner.slug, environment=args.environment,
+        prompt=lambda code: to_stderr(str(code)), **values))
     out.emit(integration.as_json(),
              f"{'connected' if created else 're-keyed'} integration {integration.id}: "
              f"{integration.partner} {integration.environment} as {integration.username}")

@@ -28,10 +28,11 @@ from plantech_tui.domain.models import OWNERS
 _INVESTMENT_TYPES = "investment_types"
 _INCLUDED = "included_account_types"
 _NON_QUALIFIED = "non_qualified_names"
+_SKIPPED = "skipped_account_types"  # known types that are deliberately not staged
 _DIRECT = "direct"
 _VIA_TQ = "via_tax_qualified"
 _TQ = "tax_qualified"
-_LIST_KEYS = (_INVESTMENT_TYPES, _INCLUDED, _NON_QUALIFIED)
+_LIST_KEYS = (_INVESTMENT_TYPES, _INCLUDED, _NON_QUALIFIED, _SKIPPED)
 _TABLE_KEYS = (_DIRECT, _VIA_TQ, _TQ)
 
 
@@ -71,6 +72,8 @@ class Mapping:
     direct: MappingProxyType[str, str]
     via_tax_qualified: MappingProxyType[str, str]
     tax_qualified: MappingProxyType[str, str]
+    # types the firm knows and does not stage (credit cards, loans): not "unknown" to `knows`
+    skipped_account_types: tuple[str, ...] = ()
     # the files this mapping was read from, built-in first (for doctor and notices)
     sources: tuple[str, ...] = field(default=(), compare=False)
     # the partner as the reasons name it: "defaulted from Redtail type IRA"
@@ -82,6 +85,7 @@ class Mapping:
     _direct_idx: dict[str, str] = field(init=False, repr=False, compare=False)
     _via_idx: dict[str, str] = field(init=False, repr=False, compare=False)
     _tq_idx: dict[str, str] = field(init=False, repr=False, compare=False)
+    _known_idx: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -91,6 +95,9 @@ class Mapping:
         setter(self, "_direct_idx", {normalize(k): v for k, v in self.direct.items()})
         setter(self, "_via_idx", {normalize(k): v for k, v in self.via_tax_qualified.items()})
         setter(self, "_tq_idx", {normalize(k): v for k, v in self.tax_qualified.items()})
+        setter(self, "_known_idx", frozenset(
+            {*self._included_idx, *self._direct_idx, *self._via_idx,
+             *(normalize(t) for t in self.skipped_account_types)}))
 
     def __hash__(self) -> int:
         return hash(
@@ -98,6 +105,7 @@ class Mapping:
                 self.investment_types,
                 self.included_account_types,
                 self.non_qualified_names,
+                self.skipped_account_types,
                 tuple(self.direct.items()),
                 tuple(self.via_tax_qualified.items()),
                 tuple(self.tax_qualified.items()),
@@ -109,6 +117,11 @@ class Mapping:
         if account_type is None:
             return False
         return normalize(account_type) in self._included_idx
+
+    def knows(self, account_type: str | None) -> bool:
+        """The mapping says something about this type: staged, mapped, or deliberately skipped.
+        An empty type is not known; an unknown one is listed for the firm to map."""
+        return account_type is not None and normalize(account_type) in self._known_idx
 
     def default_investment_type(
         self,
@@ -271,6 +284,7 @@ class _File:
     investment_types: list[str] | None = None
     included: list[str] | None = None
     non_qualified: list[str] | None = None
+    skipped: list[str] | None = None
     tables: dict[str, _Table] = field(default_factory=dict)
 
     def error(self, line: int | None, problem: str) -> MappingFileError:
@@ -302,6 +316,8 @@ def _parse(text: str, source: str) -> _File:
                 parsed.investment_types = values
             elif key == _INCLUDED:
                 parsed.included = values
+            elif key == _SKIPPED:
+                parsed.skipped = values
             else:
                 parsed.non_qualified = values
     for key in _TABLE_KEYS:
@@ -388,6 +404,7 @@ def _combine(base: Mapping | None, over: _File) -> Mapping:
         base_inv: list[str] = []
         base_inc: list[str] = []
         base_nq: list[str] = []
+        base_skipped: list[str] = []
         sources: tuple[str, ...] = ()
     else:
         base_tables = {
@@ -398,11 +415,13 @@ def _combine(base: Mapping | None, over: _File) -> Mapping:
         base_inv = list(base.investment_types)
         base_inc = list(base.included_account_types)
         base_nq = list(base.non_qualified_names)
+        base_skipped = list(base.skipped_account_types)
         sources = base.sources
 
     investment_types = over.investment_types if over.investment_types is not None else base_inv
     included = over.included if over.included is not None else base_inc
     non_qualified = over.non_qualified if over.non_qualified is not None else base_nq
+    skipped = over.skipped if over.skipped is not None else base_skipped
 
     tables = {name: dict(entries) for name, entries in base_tables.items()}
     # Naming a type in one table takes it out of its rival table, so an override can move it.
@@ -454,6 +473,7 @@ def _combine(base: Mapping | None, over: _File) -> Mapping:
         direct=MappingProxyType(final[_DIRECT]),
         via_tax_qualified=MappingProxyType(final[_VIA_TQ]),
         tax_qualified=MappingProxyType(final[_TQ]),
+        skipped_account_types=tuple(skipped),
         sources=(*sources, over.source),
         label=base.label if base is not None else "source",
     )

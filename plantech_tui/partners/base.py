@@ -35,6 +35,7 @@ __all__ = [
     "AccountLocked",
     "BadResponse",
     "Connected",
+    "DeviceCode",
     "Forbidden",
     "InvalidCredentials",
     "LoginField",
@@ -152,6 +153,10 @@ class SourceAccount:
     updated_at: datetime | None = None
     truncated: tuple[str, ...] = ()  # text fields cut to the product's cap, for the report
     deleted: bool = False
+    # the partner's mapping does not know `account_type` (listed in the report and by doctor
+    # so the firm can map it; the account is still listed, never dropped silently)
+    type_unknown: bool = False
+    held_away: bool = False  # held at another firm (Salesforce's HeldAway): staged and marked
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +185,21 @@ class LoginField:
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """What a login that happens elsewhere asks of the user (OAuth device flow): open `url`,
+    enter `code`. `connect` hands it to its `prompt` and waits; `str()` is one line for the CLI."""
+
+    url: str
+    code: str
+    partner: str = "the partner"
+    interval: float = 5.0  # how often the login is polled, seconds
+
+    def __str__(self) -> str:
+        return (f"To connect {self.partner}, open {self.url} and enter the code {self.code} "
+                f"(waiting for approval; Ctrl+C cancels)")
 
 
 @dataclass(frozen=True, repr=False)
@@ -237,6 +257,12 @@ class PartnerConnection(ABC):
     @abstractmethod
     async def accounts(self, contact_id: str) -> AccountListing: ...
 
+    async def unmapped_types(self) -> list[str]:
+        """The partner's own account-type values (for Salesforce: the org's picklist, read by
+        describe) that the type mapping does not know, for doctor: the firm maps them. Default:
+        none known to be missing."""
+        return []
+
     async def aclose(self) -> None:
         return None
 
@@ -274,11 +300,25 @@ class Partner(ABC):
 
     @abstractmethod
     async def connect(self, values: Mapping[str, str], *, transport: Any = None,
-                      prompt: Callable[[str], None] | None = None) -> Connected:
+                      prompt: Callable[[DeviceCode], None] | None = None) -> Connected:
         """Log in with the login fields' values (validate them first: ValidationFailed names
         the field). Never retried when the partner locks logins. A login that needs the user
         elsewhere (Salesforce's OAuth device flow: "open URL, enter code") says what to do
-        through `prompt` (the CLI prints it, the form shows it) and waits."""
+        through `prompt` (the CLI prints it, the form shows it) and waits; cancelling the
+        task cancels the login."""
+
+    async def revoke(self, integration: Integration, secret: str, *,
+                     transport: Any = None) -> None:
+        """Tell the partner the stored secret is no longer wanted (Remove Integration), best
+        effort: raises PartnerError when it refused or could not be reached; the caller
+        forgets the secret anyway. Default: nothing to revoke (Redtail's user key)."""
+        return None
+
+    @property
+    def password_login(self) -> bool:
+        """The login takes a required secret typed by the user (the CLI reads it from stdin);
+        a device-flow partner has none."""
+        return any(f.secret and f.required for f in self.login_fields)
 
     @abstractmethod
     def open(self, integration: Integration, secret: str, *, mapping: TypeMapping,

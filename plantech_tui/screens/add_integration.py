@@ -13,7 +13,7 @@ from ..domain.errors import PlantechError, ValidationFailed
 from ..domain.models import Integration
 from ..domain.permissions import Action
 from ..partners import registry
-from ..partners.base import AccountLocked, InvalidCredentials, LoginField, Partner
+from ..partners.base import AccountLocked, DeviceCode, InvalidCredentials, LoginField, Partner
 from ..widgets.fmt import shown
 from ..widgets.topbar import TopBar
 from . import actions
@@ -181,9 +181,9 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
             f"{self.icons.pulling} Connecting to {p.label}…")
         self._connect(p.slug, v, env if p.environments else None)
 
-    def _prompt(self, text: str) -> None:
+    def _prompt(self, code: DeviceCode) -> None:
         """What the partner's login asks of the user meanwhile (an OAuth device code)."""
-        self.query_one("#form-status", Static).update(shown(text))
+        self.query_one("#form-status", Static).update(shown(str(code)))
 
     @work(exclusive=True, group="connect", exit_on_error=False)
     async def _connect(self, slug: str, values: dict[str, str],

@@ -14,7 +14,7 @@ from ..domain.errors import UsageError
 from ..domain.models import Integration, PlanContact
 from ..domain.permissions import Action, require
 from ..partners import registry
-from ..partners.base import InvalidCredentials, Partner, PartnerConnection, legacy_id
+from ..partners.base import DeviceCode, InvalidCredentials, Partner, PartnerConnection, legacy_id
 from ..sync import credentials
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def connection_for(ws: Workspace | None = None, max_in_flight: int = 8) -> Conne
 
 async def connect_integration(
     ws: Workspace, *, partner: str | None = None, environment: str | None = None,
-    transport: Any = None, prompt: Callable[[str], None] | None = None, **values: str | None,
+    transport: Any = None, prompt: Callable[[DeviceCode], None] | None = None, **values: str | None,
 ) -> tuple[Integration, bool]:
     """Log in to a partner with its login fields' `values` (never retried: Redtail locks a
     login after three failures), then store the secret it returns. A password is never

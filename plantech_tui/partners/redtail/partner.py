@@ -25,6 +25,7 @@ from ..base import (
     AccountListing,
     BadResponse,
     Connected,
+    DeviceCode,
     InvalidCredentials,
     LoginField,
     Partner,
@@ -143,7 +144,7 @@ class _Resolver:
         self.account_types = account_types
         self.tax_qualified_types = tax_qualified_types
         self._default: dict[tuple[Any, ...], Any] = {}
-        self._included: dict[str | None, bool] = {}
+        self._known: dict[str | None, tuple[bool, bool]] = {}  # type → (included, known)
 
     def source(self, acct: RedtailAccount) -> SourceAccount:
         account_type = (acct.account_type or "").strip() or None
@@ -158,15 +159,18 @@ class _Resolver:
         if default is None:
             default = self._default[key] = self.mapping.default_investment_type(
                 account_type, acct.taxqualified, tq_name, taxqualified_type_id=tq_id)
-        included = self._included.get(account_type)
-        if included is None:
-            included = self._included[account_type] = self.mapping.is_included(account_type)
+        known = self._known.get(account_type)
+        if known is None:
+            known = self._known[account_type] = (self.mapping.is_included(account_type),
+                                                 self.mapping.knows(account_type))
+        included, type_known = known
         return SourceAccount(
             source_id=str(acct.id), number=acct.number, company=acct.company,
             balance=acct.balance, account_type=account_type, taxqualified=acct.taxqualified,
             taxqualified_type_name=tq_name, investment_type=default.investment_type,
             review_type=default.review_type, type_note=default.reason, included=included,
-            updated_at=acct.updated_at, truncated=tuple(acct.truncated), deleted=acct.deleted)
+            updated_at=acct.updated_at, truncated=tuple(acct.truncated), deleted=acct.deleted,
+            type_unknown=not type_known)
 
 
 def source_accounts(accounts: list[RedtailAccount], mapping: TypeMapping,
@@ -327,7 +331,7 @@ class RedtailPartner(Partner):
         return environment_of(base_url)
 
     async def connect(self, values: Mapping[str, str], *, transport: Any = None,
-                      prompt: Callable[[str], None] | None = None) -> Connected:
+                      prompt: Callable[[DeviceCode], None] | None = None) -> Connected:
         """Validate a Redtail login (never retried: Redtail locks after three failures)."""
         url = validate_base_url(values.get("base_url", ""), "Redtail")
         username = (values.get("username") or "").strip()
