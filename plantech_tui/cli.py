@@ -166,7 +166,8 @@ def _partner_arguments(ia: argparse.ArgumentParser) -> None:
     ia.add_argument("--partner", default=registry.DEFAULT, metavar="SLUG", choices=known,
                     help=f"the integration partner (default {registry.DEFAULT}; one of "
                          f"{', '.join(known)})")
-    have = {"base_url", "username", "password", "api_key", "environment", "partner"}
+    have = {"base_url", "username", "password", "api_key", "environment", "partner",
+            "login_url", "client_id"}
     for partner in registry.loaded():
         for f in partner.login_fields:
             if f.name in have or f.secret:
@@ -264,17 +265,28 @@ def build_parser() -> argparse.ArgumentParser:
     integ = actions(cmd(sub, "integration", "Redtail integrations",
                         ["plantech integration list",
                          "plantech integration add --base-url URL --username U --password-stdin"]))
-    ia = cmd(integ, "add", "connect a Redtail login (validates it first)",
+    ia = cmd(integ, "add", "connect a partner login (validates it first)",
              ["PLANTECH_REDTAIL_API_KEY=… plantech integration add \\\n"
               "      --base-url https://crm.redtailtechnology.com/api/public/v1 \\\n"
-              "      --username jdoe --password-stdin < password.txt"])
-    ia.add_argument("--base-url", required=True, metavar="URL",
-                    help="the API root including its path (the fake prints its own)")
-    ia.add_argument("--username", required=True, metavar="U", help="the Redtail login name")
-    ia.add_argument("--password-stdin", action="store_true", required=True,
-                    help="read the password as one line from stdin (required)")
-    ia.add_argument("--api-key", metavar="KEY", help="visible to other users in ps: prefer "
-                    "PLANTECH_REDTAIL_API_KEY or config.toml [redtail] api_key")
+              "      --username jdoe --password-stdin < password.txt",
+              "plantech integration add --partner salesforce-fsc \\\n"
+              "      --login-url https://login.salesforce.com --client-id 3MVG9…   "
+              "# prints a code to enter in a browser"])
+    # required per partner, not by argparse: Redtail needs the first three, Salesforce the
+    # login URL and client id (its login is a device code approved in a browser)
+    ia.add_argument("--base-url", metavar="URL",
+                    help="Redtail: the API root including its path (the fake prints its own)")
+    ia.add_argument("--username", metavar="U", help="Redtail: the login name")
+    ia.add_argument("--password-stdin", action="store_true",
+                    help="Redtail: read the password as one line from stdin (required)")
+    ia.add_argument("--api-key", metavar="KEY", help="Redtail: visible to other users in ps: "
+                    "prefer PLANTECH_REDTAIL_API_KEY or config.toml [redtail] api_key")
+    ia.add_argument("--login-url", metavar="URL",
+                    help="Salesforce: https://login.salesforce.com, https://test.salesforce.com"
+                         " (sandbox) or the org's My Domain URL")
+    ia.add_argument("--client-id", metavar="ID",
+                    help="Salesforce: the consumer key of the firm's connected app (device "
+                         "flow on; see `plantech doctor`)")
     ia.add_argument("--environment", default=None, help="Production, Sandbox or Custom")
     _partner_arguments(ia)
     cmd(integ, "list", "list integrations",
@@ -764,6 +776,15 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+def _stdin_password() -> str:
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    password = password[:-1] if password.endswith("\r") else password
+    if not password:
+        raise UsageError("empty password on stdin")
+    return password
+
+
 def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     from .partners import registry
     from .service.connections import connect_integration, run_async
@@ -775,15 +796,20 @@ def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
                            f"{i.status}" for i in items) or "No integrations yet — add one with: "
                  "plantech integration add --base-url URL --username U --password-stdin")
         return 0
-    line = sys.stdin.readline()
-    password = line[:-1] if line.endswith("\n") else line
-    password = password[:-1] if password.endswith("\r") else password
-    if not password:
-        raise UsageError("empty password on stdin")
     partner = registry.get(args.partner)
     values = {f.name: getattr(args, f.name, None) for f in partner.login_fields}
-    secret = next((f.name for f in partner.login_fields if f.secret and f.required), "password")
-    values[secret] = password
+    for f in partner.login_fields:
+        if f.required and not f.secret and not values.get(f.name) and f.default is None:
+            raise UsageError(f"{partner.label} needs {f.flag} ({f.help or f.label})")
+    if partner.password_login:
+        if not args.password_stdin:
+            raise UsageError(f"{partner.label} needs --password-stdin (the password, one line "
+                             "on stdin)")
+        values[next(f.name for f in partner.login_fields if f.secret and f.required)] = (
+            _stdin_password())
+    elif args.password_stdin:
+        raise UsageError(f"{partner.label} takes no password (its login is approved in a "
+                         "browser): drop --password-stdin")
     integration, created = run_async(connect_integration(
         ws, partner=partner.slug, environment=args.environment,
         prompt=lambda code: to_stderr(str(code)), **values))

@@ -136,6 +136,8 @@ class Integration(_Model):
             "username": self.username,
             "status": self.status,
             "created_at": self.created_at,
+            # where its data calls go (a Salesforce org's instance; Redtail's API root)
+            "instance_url": self.base_url,
         }
 
 

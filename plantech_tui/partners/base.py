@@ -284,6 +284,7 @@ class Partner(ABC):
     # the criteria `search_contacts` takes: (key, label, CLI flag help)
     search_fields: tuple[tuple[str, str], ...] = (("name", "Name"),)
     mapping_file: str | None = None  # the override file name in the config directory
+    url_field: str = "base_url"  # the login field an environment (Production, …) fills in
     lock_note: str = ""  # what the login form says about retries and what is kept
 
     @property

@@ -274,6 +274,12 @@ CONTACT_SEARCH = (
                palette=None, button="Link household"),
 )
 
+DEVICE_CODE = (  # the OAuth device-flow dialog: the login goes on elsewhere
+    ActionSpec("cancel", "cancel", "Cancel login", "escape", palette=None),
+    ActionSpec("copy-code", "copy_code", "Copy code", "y", "Copy the code to the clipboard",
+               palette=None, button="Copy code"),
+)
+
 FORM_SAVE = (ActionSpec("save", "save", "Save", "ctrl+s", palette=None),)
 CONTINUE = (ActionSpec("save", "save", "Continue", "ctrl+s", palette=None),)
 
@@ -284,7 +290,7 @@ REGISTRIES: dict[str, tuple[ActionSpec, ...]] = {
     "account_editor": ACCOUNT_EDITOR, "plan_integration": PLAN_INTEGRATION,
     "advisor_integration": ADVISOR_INTEGRATION, "audit_log": AUDIT_LOG, "inbox": INBOX,
     "form_save": FORM_SAVE, "continue": CONTINUE, "add_integration": ADD_INTEGRATION,
-    "contact_search": CONTACT_SEARCH,
+    "device_code": DEVICE_CODE, "contact_search": CONTACT_SEARCH,
 }
 # ids bound by widgets, not by a registry here (the table's keys): [keys] may remap them too
 WIDGET_IDS = frozenset({"filter", "sort", "clear-filter"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Select, Static
 
 from ..domain.errors import PlantechError, ValidationFailed
@@ -29,6 +30,7 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         super().__init__()
         self.existing = existing
         self.saving = False
+        self._device: ModalScreen[None] | None = None  # the device-code dialog while it shows
         self.partner: Partner = (registry.by_name(existing.partner) if existing
                                  else registry.get())
 
@@ -66,10 +68,10 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
                     [*((name, name) for name in envs), ("Custom URL", CUSTOM)],
                     value=environment, allow_blank=False, id="field-environment"))
             if demo is not None:
-                yield Static(f"Demo: this is the fake Redtail's login, filled in for you: "
-                             f"username {demo['username']}, password {demo['password']}, "
-                             f"API key {demo['api_key']}, base URL {demo['base_url']}.",
-                             id="demo-login", classes="note", markup=False)
+                filled = ", ".join(f"{f.label} {demo[f.name]}" for f in p.login_fields
+                                   if demo.get(f.name))
+                yield Static(f"Demo: this is the fake {p.label}'s login, filled in for you: "
+                             f"{filled}.", id="demo-login", classes="note", markup=False)
             for f in p.login_fields:
                 default = self._default(f)
                 value = (demo[f.name] if demo is not None and f.name in demo
@@ -77,7 +79,7 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
                          and f.name in ("base_url", "username") else default)
                 field = Input(value, id=f"field-{f.name}", password=f.secret,
                               placeholder=f.placeholder)
-                if f.name == "base_url":
+                if f.name == p.url_field:
                     yield field_row(f.label, field, id="row-base_url")
                     if envs:
                         yield Static("", id="environment-url", classes="note", markup=False)
@@ -173,7 +175,7 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         v = {k: str(x) for k, x in self.field_values(f.name for f in p.login_fields).items()}
         env = self._environment()
         if p.environments and env != CUSTOM:
-            v["base_url"] = p.environments[env]
+            v[p.url_field] = p.environments[env]
         self.clear_form_error()
         self.saving = True
         self.query_one("#save", Button).disabled = True
@@ -182,8 +184,28 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         self._connect(p.slug, v, env if p.environments else None)
 
     def _prompt(self, code: DeviceCode) -> None:
-        """What the partner's login asks of the user meanwhile (an OAuth device code)."""
-        self.query_one("#form-status", Static).update(shown(str(code)))
+        """The partner's login goes on elsewhere (an OAuth device code): the dialog shows the
+        URL and the code until the login ends; cancelling it cancels the login."""
+        from .device_code import DeviceCodeModal
+
+        self.query_one("#form-status", Static).update(
+            f"{self.icons.pulling} Waiting for you to approve the login at {shown(code.url)}…")
+
+        def closed(_result: object) -> None:
+            if self.saving:  # cancelled by the user, not closed because the login ended
+                self.workers.cancel_group(self, "connect")
+                self._connect_ended()
+                self.query_one("#form-status", Static).update("Login cancelled.")
+
+        self._device = DeviceCodeModal(code)
+        self.app.push_screen(self._device, closed)
+
+    def _connect_ended(self) -> None:
+        self.saving = False
+        self.query_one("#save", Button).disabled = False
+        device, self._device = self._device, None
+        if device is not None and device in self.app.screen_stack:
+            device.dismiss(None)
 
     @work(exclusive=True, group="connect", exit_on_error=False)
     async def _connect(self, slug: str, values: dict[str, str],
@@ -194,16 +216,15 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
             integration, created = await connect_integration(
                 self.ws, partner=slug, environment=environment, prompt=self._prompt, **values)
         except PlantechError as exc:
-            self.saving = False
-            self.query_one("#save", Button).disabled = False
+            self._connect_ended()
             self.query_one("#form-status", Static).update("")
-            if isinstance(exc, InvalidCredentials | AccountLocked):
-                secret = next((f.name for f in self.partner.login_fields
-                               if f.secret and f.required), "password")
+            secret = next((f.name for f in self.partner.login_fields
+                           if f.secret and f.required), None)
+            if isinstance(exc, InvalidCredentials | AccountLocked) and secret:
                 exc = ValidationFailed(exc.message, field=secret)
             self.show_form_error(exc)
             return
-        self.saving = False
+        self._connect_ended()
         self.notify(f"{'Connected' if created else 'Reconnected'} {integration.partner} "
                     f"({integration.environment}) as {integration.username}.",
                     title="Advisor Integration")

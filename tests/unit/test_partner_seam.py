@@ -26,6 +26,7 @@ from plantech_tui.partners import registry
 from plantech_tui.partners.base import (
     AccountListing,
     Connected,
+    DeviceCode,
     InvalidCredentials,
     LoginField,
     Partner,
@@ -43,7 +44,7 @@ ROTH = "a0BRt00000AbCdEAAZ"
 POLICY = "a0BPo00000AbCdEAAZ"
 PASSWORD = "memo-secret-pw"
 TOKEN = "memo-token-1"  # rotated at each connection, as a refreshed OAuth token
-DEVICE_PROMPT = "Memo: open memo://book/device and enter the code MEMO-1234"
+DEVICE_PROMPT = DeviceCode(url="memo://book/device", code="MEMO1234", partner="Memo", interval=0)
 
 MEMO_MAPPING = TypeMapping(
     investment_types=INVESTMENT_TYPES,
@@ -201,7 +202,7 @@ def test_a_partner_registered_in_a_test_is_connected_searched_linked_and_pulled_
                               "alice", "--password-stdin", "--json", stdin=PASSWORD + "\n")
     assert rc == 0, err
     assert added["partner"] == "Memo CRM" and added["username"] == "alice"
-    assert DEVICE_PROMPT in err  # what the login asked of the user reached them
+    assert str(DEVICE_PROMPT) in err  # what the login asked of the user reached them
     assert PASSWORD.encode() not in db_path.read_bytes()  # the password is never kept
     integration = str(added["id"])
 

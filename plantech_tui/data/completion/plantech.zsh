@@ -40,7 +40,7 @@ _shtab_plantech_account_commands() {
 
 _shtab_plantech_integration_commands() {
   local _commands=(
-    add:'connect a Redtail login (validates it first)'
+    add:'connect a partner login (validates it first)'
     list:'list integrations'
   )
   _describe 'plantech integration commands' _commands
@@ -281,10 +281,12 @@ _shtab_plantech_integration_add_options=(
   "--json[print exactly one JSON document on stdout]"
   {-q,--quiet}"[no notices on stderr, only errors]"
   "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
-  "--base-url[the API root including its path (the fake prints its own)]:URL:"
-  "--username[the Redtail login name]:U:"
-  "--password-stdin[read the password as one line from stdin (required)]"
-  "--api-key[visible to other users in ps\: prefer PLANTECH_REDTAIL_API_KEY or config.toml \[redtail\] api_key]:KEY:"
+  "--base-url[Redtail\: the API root including its path (the fake prints its own)]:URL:"
+  "--username[Redtail\: the login name]:U:"
+  "--password-stdin[Redtail\: read the password as one line from stdin (required)]"
+  "--api-key[Redtail\: visible to other users in ps\: prefer PLANTECH_REDTAIL_API_KEY or config.toml \[redtail\] api_key]:KEY:"
+  "--login-url[Salesforce\: https\:\/\/login.salesforce.com, https\:\/\/test.salesforce.com (sandbox) or the org\'s My Domain URL]:URL:"
+  "--client-id[Salesforce\: the consumer key of the firm\'s connected app (device flow on\; see \`plantech doctor\`)]:ID:"
   "--environment[Production, Sandbox or Custom]:environment:"
   "--partner[the integration partner (default redtail\; one of redtail)]:SLUG:(redtail)"
 )
