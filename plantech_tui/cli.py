@@ -291,6 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
     _partner_arguments(ia)
     cmd(integ, "list", "list integrations",
         ["plantech integration list", "plantech integration list --json"])
+    ir = cmd(integ, "remove", "remove an integration (revokes its login at the partner); "
+             "asks first", ["plantech integration remove 2",
+                            "plantech integration remove 2 --delete-accounts --yes"])
+    ir.add_argument("integration", type=_ids, metavar="ID", help="the integration id")
+    ir.add_argument("--delete-accounts", action="store_true",
+                    help="delete the plan accounts linked through it (default: keep them as "
+                         "manual accounts)")
+    yes(ir, "remove")
 
     plan = actions(cmd(sub, "plan", "plans",
                        ["plantech plan list", "plantech plan show 1 --json"]))
@@ -787,8 +795,23 @@ def _stdin_password() -> str:
 
 def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     from .partners import registry
-    from .service.connections import connect_integration, run_async
+    from .service.connections import connect_integration, remove_integration_async, run_async
 
+    if args.action == "remove":
+        if ws.can(_action("ADVISOR_INTEGRATION")):
+            found = ws.integration(args.integration)  # not found / not theirs: one line
+            _confirm(args, f"Remove {found.partner} integration {found.id} ({found.username}, "
+                     f"{found.environment})? Accounts linked through it are "
+                     f"{'deleted' if args.delete_accounts else 'kept as manual accounts'}.",
+                     "remove", f"integration {found.id} kept")
+        removed, warning = run_async(remove_integration_async(
+            ws, args.integration, keep_accounts=not args.delete_accounts))
+        if warning:
+            to_stderr(f"warning: {warning}")
+        out.emit({"id": removed.id, "partner": removed.partner, "removed": True,
+                  "warning": warning},
+                 f"removed integration {removed.id}: {removed.partner} {removed.username}")
+        return 0
     if args.action == "list":
         items = ws.list_integrations()
         out.emit({"integrations": [i.as_json() for i in items]},

@@ -57,6 +57,7 @@ class NewAccount:
     default_investment_type: str
     balance: Decimal | None
     review_type: bool = False
+    source: str = ""  # the partner as the report names it ("Redtail", "Salesforce")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,9 @@ class RefreshReport(BaseModel):
     type_flags: list[str] = Field(default_factory=list)  # known accounts whose type is excluded
     errors: list[PullError] = Field(default_factory=list)
     truncated: list[str] = Field(default_factory=list)  # "Redtail 5005: company cut to 200 ..."
+    # account types the partner's mapping does not know, with how many accounts had them:
+    # "Treasury Management (Salesforce, 2 accounts)": the firm maps them (never dropped silently)
+    unknown_types: list[str] = Field(default_factory=list)
     requests: int = 0
     started_at: str | None = None
     finished_at: str | None = None
@@ -115,6 +119,8 @@ class RefreshReport(BaseModel):
             "missing": list(self.missing_at_source),
             "type_flags": list(self.type_flags),
             "truncated": list(self.truncated),
+            # only when there are some: a report without stays byte for byte what it was
+            **({"unknown_types": list(self.unknown_types)} if self.unknown_types else {}),
             "requests": self.requests,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -133,6 +139,8 @@ class RefreshReport(BaseModel):
             parts.append(f"{len(self.missing_at_source)} missing at source")
         if self.truncated:
             parts.append(f"{len(self.truncated)} with text cut")
+        if self.unknown_types:
+            parts.append(f"{len(self.unknown_types)} unmapped type(s)")
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return ", ".join(parts)

@@ -1,10 +1,9 @@
-"""Advisor Integration: the advisor's Redtail integrations and their status (advisors only)."""
+"""Advisor Integration: the advisor's integrations (Redtail, Salesforce) and their status (advisors only)."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
@@ -31,7 +30,7 @@ class AdvisorIntegrationScreen(PlantechScreen):
              Column("username", "Username"), Column("status", "Status"),
              Column("base_url", "Base URL"), Column("created", "Added")],
             empty_text=f"No integrations yet — press {self.key_of('add_integration')} (Add "
-            "Integration) to connect Redtail CRM.",
+            "Integration) to connect Redtail CRM or Salesforce.",
             id="integrations")
         with Horizontal(classes="buttons"):
             for spec in self.SPECS:
@@ -101,6 +100,23 @@ class AdvisorIntegrationScreen(PlantechScreen):
         if current is not None:
             self.app.push_screen(AddIntegrationScreen(current))
 
+    @work(group="remove-integration", exit_on_error=False)
+    async def _remove(self, current: Integration, *, keep_accounts: bool) -> None:
+        """The rows go at once; the partner's revocation and the keyring run off the UI
+        loop (a slow D-Bus or partner never freezes the screen)."""
+        from ..service.connections import remove_integration_async
+
+        try:
+            _, warning = await remove_integration_async(self.ws, current.id,
+                                                        keep_accounts=keep_accounts)
+        except PlantechError as exc:
+            self.fail(exc)
+            return
+        self.notify(f"Removed the integration {current.username} ({current.environment}).")
+        if warning:
+            self.notify(warning, title="Remove Integration", severity="warning", timeout=10)
+        self.refresh_data()
+
     def action_remove_integration(self) -> None:
         from .dialogs import ConfirmModal
 
@@ -109,23 +125,11 @@ class AdvisorIntegrationScreen(PlantechScreen):
             return
 
         def chosen(value: str | None) -> None:
-            if value not in ("keep", "delete"):
-                return
-            try:
-                self.ws.remove_integration(current.id, keep_accounts=value == "keep",
-                                           forget_secret=False)
-            except PlantechError as exc:
-                self.fail(exc)
-                return
-            # off the UI thread: the keyring may be slow (D-Bus) or still being probed
-            self.app.run_worker(partial(self.ws.forget_integration_secret, current.secret_ref),
-                                thread=True,
-                                group="credentials", exit_on_error=False)
-            self.notify(f"Removed the integration {current.username} ({current.environment}).")
-            self.refresh_data()
+            if value in ("keep", "delete"):
+                self._remove(current, keep_accounts=value == "keep")
 
         self.app.push_screen(ConfirmModal(
-            f"Remove Redtail CRM integration {current.username} ({current.environment})?",
+            f"Remove {current.partner} integration {current.username} ({current.environment})?",
             "Its pending and ignored accounts are removed from every plan. What should happen "
             "to the plan accounts linked through it?",
             [("Keep them as manual accounts", "keep", "primary"),

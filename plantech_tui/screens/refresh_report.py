@@ -16,7 +16,8 @@ def report_lines(report: RefreshReport, i: IconSet) -> list[str]:
     lines = [f"Status: {status}{' (dry run)' if report.dry_run else ''}",
              f"Summary: {report.summary()}", ""]
     lines.append(f"New ({len(report.new)}):")
-    lines += [f"  {i.new} {n.description} — Redtail type {n.account_type or 'unknown'} → "
+    lines += [f"  {i.new} {n.description} — {n.source or 'partner'} type "
+              f"{n.account_type or 'unknown'} → "
               f"{n.default_investment_type}{' (review)' if n.review_type else ''}, "
               f"{money_display(n.balance, 'balance unknown')}" for n in report.new]
     lines.append(f"Changed ({len(report.changes)}):")
@@ -25,12 +26,16 @@ def report_lines(report: RefreshReport, i: IconSet) -> list[str]:
     lines.append(f"Skipped by type ({len(report.skipped_by_type)}):"
                  + ("" if report.skipped_by_type else " none"))
     lines += [f"  - {s}" for s in report.skipped_by_type]
+    if report.unknown_types:
+        lines.append(f"Types the mapping does not know ({len(report.unknown_types)}): map "
+                     "them in the partner's mapping file (see plantech doctor)")
+        lines += [f"  {i.warning} {t}" for t in report.unknown_types]
     lines.append(f"Paused (not updated): {report.paused}")
     if report.ignored:
         lines.append(f"Ignored (not updated): {report.ignored}")
     lines.append(f"Balance unknown: {report.balance_unknown}")
     lines.append(f"Missing at source: {len(report.missing_at_source)}"
-                 + (" — Redtail " + ", ".join(map(str, report.missing_at_source))
+                 + (" — " + ", ".join(map(str, report.missing_at_source))
                     if report.missing_at_source else ""))
     lines += [f"  {i.warning} {flag}" for flag in report.type_flags]
     if report.truncated:
@@ -38,8 +43,8 @@ def report_lines(report: RefreshReport, i: IconSet) -> list[str]:
         lines += [f"  {i.warning} {t}" for t in report.truncated]
     lines.append(f"Errors ({len(report.errors)}):" + ("" if report.errors else " none"))
     for e in report.errors:
-        who = f"contact {e.redtail_contact_id}" if e.redtail_contact_id else "Redtail"
-        lines.append(f"  {i.error} {who}: {e.message}")
+        who = f"contact {e.redtail_contact_id}: " if e.redtail_contact_id else ""
+        lines.append(f"  {i.error} {who}{e.message}")
     return lines
 
 
@@ -72,8 +77,8 @@ def refresh_all_lines(outcomes: list[tuple[str, RefreshReport | PullError | str]
             status = "" if outcome.status == "ok" else f" ({outcome.status})"
             lines.append(f"{mark} {name}{status}: {outcome.summary()}")
             for e in outcome.errors:
-                who = f"contact {e.redtail_contact_id}" if e.redtail_contact_id else "Redtail"
-                lines.append(f"    {i.error} {who}: {e.message}")
+                who = f"contact {e.redtail_contact_id}: " if e.redtail_contact_id else ""
+                lines.append(f"    {i.error} {who}{e.message}")
         elif isinstance(outcome, PullError):
             counts["failed"] += 1
             lines.append(f"{i.error} {name}: {outcome.message}")

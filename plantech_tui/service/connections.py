@@ -10,11 +10,18 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..domain.errors import UsageError
+from ..domain.errors import PlantechError, UsageError
 from ..domain.models import Integration, PlanContact
 from ..domain.permissions import Action, require
 from ..partners import registry
-from ..partners.base import DeviceCode, InvalidCredentials, Partner, PartnerConnection, legacy_id
+from ..partners.base import (
+    DeviceCode,
+    InvalidCredentials,
+    Partner,
+    PartnerConnection,
+    PartnerError,
+    legacy_id,
+)
 from ..sync import credentials
 
 if TYPE_CHECKING:
@@ -112,6 +119,38 @@ async def connect_integration(
     if not created:  # re-key the existing secret
         store.set(integration.secret_ref, connected.secret)
     return integration, created
+
+
+REVOKE_TIMEOUT = 15.0  # a partner that does not answer does not hold up a removal
+
+
+async def remove_integration_async(ws: Workspace, integration_id: int, *,
+                                   keep_accounts: bool = True, transport: Any = None
+                                   ) -> tuple[Integration, str | None]:
+    """Remove Integration: the rows go (`Workspace.remove_integration`), then the partner is
+    told the stored secret is no longer wanted (Salesforce: the refresh token is revoked, and
+    its access tokens with it), then the secret leaves the credential store. Revoking is best
+    effort: the integration is gone either way; a failure comes back as one warning line."""
+    integration = ws.remove_integration(integration_id, keep_accounts=keep_accounts,
+                                        forget_secret=False)
+    warning = None
+    try:
+        store = await credentials.credential_store_async()
+        secret = await asyncio.to_thread(store.get, integration.secret_ref)
+        if secret:
+            partner = partner_of(integration)
+            try:
+                await asyncio.wait_for(partner.revoke(integration, secret, transport=transport),
+                                       REVOKE_TIMEOUT)
+            except PartnerError as exc:
+                warning = f"{partner.label} did not revoke the login: {exc.message}"
+            except TimeoutError:
+                warning = (f"{partner.label} did not answer the revocation within "
+                           f"{REVOKE_TIMEOUT:g} s")
+    except PlantechError as exc:  # the keyring: the secret stays where it is unreadable
+        warning = exc.message
+    await asyncio.to_thread(ws.forget_integration_secret, integration.secret_ref)
+    return integration, warning
 
 
 # ------------------------------------------------------------------ contacts

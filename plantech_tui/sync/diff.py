@@ -139,6 +139,7 @@ def compute_diff(
                 seen[key] = (acct, {f.contact_id}, f.source)
 
     by_key = {(r["integration_id"], r["source_account_id"]): r for r in rows}
+    unknown: dict[tuple[str, str], int] = {}  # (partner, type) → accounts
 
     for key, (acct, contacts, source) in sorted(
             seen.items(), key=lambda item: (item[0][0], id_order(item[0][1]))):
@@ -148,6 +149,9 @@ def compute_diff(
             report.truncated.append(f"{source} {acct.source_id}: {', '.join(acct.truncated)} "
                                     f"cut to {TEXT_CAP} characters")
         account_type = acct.account_type
+        if acct.type_unknown:
+            slot = (source, (account_type or "").strip() or "(no type)")
+            unknown[slot] = unknown.get(slot, 0) + 1
         pulled = _pulled_fields(acct)
         row = by_key.get(key)
         if row is None:
@@ -166,7 +170,7 @@ def compute_diff(
             report.new.append(NewAccount(
                 redtail_account_id=shown_id, description=description, account_type=account_type,
                 default_investment_type=pulled["default_investment_type"],
-                balance=acct.balance, review_type=bool(pulled["review_type"])))
+                balance=acct.balance, review_type=bool(pulled["review_type"]), source=source))
             if acct.balance is None:
                 report.balance_unknown += 1
             continue
@@ -264,6 +268,10 @@ def compute_diff(
             report.missing_at_source.append(legacy_id(row["source_account_id"]))
 
     report.missing_at_source.sort(key=lambda i: id_order(str(i)))
+    report.unknown_types = [
+        f"{name} ({partner}, {count} account{'s' if count != 1 else ''})"
+        for (partner, name), count in sorted(unknown.items(),
+                                             key=lambda kv: (kv[0][0], kv[0][1].casefold()))]
     if report.errors:
         report.status = "failed" if not any_fetched else "partial"
     return diff

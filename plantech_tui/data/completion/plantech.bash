@@ -5,7 +5,7 @@
 #    source ~/.local/share/bash_completion/plantech
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
-_shtab_plantech_integration_subparsers=(add list)
+_shtab_plantech_integration_subparsers=(add list remove)
 _shtab_plantech_plan_subparsers=(create list show search-contacts link-contact unlink-contact)
 _shtab_plantech_account_subparsers=(add pause play stop delete)
 _shtab_plantech_triage_subparsers=(ignore stop-ignoring link add)
@@ -20,6 +20,7 @@ _shtab_plantech_sync_option_strings=(-h --help --db --user --json -q --quiet -v 
 _shtab_plantech_doctor_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
 _shtab_plantech_integration_add_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --base-url --username --password-stdin --api-key --login-url --client-id --environment --partner)
 _shtab_plantech_integration_list_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
+_shtab_plantech_integration_remove_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --delete-accounts -y --yes)
 _shtab_plantech_integration_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
 _shtab_plantech_plan_create_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --clients)
 _shtab_plantech_plan_list_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
@@ -51,7 +52,7 @@ _shtab_plantech_option_strings=(-h --help --db --user --json -q --quiet -v --ver
 
 
 _shtab_plantech_integration_add___partner_choices=(redtail)
-_shtab_plantech_integration_pos_0_choices=(add list)
+_shtab_plantech_integration_pos_0_choices=(add list remove)
 _shtab_plantech_plan_pos_0_choices=(create list show search-contacts link-contact unlink-contact)
 _shtab_plantech_account_pos_0_choices=(add pause play stop delete)
 _shtab_plantech_triage_pos_1_choices=(ignore stop-ignoring link add)
@@ -122,6 +123,16 @@ _shtab_plantech_integration_list__q_nargs=0
 _shtab_plantech_integration_list___quiet_nargs=0
 _shtab_plantech_integration_list__v_nargs=0
 _shtab_plantech_integration_list___verbose_nargs=0
+_shtab_plantech_integration_remove__h_nargs=0
+_shtab_plantech_integration_remove___help_nargs=0
+_shtab_plantech_integration_remove___json_nargs=0
+_shtab_plantech_integration_remove__q_nargs=0
+_shtab_plantech_integration_remove___quiet_nargs=0
+_shtab_plantech_integration_remove__v_nargs=0
+_shtab_plantech_integration_remove___verbose_nargs=0
+_shtab_plantech_integration_remove___delete_accounts_nargs=0
+_shtab_plantech_integration_remove__y_nargs=0
+_shtab_plantech_integration_remove___yes_nargs=0
 _shtab_plantech_integration_pos_0_nargs=A...
 _shtab_plantech_integration__h_nargs=0
 _shtab_plantech_integration___help_nargs=0

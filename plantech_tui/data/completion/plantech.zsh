@@ -42,6 +42,7 @@ _shtab_plantech_integration_commands() {
   local _commands=(
     add:'connect a partner login (validates it first)'
     list:'list integrations'
+    remove:'remove an integration (revokes its login at the partner); asks first'
   )
   _describe 'plantech integration commands' _commands
 }
@@ -305,6 +306,21 @@ _shtab_plantech_integration_list_options=(
 
 # guard to ensure default positional specs are added only once per session
 _shtab_plantech_integration_list_defaults_added=0
+
+_shtab_plantech_integration_remove_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--db[database file (env PLANTECH_DB)]:PATH:"
+  "--user[act as this user (env PLANTECH_USER)]:NAME:"
+  "--json[print exactly one JSON document on stdout]"
+  {-q,--quiet}"[no notices on stderr, only errors]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
+  "--delete-accounts[delete the plan accounts linked through it (default\: keep them as manual accounts)]"
+  {-y,--yes}"[remove without asking (needed when stdin is not a terminal)]"
+  ":the integration id:"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_plantech_integration_remove_defaults_added=0
 
 _shtab_plantech_plan_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
@@ -659,6 +675,7 @@ _shtab_plantech_integration() {
       case $line[1] in
         add) _arguments -C -s $_shtab_plantech_integration_add_options ;;
         list) _arguments -C -s $_shtab_plantech_integration_list_options ;;
+        remove) _arguments -C -s $_shtab_plantech_integration_remove_options ;;
       esac
   esac
 }
