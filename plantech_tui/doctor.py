@@ -224,20 +224,55 @@ def check_config() -> Check:
 
 
 def check_mapping() -> Check:
+    return _mapping_check(None)
+
+
+def check_mappings(integrations: list[dict[str, Any]]) -> list[Check]:
+    """Redtail's mapping always (the check named "mapping"), and that of every other partner
+    an integration uses or whose override file exists ("mapping salesforce-fsc")."""
+    from .partners import registry
+    from .paths import config_dir
+
+    checks = [_mapping_check(None)]
+    for slug in registry.slugs():
+        if slug == registry.DEFAULT:
+            continue
+        partner = registry.get(slug)
+        used = any(registry.by_name(i.get("partner")).slug == slug for i in integrations
+                   if _known_partner(i.get("partner")))
+        override = config_dir() / (partner.mapping_file or "")
+        if used or (partner.mapping_file and override.exists()):
+            checks.append(_mapping_check(slug))
+    return checks
+
+
+def _known_partner(name: Any) -> bool:
+    from .domain.errors import PlantechError
+    from .partners import registry
+
+    try:
+        registry.by_name(name)
+    except PlantechError:
+        return False
+    return True
+
+
+def _mapping_check(slug: str | None) -> Check:
     from .domain.errors import PlantechError
     from .partners import registry
     from .paths import config_dir
 
-    partner = registry.get()
+    partner = registry.get(slug)
+    name = "mapping" if slug is None else f"mapping {partner.slug}"
     try:
         mapping = partner.load_mapping(config_dir())
     except PlantechError as exc:
-        return Check("mapping", "fail", exc.message, "fix the file at that line, or remove it "
+        return Check(name, "fail", exc.message, "fix the file at that line, or remove it "
                      "to use the built-in table")
     override = config_dir() / (partner.mapping_file or "")
     source = (f"built-in table + {override}" if partner.mapping_file and override.exists()
               else "built-in table")
-    return Check("mapping", "ok", f"{source}: {len(mapping.investment_types)} investment types, "
+    return Check(name, "ok", f"{source}: {len(mapping.investment_types)} investment types, "
                  f"{len(mapping.included_account_types)} included {partner.label} types")
 
 
@@ -329,21 +364,33 @@ async def _reachable(url: str) -> str | None:
 
 
 async def _probe_integration(integ: dict[str, Any], read: Any) -> Check:
+    from .domain.errors import PlantechError
     from .domain.mapping import Mapping as TypeMapping
+    from .domain.text import clean_line
     from .partners import registry
     from .partners.base import InvalidCredentials, PartnerError
     from .partners.http import RetryPolicy
+    from .paths import config_dir
     from .store.rows import integration_from
 
-    name = f"redtail #{integ['id']}"
+    try:
+        partner = registry.by_name(integ.get("partner"))
+    except PlantechError as exc:  # a partner this version does not know
+        return Check(f"integration #{integ['id']}", "fail", exc.message,
+                     "install the version of plantech that added it")
+    name = f"{partner.slug} #{integ['id']}"
     url = str(integ["base_url"])
     who = f"{url} as {integ['username']}"
     problem = await _reachable(url)
     if problem:
         return Check(name, "fail", f"cannot reach {url}: {problem}",
                      "check the network, DNS, proxy and firewall from this machine")
+    login = " ".join(f.flag + " …" for f in partner.login_fields if f.required and not f.secret)
     reconnect = ("reconnect it (Advisor Integration → Reconnect, or plantech integration add "
-                 "with the same --base-url and --username)")
+                 + ("with the same --base-url and --username)" if partner.password_login else
+                    f"--partner {partner.slug} {login})"))
+    if partner.setup_help:
+        reconnect += f". {partner.setup_help}"
     try:
         creds = read(integ["secret_ref"]) if read is not None else None
     except Exception as exc:  # a credential store failure is reported, not raised
@@ -352,24 +399,36 @@ async def _probe_integration(integ: dict[str, Any], read: Any) -> Check:
     if creds is None:
         return Check(name, "fail", f"{url} reachable, but the credential store has no key for "
                      "it", reconnect)
+    unmapped: list[str] = []
     try:
-        partner = registry.by_name(integ.get("partner"))
-        mapping: TypeMapping = partner.default_mapping()
+        mapping: TypeMapping = partner.load_mapping(config_dir())
+    except PlantechError:
+        mapping = partner.default_mapping()  # the mapping check above says what is wrong
+    try:
         async with partner.open(integration_from(integ), creds, mapping=mapping,
                                 max_in_flight=1, timeout=REDTAIL_TIMEOUT,
                                 retry=RetryPolicy(attempts=1)) as connection:
             await connection.check()  # one read-only call with the stored key
+            unmapped = await connection.unmapped_types()
     except InvalidCredentials as exc:
         return Check(name, "fail", f"{who}: {exc.message}", reconnect)
     except PartnerError as exc:
         return Check(name, "fail", f"{who}: {exc.message}",
-                     "try again later; if it persists, ask Redtail support")
+                     f"try again later; if it persists, ask {partner.label} support")
     except Exception as exc:  # e.g. a stored base URL that no longer validates
         return Check(name, "fail", f"{who}: {exc}", "remove and re-add the integration")
     if integ["status"] != "connected":
         return Check(name, "warn", f"{who}: reachable and the stored key works, but the "
                      f"integration is marked {integ['status']!r}", "reconnect it once to clear "
                      "the mark")
+    if unmapped:
+        shown = ", ".join(clean_line(t, 60) for t in unmapped[:20])
+        more = f" and {len(unmapped) - 20} more" if len(unmapped) > 20 else ""
+        return Check(name, "warn", f"{who}: reachable, stored key accepted; account types the "
+                     f"mapping does not know: {shown}{more} (their accounts are listed in each "
+                     "refresh report, not staged)",
+                     f"map them in {config_dir() / (partner.mapping_file or 'mapping.toml')} "
+                     "([direct] name = investment type, or skipped_account_types)")
     return Check(name, "ok", f"{who}: reachable, stored key accepted")
 
 
@@ -457,7 +516,7 @@ def run_checks(db_path: Path, user_name: str) -> list[Check]:
     checks = [*db_checks, *([user_check] if user_check else [])]
     if who is not None and who.role is None and not who.first:
         return [*checks, check_terminal()]  # an unknown name: nothing about this deployment
-    checks += [check_config(), check_mapping()]
+    checks += [check_config(), *check_mappings(integrations)]
     if who is not None and who.advisor:
         cred_check, read = check_credentials()
         checks += [cred_check, *check_redtail(integrations, read)]

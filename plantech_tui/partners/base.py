@@ -286,6 +286,9 @@ class Partner(ABC):
     mapping_file: str | None = None  # the override file name in the config directory
     url_field: str = "base_url"  # the login field an environment (Production, …) fills in
     lock_note: str = ""  # what the login form says about retries and what is kept
+    # what the firm sets up on the partner's side first (Salesforce: its own connected app);
+    # doctor shows it as the fix of a failing integration, the README repeats it
+    setup_help: str = ""
 
     @property
     def environments(self) -> dict[str, str]:
