@@ -22,7 +22,7 @@ def pause_or_play(screen: PlantechScreen, account: PlanAccount, verb: str) -> Pl
     try:
         if verb == "play":
             done = ws.play(account.plan_id, account.id)
-            screen.notify(f"{account.description}: Redtail updates resumed (Play).")
+            screen.notify(f"{account.description}: {screen.crm} updates resumed (Play).")
         else:
             done = ws.pause(account.plan_id, account.id)
             screen.notify(f"{account.description}: paused — the balance stays "
@@ -46,14 +46,15 @@ def confirm_stop(screen: PlantechScreen, account: PlanAccount, then: Then) -> No
         except PlantechError as exc:
             screen.fail(exc)
             return
-        screen.notify(f"{account.description} is no longer linked; its Redtail account is back "
+        screen.notify(f"{account.description} is no longer linked; its {screen.crm} account "
+                      "is back "
                       "in Pending Data.")
         then()
 
     screen.app.push_screen(ConfirmModal(
-        f"Stop the Redtail link of {account.description}?",
+        f"Stop the {screen.crm} link of {account.description}?",
         f"The account stays in the plan with its balance {money_display(account.balance)}, "
-        "but Redtail no longer updates it. Its Redtail account (Redtail "
+        f"but {screen.crm} no longer updates it. Its {screen.crm} account ("
         f"{account.link.redtail_account_id}) returns to Pending Data, where it can be added "
         "or linked again.",
         [("Stop", "stop", "warning")]), chosen)
@@ -69,12 +70,13 @@ def confirm_delete(screen: PlantechScreen, account: PlanAccount, then: Then) -> 
             screen.fail(exc)
             return
         screen.notify(f"Deleted {account.description}."
-                      + (" Its Redtail account is back in Pending Data." if account.link else ""))
+                      + (f" Its {screen.crm} account is back in Pending Data."
+                         if account.link else ""))
         then()
 
     body = "The account and its balance history are deleted from the plan."
     if account.link:
-        body += (" This breaks the Redtail link: its Redtail account (Redtail "
+        body += (f" This breaks the {screen.crm} link: its {screen.crm} account ("
                  f"{account.link.redtail_account_id}) returns to Pending Data.")
     screen.app.push_screen(ConfirmModal(
         f"Delete {account.description}?", body, [("Delete", "delete", "error")]), chosen)

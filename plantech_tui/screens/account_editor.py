@@ -108,7 +108,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
 
     def _title(self) -> str:
         if self.staged is not None:
-            return (f"Add to Plan — from Redtail: {self.staged.description} "
+            return (f"Add to Plan — from {self.crm}: {self.staged.description} "
                     f"({self.staged.account_type or 'type unknown'})")
         if self.account is None:
             return "New investment account"
@@ -153,11 +153,11 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         a = self.account
         if a is not None and a.link is not None and a.link.state is LinkState.ACTIVE:
             if self.ws.can(Action.PAUSE_PLAY_STOP):
-                return ("The balance comes from Redtail while the link is active: Pause or "
+                return (f"The balance comes from {self.crm} while the link is active: Pause or "
                         "Stop the link to edit it.")
-            return "The balance comes from Redtail while the account is linked."
+            return f"The balance comes from {self.crm} while the account is linked."
         if self.staged is not None and self.staged.balance is not None:
-            return (f"From Redtail ({money_display(self.staged.balance)}); each pull updates "
+            return (f"From {self.crm} ({money_display(self.staged.balance)}); each pull updates "
                     "it once the account is linked.")
         return None
 
@@ -172,25 +172,26 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
             link = a.link
             state = {LinkState.ACTIVE: "active", LinkState.PAUSED: f"{i.paused} paused",
                      LinkState.SOURCE_UNLINKED: f"{i.unlinked} source unlinked"}[link.state]
-            lines = [f"{i.link} {link.integration} — Redtail account "
+            lines = [f"{i.link} {link.integration} — {self.crm} account "
                      f"{link.redtail_account_id} · {state}",
                      f"Last updated: {local_time(link.last_updated)} (local time)",
-                     f"Redtail updated_at: {utc_label(link.source_updated_at)}"]
+                     f"{self.crm} updated_at: {utc_label(link.source_updated_at)}"]
             if link.state is LinkState.PAUSED:
                 lines.append("Paused: the balance is kept until you press Play."
                              if self.ws.can(Action.PAUSE_PLAY_STOP) else
-                             "Paused by the advisor: Redtail does not update the balance.")
+                             f"Paused by the advisor: {self.crm} does not update the balance.")
             if link.state is LinkState.SOURCE_UNLINKED:
-                lines.append("Its Redtail contact was unlinked from the plan: not updated until "
+                lines.append(f"Its {self.crm} contact was unlinked from the plan: not updated "
+                             "until "
                              "the contact is linked again.")
             if link.missing_at_source:
-                lines.append(f"{i.missing} Missing at source: Redtail no longer lists this "
+                lines.append(f"{i.missing} Missing at source: {self.crm} no longer lists this "
                              "account.")
             info.update(shown("\n".join(lines)))
             info.display = True
         elif self.staged is not None:
             s = self.staged
-            info.update(f"{i.link} Redtail CRM — Redtail account {s.redtail_account_id}; "
+            info.update(f"{i.link} {self.crm} account {s.redtail_account_id}; "
                         "Save creates an account linked to it.")
             info.display = True
         else:
@@ -198,7 +199,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         locked = self._balance_locked()
         balance = self.query_one("#field-balance", Input)
         balance.disabled = bool(locked) or not self.can_edit
-        text = locked or ("Redtail has no balance for this account: enter one."
+        text = locked or (f"{self.crm} has no balance for this account: enter one."
                           if self.staged is not None else "")
         note = self.query_one("#balance-note", Static)
         note.update(f"{i.warning} {text}" if text and self.staged is None else text)
@@ -333,7 +334,7 @@ class AccountEditorScreen(FormMixin, PlantechScreen):
         try:
             if self.staged is not None:
                 account = self.ws.add_to_plan(self.plan_id, self.staged.id, values)
-                self.notify(f"Added {account.description} to the plan, linked to Redtail.")
+                self.notify(f"Added {account.description} to the plan, linked to {self.crm}.")
             elif self.account is None:
                 account = self.ws.add_account(self.plan_id, values)
                 self.notify(f"Added {account.description}.")

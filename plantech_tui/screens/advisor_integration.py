@@ -1,4 +1,5 @@
-"""Advisor Integration: the advisor's integrations (Redtail, Salesforce) and their status (advisors only)."""
+"""Advisor Integration: the advisor's integrations (Redtail, Salesforce) and their status
+(advisors only)."""
 
 from __future__ import annotations
 

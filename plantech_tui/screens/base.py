@@ -80,6 +80,21 @@ class RoleGated:
     def icons(self) -> IconSet:
         return self.papp.icons
 
+    @property
+    def crm(self) -> str:
+        """How screens name the partner: "Redtail" while every integration in sight is
+        Redtail's (the web product's words), that partner's name when there is one other,
+        "CRM" when a user works with several (Redtail and Salesforce)."""
+        from ..partners import registry
+
+        names = set(self.ws.partners_in_sight())
+        if len(names) == 1:
+            try:
+                return registry.by_name(names.pop()).label
+            except PlantechError:
+                return "CRM"
+        return "Redtail" if not names else "CRM"
+
     def permitted(self, action: str) -> bool:
         need = self.REQUIRES.get(action)
         return need is None or self.ws.can(need)

@@ -18,11 +18,15 @@ from . import actions
 from .base import PlantechScreen
 from .copy_rows import STAGED_COLUMNS, CopyRows, staged_row
 
-COLUMNS = [Column("plan", "Plan", min_width=14),
-           Column("description", "Description", min_width=20, keep=True),
-           Column("balance", "Balance", right=True),
-           Column("default", "Default type", short="Default"),
-           Column("flags", "Notes"), Column("type", "Redtail type", short="RT type")]
+
+def columns(crm: str) -> list[Column]:
+    from .plan_integration import type_column
+
+    return [Column("plan", "Plan", min_width=14),
+            Column("description", "Description", min_width=20, keep=True),
+            Column("balance", "Balance", right=True),
+            Column("default", "Default type", short="Default"),
+            Column("flags", "Notes"), type_column(crm)]
 
 
 class InboxScreen(CopyRows, PlantechScreen):
@@ -31,7 +35,7 @@ class InboxScreen(CopyRows, PlantechScreen):
     def compose(self) -> ComposeResult:
         yield TopBar("Pending inbox")
         yield Static("Pending inbox", id="inbox-title", classes="screen-title", markup=False)
-        yield RecordTable(COLUMNS, id="inbox-table",
+        yield RecordTable(columns(self.crm), id="inbox-table",
                           empty_text="Nothing pending in any of your plans.")
         yield Static("enter open in its plan · / filter (plan, description, company, last 4, "
                      "type, contact) · o sort", classes="hint")

@@ -42,7 +42,7 @@ class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         yield Static("", id="totals", markup=False)
         menu = self.key_of("plan_menu")
         empty = (f"No accounts yet — press {self.key_of('new')} to add one"
-                 + (f", or link Redtail contacts from Plan Integration ({menu})."
+                 + (f", or link {self.crm} contacts from Plan Integration ({menu})."
                     if self.ws.can(Action.PLAN_INTEGRATION) else ".")
                  if self.ws.can(Action.EDIT_ACCOUNT) else "No accounts in this plan yet.")
         yield RecordTable([Column("description", "Description", min_width=20,
@@ -50,7 +50,7 @@ class PlanScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                            Column("type", "Investment type", short="Type"),
                            Column("owner", "Owner"),
                            Column("balance", "Balance", right=True),
-                           Column("link", "Redtail link", short="Link")],
+                           Column("link", f"{self.crm} link", short="Link")],
                           empty_text=empty, id="accounts")
         yield Static(self.hint_line("enter open", "filter", "sort", "pending"), classes="hint")
         yield KeyFooter()

@@ -38,16 +38,24 @@ HINTS = {
     "pending": ("toggle_mark", "mark_range", "mark_all", "filter", "enter edit description"),
     "ignored": ("toggle_mark", "mark_range", "mark_all", "filter", "sort"),
 }
-PENDING_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
-                   Column("balance", "Balance", right=True),
-                   Column("contact", "Contact", min_width=8),
-                   Column("default", "Default type", short="Default"),
-                   Column("flags", "Notes"),
-                   Column("type", "Redtail type", short="RT type")]
-IGNORED_COLUMNS = [Column("description", "Description", min_width=20, keep=True),
-                   Column("balance", "Balance", right=True),
-                   Column("contact", "Contact", min_width=8),
-                   Column("reason", "Reason"), Column("type", "Redtail type", short="RT type")]
+def type_column(crm: str) -> Column:
+    """The partner's own account type ("Redtail type"; "CRM type" with several partners)."""
+    return Column("type", f"{crm} type", short="RT type" if crm == "Redtail" else "Type")
+
+
+def pending_columns(crm: str) -> list[Column]:
+    return [Column("description", "Description", min_width=20, keep=True),
+            Column("balance", "Balance", right=True),
+            Column("contact", "Contact", min_width=8),
+            Column("default", "Default type", short="Default"),
+            Column("flags", "Notes"), type_column(crm)]
+
+
+def ignored_columns(crm: str) -> list[Column]:
+    return [Column("description", "Description", min_width=20, keep=True),
+            Column("balance", "Balance", right=True),
+            Column("contact", "Contact", min_width=8),
+            Column("reason", "Reason"), type_column(crm)]
 
 
 # a contact's place in the plan ("other": a household member who is neither, e.g. a child)
@@ -77,6 +85,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         self._accounts: dict[int, PlanAccount] = {}
 
     def compose(self) -> ComposeResult:
+        crm = self.crm
         yield TopBar("Plans › Plan Integration")
         with Horizontal(classes="plan-head"):
             yield Static("", id="plan-title", markup=False)
@@ -85,22 +94,22 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             with TabPane("Integration", id="contacts"):
                 yield RecordTable(
-                    [Column("name", "Redtail contact", min_width=20, keep=True),
+                    [Column("name", f"{crm} contact", min_width=20, keep=True),
                      Column("contact", "Contact id", short="Id"),
                      Column("integration", "Integration", short="Integ."),
                      Column("party", "In plan as")],
-                    empty_text=f"No linked Redtail contacts yet — press {self.key_of('new')} "
-                    "(Add Integration) to search Redtail and link them.", id="contacts-table")
+                    empty_text=f"No linked {crm} contacts yet — press {self.key_of('new')} "
+                    f"(Add Integration) to search {crm} and link them.", id="contacts-table")
                 with Horizontal(classes="buttons"):
                     yield self.action_button("add_integration", "primary")
                     yield self.action_button("link_household")
                     yield self.action_button("remove_link")
                     yield self.action_button("refresh")
             with TabPane("Pending Data", id="pending"):
-                yield Static("Investment Assets — Redtail accounts to link, add or ignore.",
+                yield Static(f"Investment Assets — {crm} accounts to link, add or ignore.",
                              classes="note")
                 yield RecordTable(
-                    PENDING_COLUMNS, markable=True, id="pending-table",
+                    pending_columns(crm), markable=True, id="pending-table",
                     empty_text=f"Nothing pending. Refresh Integrations ({self.key_of('refresh')})"
                     " pulls new accounts.")
                 with Horizontal(classes="buttons"):
@@ -109,7 +118,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                     yield self.action_button("add_to_plan", "primary")
             with TabPane("Ignored Data", id="ignored"):
                 yield RecordTable(
-                    IGNORED_COLUMNS, markable=True, id="ignored-table",
+                    ignored_columns(crm), markable=True, id="ignored-table",
                     empty_text="No ignored accounts.")
                 with Horizontal(classes="buttons"):
                     yield self.action_button("stop_ignoring")
@@ -213,13 +222,14 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
 
         def integration_label(integration_id: int) -> str:
             i = integrations.get(integration_id)
-            return f"Redtail CRM · {i.username} ({i.environment})" if i else "Redtail CRM"
+            return f"{i.partner} · {i.username} ({i.environment})" if i else "—"
 
         new, menu = self.key_of("new"), self.papp.key_display_of("global-menu", "g")
+        crm = self.crm
         self.table("contacts").set_empty_text(
-            f"No linked Redtail contacts yet — press {new} (Add Integration) to search Redtail "
+            f"No linked {crm} contacts yet — press {new} (Add Integration) to search {crm} "
             "and link them." if integrations else
-            f"No Redtail integration yet: connect Redtail from ⋮ ({menu}) → Advisor "
+            f"No {crm} integration yet: connect {crm} from ⋮ ({menu}) → Advisor "
             f"Integration, then press {new} here to link contacts.")
         changes = [
             self.table("contacts").set_rows(
@@ -348,7 +358,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
 
         if not self.ws.list_integrations():
             menu = self.papp.key_display_of("global-menu", "g")
-            self.notify(f"Connect Redtail first: ⋮ ({menu}) → Advisor Integration → Add "
+            self.notify(f"Connect {self.crm} first: ⋮ ({menu}) → Advisor Integration → Add "
                         "Integration.",
                         title="No integration", severity="warning", timeout=8)
             return
@@ -585,7 +595,7 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
                 self.fail(exc)
                 return
             added = [i for i in ids if i not in result.left_pending]
-            message = f"Added {len(result.added):,} accounts to the plan, linked to Redtail."
+            message = f"Added {len(result.added):,} accounts to the plan, linked to {self.crm}."
             if result.left_pending:
                 reasons: dict[str, int] = {}
                 for why in result.left_pending.values():

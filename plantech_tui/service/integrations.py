@@ -29,6 +29,11 @@ class Integrations(Accounts):
         require(self.user, Action.ADVISOR_INTEGRATION)
         return [R.integration_from(r) for r in I.of_owner(self.store.db, self.user.id)]
 
+    def partners_in_sight(self) -> list[str]:
+        """The partners of the user's own integrations and of those their plans link through
+        (any role: a client sees "Redtail link" only when the plan's links are Redtail's)."""
+        return I.partners_in_sight(self.store.db, self.user.id)
+
     def integration(self, integration_id: int) -> Integration:
         """An integration of the current advisor (or, for a pull, of a visible plan's owner)."""
         row = I.by_id(self.store.db, integration_id)

@@ -51,3 +51,14 @@ def delete(db: Database, integration_id: int) -> None:
 def partner_names(db: Database) -> dict[int, str]:
     """integration id → the partner's name it stores."""
     return {int(r[0]): str(r[1]) for r in db.execute("SELECT id, partner FROM integrations")}
+
+
+def partners_in_sight(db: Database, user_id: int) -> list[str]:
+    """The partners (stored names) of the user's own integrations and of the integrations the
+    plans they see are linked through: what the screens may name ("Redtail" or "CRM")."""
+    from .tables import VISIBLE_PLANS
+
+    sql = ("SELECT partner FROM integrations WHERE owner_user_id = ? UNION "  # noqa: S608
+           "SELECT i.partner FROM integrations i JOIN plan_contacts c ON c.integration_id = i.id"
+           f" JOIN plans p ON p.id = c.plan_id WHERE {VISIBLE_PLANS}")
+    return sorted(str(r[0]) for r in db.execute(sql, [user_id, user_id, user_id]))

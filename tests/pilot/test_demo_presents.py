@@ -171,7 +171,7 @@ async def test_add_integration_in_the_demo_shows_the_fakes_login(
         app.push_screen(AddIntegrationScreen())
         await settle(pilot)
         text = screen_text(app)
-        assert f"username {DEMO_USERNAME}, password {DEMO_PASSWORD}" in text
+        assert f"Username {DEMO_USERNAME}, Password {DEMO_PASSWORD}" in text
         assert DEMO_API_KEY in text
         form = app.screen
         assert form.query_one("#field-username", Input).value == DEMO_USERNAME
