@@ -770,6 +770,7 @@ def run_sync_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
         lines += [f"  changed: {describe_change(c)}" for c in result.changes]
         lines += [f"  error: {_whose(e)}{e.message}" for e in result.errors]
         lines += [f"  cut: {t}" for t in result.truncated]
+        lines += [f"  type not in the mapping: {t}" for t in result.unknown_types]
     docs.sort(key=lambda d: d.get("plan_id") or 0)
     out.emit({"plans": docs}, "\n".join(lines) or "no plans to sync")
     for r in results:
