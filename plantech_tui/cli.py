@@ -63,6 +63,14 @@ def _redtail_fake() -> Any:
 
     return registry.fake("redtail")
 
+
+def _partner_fake(slug: str) -> Any:
+    """A partner's fake server module (through the registry, as `_redtail_fake`)."""
+    from .partners import registry
+
+    return registry.fake(slug)
+
+
 def _common() -> argparse.ArgumentParser:
     """--db, --user and --json, accepted before and after the subcommand."""
     common = _Parser(add_help=False)
@@ -234,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "plantech fake-redtail --generate 500 --seed 7 --latency-ms 50",
                 "plantech fake-redtail --faults rate_limit --json | head -1"])
     _redtail_fake().configure_parser(fake)
+
+    sf = cmd(sub, "fake-salesforce", "run the fake Salesforce (FSC) on 127.0.0.1",
+             ["plantech fake-salesforce            # Enter approves a device code",
+              "plantech fake-salesforce --auto-approve --generate 10 --latency-ms 50",
+              "plantech fake-salesforce --faults request_limit:1 --json | head -1"])
+    _partner_fake("salesforce-fsc").configure_parser(sf)
 
     serve = cmd(sub, "serve", "the TUI in a browser (textual-serve)",
                 ["plantech serve                  # prints http://127.0.0.1:8000/?token=…",
@@ -915,6 +929,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_docs(args, out)
     if command == "fake-redtail":
         return int(_redtail_fake().run_from_args(args))
+    if command == "fake-salesforce":
+        return int(_partner_fake("salesforce-fsc").run_from_args(args))
     if command == "serve":
         from .serve import run_serve
 

@@ -20,6 +20,8 @@ DEFAULT = "redtail"
 # slug → (module, class, display name): imported when first asked for
 _BUILTIN: dict[str, tuple[str, str, str]] = {
     "redtail": ("plantech_tui.partners.redtail.partner", "RedtailPartner", "Redtail CRM"),
+    "salesforce-fsc": ("plantech_tui.partners.salesforce.partner", "SalesforcePartner",
+                       "Salesforce Financial Services Cloud"),
 }
 _partners: dict[str, Partner] = {}
 

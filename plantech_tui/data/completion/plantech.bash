@@ -10,11 +10,12 @@ _shtab_plantech_plan_subparsers=(create list show search-contacts link-contact u
 _shtab_plantech_account_subparsers=(add pause play stop delete)
 _shtab_plantech_triage_subparsers=(ignore stop-ignoring link add)
 _shtab_plantech_users_subparsers=(add list remove audit)
-_shtab_plantech_subparsers=(demo docs fake-redtail serve sync doctor integration plan account triage export users completion)
+_shtab_plantech_subparsers=(demo docs fake-redtail fake-salesforce serve sync doctor integration plan account triage export users completion)
 
 _shtab_plantech_demo_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --as --tour)
 _shtab_plantech_docs_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
 _shtab_plantech_fake_redtail_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --port --dataset --generate --seed --latency-ms --faults)
+_shtab_plantech_fake_salesforce_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --port --auto-approve --generate --seed --latency-ms --faults)
 _shtab_plantech_serve_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --port --host --allow-remote --allow-host)
 _shtab_plantech_sync_option_strings=(-h --help --db --user --json -q --quiet -v --verbose --plan --all --dry-run --max-in-flight)
 _shtab_plantech_doctor_option_strings=(-h --help --db --user --json -q --quiet -v --verbose)
@@ -51,7 +52,7 @@ _shtab_plantech_option_strings=(-h --help --db --user --json -q --quiet -v --ver
 
 
 
-_shtab_plantech_integration_add___partner_choices=(redtail)
+_shtab_plantech_integration_add___partner_choices=(redtail salesforce-fsc)
 _shtab_plantech_integration_pos_0_choices=(add list remove)
 _shtab_plantech_plan_pos_0_choices=(create list show search-contacts link-contact unlink-contact)
 _shtab_plantech_account_pos_0_choices=(add pause play stop delete)
@@ -59,7 +60,7 @@ _shtab_plantech_triage_pos_1_choices=(ignore stop-ignoring link add)
 _shtab_plantech_users_add___role_choices=(advisor professional client)
 _shtab_plantech_users_pos_0_choices=(add list remove audit)
 _shtab_plantech_completion_pos_0_choices=(bash zsh)
-_shtab_plantech_pos_0_choices=(demo docs fake-redtail serve sync doctor integration plan account triage export users completion)
+_shtab_plantech_pos_0_choices=(demo docs fake-redtail fake-salesforce serve sync doctor integration plan account triage export users completion)
 
 _shtab_plantech_demo__h_nargs=0
 _shtab_plantech_demo___help_nargs=0
@@ -83,6 +84,14 @@ _shtab_plantech_fake_redtail__q_nargs=0
 _shtab_plantech_fake_redtail___quiet_nargs=0
 _shtab_plantech_fake_redtail__v_nargs=0
 _shtab_plantech_fake_redtail___verbose_nargs=0
+_shtab_plantech_fake_salesforce__h_nargs=0
+_shtab_plantech_fake_salesforce___help_nargs=0
+_shtab_plantech_fake_salesforce___json_nargs=0
+_shtab_plantech_fake_salesforce__q_nargs=0
+_shtab_plantech_fake_salesforce___quiet_nargs=0
+_shtab_plantech_fake_salesforce__v_nargs=0
+_shtab_plantech_fake_salesforce___verbose_nargs=0
+_shtab_plantech_fake_salesforce___auto_approve_nargs=0
 _shtab_plantech_serve__h_nargs=0
 _shtab_plantech_serve___help_nargs=0
 _shtab_plantech_serve___json_nargs=0

@@ -17,6 +17,7 @@ _shtab_plantech_commands() {
     doctor:'check this machine'"'"'s set-up'
     export:'export a plan as CSV'
     fake-redtail:'run the fake Redtail server on 127.0.0.1'
+    fake-salesforce:'run the fake Salesforce (FSC) on 127.0.0.1'
     integration:'Redtail integrations'
     plan:plans
     serve:'the TUI in a browser (textual-serve)'
@@ -263,6 +264,24 @@ _shtab_plantech_fake_redtail_options=(
 # guard to ensure default positional specs are added only once per session
 _shtab_plantech_fake_redtail_defaults_added=0
 
+_shtab_plantech_fake_salesforce_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--db[database file (env PLANTECH_DB)]:PATH:"
+  "--user[act as this user (env PLANTECH_USER)]:NAME:"
+  "--json[print exactly one JSON document on stdout]"
+  {-q,--quiet}"[no notices on stderr, only errors]"
+  "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
+  "--port[the login host\'s port on 127.0.0.1 (default 0\: a free port\; the instance host always takes a free one)]:P:"
+  "--auto-approve[approve every device code at once (scripts, cron tests)]"
+  "--generate[N generated clients (30 accounts each) instead of the demo org]:N:"
+  "--seed[seed for --generate]:S:"
+  "--latency-ms[delay every request by N milliseconds]:N:"
+  "--faults[comma-separated name\[\:arg\] faults\; names\: expire_token, request_limit, request_limit_owner, server_error, hidden_field, no_package, standard_only, dead_cursor, rotate_refresh, dead_refresh, hostile_text, malformed, huge_page, slow]:SPEC:"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_plantech_fake_salesforce_defaults_added=0
+
 _shtab_plantech_integration_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
   "--db[database file (env PLANTECH_DB)]:PATH:"
@@ -289,7 +308,7 @@ _shtab_plantech_integration_add_options=(
   "--login-url[Salesforce\: https\:\/\/login.salesforce.com, https\:\/\/test.salesforce.com (sandbox) or the org\'s My Domain URL]:URL:"
   "--client-id[Salesforce\: the consumer key of the firm\'s connected app (device flow on\; see \`plantech doctor\`)]:ID:"
   "--environment[Production, Sandbox or Custom]:environment:"
-  "--partner[the integration partner (default redtail\; one of redtail)]:SLUG:(redtail)"
+  "--partner[the integration partner (default redtail\; one of redtail, salesforce-fsc)]:SLUG:(redtail salesforce-fsc)"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -618,6 +637,7 @@ _shtab_plantech() {
         doctor) _arguments -C -s $_shtab_plantech_doctor_options ;;
         export) _arguments -C -s $_shtab_plantech_export_options ;;
         fake-redtail) _arguments -C -s $_shtab_plantech_fake_redtail_options ;;
+        fake-salesforce) _arguments -C -s $_shtab_plantech_fake_salesforce_options ;;
         integration) _shtab_plantech_integration ;;
         plan) _shtab_plantech_plan ;;
         serve) _arguments -C -s $_shtab_plantech_serve_options ;;

@@ -1,0 +1,1 @@
+"""Salesforce Financial Services Cloud behind the partner seam."""
