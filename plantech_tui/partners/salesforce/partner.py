@@ -354,8 +354,9 @@ class SalesforceConnection(PartnerConnection):
                                None)
                 if missing is None or missing in REQUIRED_FIELDS:
                     raise BadResponse(f"{self.whose}: {SHORT} does not let this user read "
-                                      f"{exc.field or 'a field'} of {PACKAGE} ({exc.message});"
-                                      " ask the admin for field-level access") from None
+                                      f"{exc.field or 'a field'} of {PACKAGE}: ask the org's "
+                                      f"admin for field-level access ({exc.message})"
+                                      ) from None
                 async with self._fields_lock:
                     if missing in self._fields:
                         self._fields.remove(missing)
