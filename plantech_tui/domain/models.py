@@ -277,6 +277,8 @@ class StagedAccount(_Model):
             "suggested_account_id": self.suggested_account_id,
             "partner": self.partner,
             "source_account_id": self.source_account_id,
+            # why the default type ("Held away · defaulted from Salesforce type 401(k)")
+            "type_note": self.type_note,
         }
 
 

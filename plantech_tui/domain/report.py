@@ -44,7 +44,10 @@ class PullError(BaseModel):
         return clean_line(value, MESSAGE_CAP)
 
     def as_json(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"plan_id"})
+        doc = self.model_dump(exclude={"plan_id"})
+        if self.redtail_contact_id is not None:  # every partner's id as text, too
+            doc["source_contact_id"] = str(self.redtail_contact_id)
+        return doc
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from plantech_tui.cli import main
 from plantech_tui.service.workspace import Workspace
 from tests.helpers import make_integration, stage
 
-ADDED = ("partner", "source_contact_id", "source_account_id")
+ADDED = ("partner", "source_contact_id", "source_account_id", "type_note")  # type_note: issue 13
 EXPECTED = Path(__file__).with_name("data") / "redtail_json_before_issue11.json"
 
 
