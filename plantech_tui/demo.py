@@ -1,4 +1,8 @@
-"""`plantech demo`: the fake Redtail on a free loopback port, a fresh demo database, the TUI.
+"""`plantech demo`: the fake Redtail and the fake Salesforce on free loopback ports, a fresh
+demo database, the TUI.
+
+Both partners are connected: the Addams live in Redtail, the Munsters in Salesforce, and the
+Addams Family plan links a client from each (Gomez from Redtail, Wednesday from Salesforce).
 
 Everything lives in a new temporary directory (database, 0600 credential file, config), so
 the demo never touches PLANTECH_DB, the OS keyring or the user's own files; on exit the fake
@@ -29,6 +33,11 @@ SEEDED_CONTACT = 101  # Gomez: linked and pulled before the demo opens; Morticia
 SEEDED_LINK = (5001, "Gomez 401(k)")  # his Fidelity 401(k) → the plan's manual account
 SEEDED_ADD = 5002  # the Schwab joint brokerage, added to the plan
 TOUR_MARKER = "demo-tour-seen"
+SF_PLAN = "Munster Family"
+SF_CLIENTS = ["Herman Munster", "Lily Munster"]
+SF_SEEDED = "Herman"  # linked and pulled in the Munster plan; Lily is the presenter's
+SF_IN_ADDAMS = "Wednesday"  # the Addams plan's client from Salesforce (linked, pulled)
+SF_APPROVE_AFTER = 4.0  # a device code shown in the demo approves itself, as a person would
 
 
 def isolate(root: Path) -> None:
@@ -49,6 +58,13 @@ def _redtail_fake() -> Any:
     return registry.fake("redtail")
 
 
+def _salesforce_fake() -> Any:
+    """The fake Salesforce, through its partner (the Munster household lives in it)."""
+    from .partners import registry
+
+    return registry.fake("salesforce-fsc")
+
+
 def advisor_name() -> str:
     try:
         return getpass.getuser()
@@ -56,9 +72,12 @@ def advisor_name() -> str:
         return "advisor"
 
 
-def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict[str, Any]:
+def build_demo(db_path: Path, base_url: str, advisor: str | None = None,
+               salesforce: Any = None) -> dict[str, Any]:
     """The demo database: the Addams Family plan with manual accounts (one of them the
-    "Gomez 401(k)" that a Redtail account links to), three users, the integration connected."""
+    "Gomez 401(k)" that a Redtail account links to), three users, the Redtail integration
+    connected; with `salesforce` (a running fake), the Salesforce one too and the Munster
+    Family plan."""
     from .service.connections import connect_integration
     from .service.workspace import Workspace
 
@@ -83,8 +102,36 @@ def build_demo(db_path: Path, base_url: str, advisor: str | None = None) -> dict
         ws, base_url=base_url, username=fake.DEMO_USERNAME, password=fake.DEMO_PASSWORD,
         api_key=fake.DEMO_API_KEY, environment="Custom"))
     seed_links(ws, plan.id, integration.id)
+    info: dict[str, Any] = {"plan_id": plan.id, "integration_id": integration.id,
+                            "advisor": advisor}
+    if salesforce is not None:
+        info.update(seed_salesforce(ws, salesforce, plan.id))
     ws.close()
-    return {"plan_id": plan.id, "integration_id": integration.id, "advisor": advisor}
+    return info
+
+
+def seed_salesforce(ws: Any, server: Any, addams_plan_id: int) -> dict[str, Any]:
+    """The Salesforce side: the integration connected (its device code approved by the
+    fake, as the presenter would in a browser), the Munster Family plan with Herman linked
+    and pulled, and Wednesday Addams linked into the Addams plan and pulled."""
+    from .service.connections import connect_integration, link_contacts_async
+    from .service.pulls import refresh_async
+
+    integration, _ = asyncio.run(connect_integration(
+        ws, partner="salesforce-fsc", login_url=server.login_url, client_id=server.client_id,
+        prompt=lambda _code: server.state.approve()))
+    people = {r["FirstName"]: r["Id"] for r in server.org.rows["Account"].values()
+              if r.get("IsPersonAccount")}
+    munsters = ws.create_plan(SF_PLAN, SF_CLIENTS)
+
+    async def link_and_pull() -> None:
+        await link_contacts_async(ws, munsters.id, integration.id, [people[SF_SEEDED]])
+        await refresh_async(ws, munsters.id)
+        await link_contacts_async(ws, addams_plan_id, integration.id, [people[SF_IN_ADDAMS]])
+        await refresh_async(ws, addams_plan_id)
+
+    asyncio.run(link_and_pull())
+    return {"sf_plan_id": munsters.id, "sf_integration_id": integration.id}
 
 
 def seed_links(ws: Any, plan_id: int, integration_id: int) -> None:
@@ -121,11 +168,16 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
         isolate(root)
         credentials.reset_credential_store()
         credentials.credential_store(notify=lambda _message: None)  # the demo chose the file store
-        with fake.FakeRedtailServer(fake.load_demo_data()) as server:
+        sf = _salesforce_fake()
+        with fake.FakeRedtailServer(fake.load_demo_data()) as server, \
+                sf.FakeSalesforceServer(sf.load_demo_data(), device_interval=1,
+                                        approve_after=SF_APPROVE_AFTER) as salesforce:
             db_path = root / "data" / "plantech-demo.db"
-            info = build_demo(db_path, server.base_url, advisor)
+            info = build_demo(db_path, server.base_url, advisor, salesforce=salesforce)
             info["base_url"] = server.base_url
             info["admin_url"] = server.admin_url
+            info["salesforce_login_url"] = salesforce.login_url
+            info["salesforce_client_id"] = salesforce.client_id
             yield db_path, info
     finally:
         credentials.reset_credential_store()
@@ -172,6 +224,8 @@ def run_demo(as_user: str | None = None, tour: bool = False) -> int:
     marker = tour_marker()  # before demo_environment points XDG_CONFIG_HOME at the temp dir
     with demo_environment() as (db_path, info):
         os.environ["PLANTECH_DEMO_BASE_URL"] = info["base_url"]
+        os.environ["PLANTECH_DEMO_SALESFORCE_URL"] = info["salesforce_login_url"]
+        os.environ["PLANTECH_DEMO_SALESFORCE_CLIENT_ID"] = info["salesforce_client_id"]
         if tour or not marker.exists():
             os.environ["PLANTECH_DEMO_TOUR"] = str(marker)
         return run_app(db_path, as_user or info["advisor"], demo_admin_url=info["admin_url"])

@@ -46,6 +46,10 @@ def legacy_id(source_id: str) -> int | str:
     return source_id
 
 
+# how a partner's type note marks an account held at another firm (Salesforce's HeldAway):
+# staged like any other, and the Notes column says so
+HELD_AWAY = "Held away"
+
 # the registry slug of the partner whose rows keep their `redtail_*` JSON keys (SPEC §5)
 REDTAIL = "redtail"
 
@@ -260,6 +264,10 @@ class StagedAccount(_Model):
     def redtail_account_id(self) -> int | str:
         """The id as Redtail's rows have always shown it: a number."""
         return legacy_id(self.source_account_id)
+
+    @property
+    def held_away(self) -> bool:
+        return self.type_note.startswith(HELD_AWAY)
 
     def as_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"id": self.id}

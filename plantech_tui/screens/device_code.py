@@ -43,7 +43,7 @@ class DeviceCodeModal(PlantechModal[None]):
                          f"{c.interval:g} s; esc cancels)", id="device-status",
                          classes="status", markup=False)
             with Horizontal(classes="buttons"):
-                yield self.action_button("copy-code", "primary", id="copy-code")
+                yield self.action_button("copy_code", "primary", id="copy-code")
                 yield self.action_button("cancel", "default", id="cancel")
 
     def on_button_pressed(self, event: object) -> None:

@@ -69,7 +69,7 @@ class InboxScreen(CopyRows, PlantechScreen):
             (s.suggested_account_id is not None, f"{i.suggested} suggested link"),
             (s.review_type, f"{i.warning} review type"), (s.balance is None, "balance unknown"),
             (s.missing_at_source, f"{i.missing} missing at source"),
-            (len(s.contact_ids) > 1, "joint")) if flag]
+            (len(s.contact_ids) > 1, "joint"), (s.held_away, "held away")) if flag]
         return Text("; ".join(parts), style="yellow" if parts else "")
 
     def refresh_data(self) -> str | None:

@@ -199,6 +199,8 @@ class PlanIntegrationScreen(CopyRows, PlanMenuMixin, PlantechScreen):
             parts.append(f"{i.missing} missing at source")
         if len(s.contact_ids) > 1:
             parts.append("joint")
+        if s.held_away:
+            parts.append("held away")
         return Text("; ".join(parts), style="yellow" if parts else "")
 
     def refresh_data(self) -> str | None:

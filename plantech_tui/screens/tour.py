@@ -15,13 +15,14 @@ from .base import PlantechModal
 
 TITLE = "Welcome to the PlanTech demo"
 STEPS = """\
-This is a fake Redtail CRM with the Addams household, and a throw-away database.
-The article's steps, all on the plan "Addams Family" (enter on it):
+Two fake CRMs and a throw-away database: the Addams in Redtail, the Munsters in
+Salesforce. The article's steps, on the plan "Addams Family" (enter on it):
 
-  1. Connect Redtail     g → Advisor Integration → Add Integration
-                         (done for you; the form shows the fake's login)
+  1. Connect a CRM       g → Advisor Integration → Add Integration (both are done
+                         for you; Salesforce shows a code, approved after 4 s)
   2. Link contacts       m → Plan Integration → n: search "Addams",
-                         mark Morticia (space), ctrl+s   (Gomez is linked already)
+                         mark Morticia (space), ctrl+s   (Gomez is linked already;
+                         Wednesday comes from Salesforce: choose that integration)
   3. Refresh             r pulls every linked contact's accounts; a report follows
   4. Triage Pending      tab 2: i Ignore · l Link to Existing Item · a Add to Plan
   5. Pause, Play, Stop   on a linked account in Investment Assets: p and s

@@ -44,7 +44,7 @@ async def test_tour_opens_once_and_any_key_closes_it(db_path: Path, fake: FakeRe
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, TourScreen), "the tour opens")
         text = screen_text(app)
-        for step in ("Connect Redtail", "Link contacts", "Refresh", "Triage Pending",
+        for step in ("Connect a CRM", "Link contacts", "Refresh", "Triage Pending",
                      "Pause, Play, Stop", "plantech demo --tour"):
             assert step in text, step
         assert marker.is_file()  # seen: the next demo starts without it

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ...domain.errors import ValidationFailed
 from ...domain.mapping import DefaultType, read_builtin
 from ...domain.mapping import Mapping as TypeMapping
+from ...domain.models import HELD_AWAY
 from ...domain.text import TEXT_CAP, clean_line, clean_line_cut
 from ..base import (
     AccountListing,
@@ -418,7 +419,7 @@ class SalesforceConnection(PartnerConnection):
         default, included, known = self._resolver.resolve(account_type, tax)
         note = default.reason
         if held_away:
-            note = f"Held away · {note}"
+            note = f"{HELD_AWAY} · {note}"
         return SourceAccount(
             source_id=rid, number=acct_number or "", company=company or None,
             balance=_balance(balance, what), account_type=account_type,

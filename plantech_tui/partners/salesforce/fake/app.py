@@ -121,13 +121,17 @@ class FakeState:
     `app.state.fake`."""
 
     def __init__(self, org: FakeOrg, *, login_url: str, instance_url: str, faults: str | None,
-                 auto_approve: bool, device_interval: int, latency_ms: int, seed: int) -> None:
+                 auto_approve: bool, device_interval: int, latency_ms: int, seed: int,
+                 approve_after: float | None = None) -> None:
         self.org = org
         self.login_url = login_url.rstrip("/")
         self.instance_url = instance_url.rstrip("/")
         self.client_id = DEMO_CLIENT_ID
         self.username = DEMO_USERNAME
         self.auto_approve = auto_approve
+        # the demo's stand-in for a person approving in a browser: codes approve themselves
+        # this many seconds after they were issued
+        self.approve_after = approve_after
         self.device_interval = device_interval
         self.latency_ms = latency_ms
         self.rng = random.Random(seed)
@@ -231,13 +235,14 @@ def _record(sobject: str, row: dict[str, Any], version: str) -> dict[str, Any]:
 
 def create_app(org: FakeOrg, faults: str | None = None, *, login_url: str,
                instance_url: str, auto_approve: bool = False, device_interval: int = 5,
-               latency_ms: int = 0, seed: int = 1) -> Starlette:
+               latency_ms: int = 0, seed: int = 1, approve_after: float | None = None
+               ) -> Starlette:
     from starlette.applications import Starlette
     from starlette.routing import Route
 
     state = FakeState(org, login_url=login_url, instance_url=instance_url, faults=faults,
                       auto_approve=auto_approve, device_interval=device_interval,
-                      latency_ms=latency_ms, seed=seed)
+                      latency_ms=latency_ms, seed=seed, approve_after=approve_after)
     login_host = urllib.parse.urlsplit(state.login_url).netloc.lower()
 
     async def handle(request: Request) -> Response:
@@ -336,6 +341,9 @@ def _token(state: FakeState, form: dict[str, str]) -> Response:
         if polled is None or polled.status == "used":
             return _oauth_error("invalid_grant", "invalid device code")
         now = time.monotonic()
+        if (polled.status == "pending" and state.approve_after is not None
+                and now - polled.created >= state.approve_after):
+            polled.status = "approved"
         too_soon = state.device_interval and now - polled.last_poll < state.device_interval
         polled.last_poll = now
         if polled.status == "pending":

@@ -237,6 +237,16 @@ def load_demo_data(*, standard: bool = False) -> FakeOrg:
     by_role[f"{_F}PrimaryOwner__c"] = None
     org.role(by_role, herman, "Primary Owner")
 
+    # two Addams whose accounts sit at a firm on Salesforce (the demo links one of each CRM)
+    wednesday = org.person("Wednesday", "Addams", "wednesday@nevermore.example")
+    org.account(wednesday, "Nevermore Savings", "NVM-1313", "Savings", "3000.00")
+    org.account(wednesday, "Raven Roth IRA", "RVN-0666", "Roth IRA", "12500.00",
+                tax_status="Tax-Free")
+    pugsley = org.person("Pugsley", "Addams", "pugsley@addams.example")
+    org.account(pugsley, "Dynamite 529 Plan", "529-1010", "529 Plan", "8000.00",
+                tax_status="Tax-Free")
+    org.account(pugsley, "Pugsley Checking", "CHK-2020", "Checking", "250.00")
+
     zoe = org.person("Zoë", "D'Arcy-Ñúñez", "zoe.darcy@example.org")
     org.account(zoe, "Crédit Agricole Épargne", "FR-76-3000", "Savings", "18000.00")
     busy = org.person("Busy", "Client", "busy@example.org")

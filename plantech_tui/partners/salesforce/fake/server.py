@@ -57,7 +57,7 @@ class FakeSalesforceServer:
 
     def __init__(self, org: FakeOrg | None = None, *, faults: str | None = None,
                  auto_approve: bool = False, device_interval: int = 5, latency_ms: int = 0,
-                 login_port: int = 0) -> None:
+                 login_port: int = 0, approve_after: float | None = None) -> None:
         self.org = org if org is not None else load_demo_data()
         self._socks = [_bind(login_port), _bind(0)]
         self.login_url = f"http://{HOST}:{self._socks[0].getsockname()[1]}"
@@ -66,7 +66,8 @@ class FakeSalesforceServer:
 
         self.app = create_app(self.org, faults, login_url=self.login_url,
                               instance_url=self.instance_url, auto_approve=auto_approve,
-                              device_interval=device_interval, latency_ms=latency_ms)
+                              device_interval=device_interval, latency_ms=latency_ms,
+                              approve_after=approve_after)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
