@@ -59,9 +59,14 @@ FAULTS: dict[str, tuple[str, str]] = {
     "dead_cursor": ("none", "the first nextRecordsUrl fetched → 400 INVALID_QUERY_LOCATOR"),
     "rotate_refresh": ("none", "a refresh returns a new refresh token; the old one dies"),
     "dead_refresh": ("none", "every refresh → 400 invalid_grant"),
-    "hostile_text": ("none", "names and numbers carry markup, terminal escapes and 100 kB"),
-    "malformed": ("none", "data answers are 200 but not JSON"),
-    "huge_page": ("none", "query answers are padded past 11 MB"),
+    "hostile_text": ("optional-id", "names and numbers carry markup, terminal escapes and "
+                     "100 kB (with an id: only in queries naming it)"),
+    "hostile_message": ("id", "queries naming this id → 400 whose message holds markup, "
+                        "terminal escapes and 100 kB"),
+    "malformed": ("optional-id", "data answers are 200 but not JSON (with an id: queries "
+                  "naming it)"),
+    "huge_page": ("optional-id", "query answers are padded past 11 MB (with an id: queries "
+                  "naming it)"),
     "slow": ("ms", "queries answer MS milliseconds later (default 1000)"),
 }
 
@@ -88,6 +93,8 @@ def parse_faults(spec: str | None) -> dict[str, Any]:
                 raise FaultSpecError(f"{name}: {arg!r} is not a whole number") from None
             if value < 0:
                 raise FaultSpecError(f"{name}: must not be negative")
+        elif kind == "optional-id":
+            value = arg.strip() or True
         elif kind in ("id", "field"):
             if not arg:
                 raise FaultSpecError(f"{name} needs an argument ({name}:…)")
@@ -413,7 +420,7 @@ async def _instance_host(state: FakeState, request: Request) -> Response:
     if faults.get("server_error", 0) > 0:
         faults["server_error"] -= 1
         return _rest_error(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
-    if "malformed" in faults:
+    if _targets(faults.get("malformed"), request):
         from starlette.responses import Response
 
         return Response(b"<html><body>Maintenance</body></html>", 200,
@@ -500,6 +507,9 @@ def _query(state: FakeState, version: str, request: Request, *, all_rows: bool) 
     owner = state.faults.get("request_limit_owner")
     if owner and owner in text:
         return _rest_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+    hostile = state.faults.get("hostile_message")
+    if hostile and hostile in text:
+        return _rest_error(400, "HOSTILE", "Refused: " + HOSTILE)
     query = soql.parse(text)
     schemas = _schemas(state, version)
 
@@ -510,14 +520,22 @@ def _query(state: FakeState, version: str, request: Request, *, all_rows: bool) 
         return out
 
     sobject, found = soql.run(query, schemas, rows)
-    if "hostile_text" in state.faults:
+    if _targets(state.faults.get("hostile_text"), request):
         for record in found:
             for key in ("Name", "FinServ__FinancialAccountNumber__c", "FirstName", "LastName"):
                 if isinstance(record.get(key), str):
                     record[key] = record[key] + " " + HOSTILE
     size = _batch_size(request)
     records = [_record(sobject, r, version) for r in found]
-    return _page(state, version, _Cursor(records, sobject, size, all_rows), 0)
+    huge = _targets(state.faults.get("huge_page"), request)
+    return _page(state, version, _Cursor(records, sobject, size, all_rows), 0, huge=huge)
+
+
+def _targets(fault: Any, request: Request) -> bool:
+    """A fault set without an id hits every data request; with one, the queries naming it."""
+    if fault is None or fault is False:
+        return False
+    return fault is True or str(fault) in request.query_params.get("q", "")
 
 
 def _batch_size(request: Request) -> int:
@@ -532,7 +550,8 @@ def _batch_size(request: Request) -> int:
     return PAGE
 
 
-def _page(state: FakeState, version: str, cursor: _Cursor, offset: int) -> Response:
+def _page(state: FakeState, version: str, cursor: _Cursor, offset: int, *,
+          huge: bool = False) -> Response:
     chunk = cursor.records[offset:offset + cursor.page]
     end = offset + len(chunk)
     doc: dict[str, Any] = {"totalSize": len(cursor.records), "done": end >= len(cursor.records),
@@ -543,7 +562,7 @@ def _page(state: FakeState, version: str, cursor: _Cursor, offset: int) -> Respo
             cursor_id = "01g" + secrets.token_hex(8)[:12] + "AAA"
             state.cursors[cursor_id] = cursor
         doc["nextRecordsUrl"] = f"/services/data/v{version}/query/{cursor_id}-{end}"
-    if "huge_page" in state.faults:
+    if huge:
         doc["padding"] = "x" * (11 * 1024 * 1024)
     return _json(doc)
 
