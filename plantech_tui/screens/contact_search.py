@@ -46,14 +46,14 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             with VerticalScroll(classes="form search-form", can_focus=False):
                 yield Static("Add Integration", classes="screen-title")
                 yield field_row("Integration", Select(
-                    [(plain(f"{i.partner} · {i.username} ({i.environment})"), i.id)
-                     for i in integrations],
+                    [(plain(f"{self._partner_label(i.partner)} · {i.username} "
+                            f"({i.environment})"), i.id) for i in integrations],
                     value=integrations[0].id if integrations else Select.NULL,
                     allow_blank=not integrations, id="field-integration"))
                 yield Static("Search criteria (any of):", classes="note")
                 self.criteria = self._criteria(integrations)
                 for name, label in self.criteria:
-                    yield field_row(label, Input("", id=f"field-{name}"))
+                    yield field_row(label, Input("", id=f"field-{name}"), id=f"row-{name}")
                 yield Static("", id="form-error", classes="form-error", markup=False)
                 with Horizontal(classes="buttons"):
                     yield button("Search (enter)", "search", "primary")
@@ -72,7 +72,43 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
             self.dismiss(None)
             return
         self.clear_form_error()
+        self._show_criteria()
         self.query_one("#field-name", Input).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Another integration: its partner's own criteria and name (Salesforce searches by
+        name or email; Redtail by five)."""
+        if event.select.id == "field-integration":
+            self._show_criteria()
+            if not self.busy:
+                self._status(f"Matching {self._label()} contacts: enter search criteria and "
+                             "press enter.")
+
+    def _show_criteria(self) -> None:
+        from ..partners import registry
+
+        integration = self._integration()
+        try:
+            partner = (registry.by_name(self.ws.integration(integration).partner)
+                       if integration is not None else registry.get())
+        except PlantechError:
+            return
+        own = {key for key, _ in partner.search_fields}
+        for name, _label in self.criteria:
+            row = self.query_one(f"#row-{name}")
+            row.display = name in own
+            if name not in own:
+                self.query_one(f"#field-{name}", Input).value = ""
+
+    @staticmethod
+    def _partner_label(name: str) -> str:
+        """"Redtail", "Salesforce": short enough for the chooser's width."""
+        from ..partners import registry
+
+        try:
+            return registry.by_name(name).label
+        except PlantechError:
+            return name
 
     @staticmethod
     def _criteria(integrations: list[Any]) -> list[tuple[str, str]]:

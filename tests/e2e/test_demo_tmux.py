@@ -1,5 +1,6 @@
-"""`plantech demo` in a real terminal (tmux): the tour, open the plan, link a contact, refresh,
-see a new pending row, ignore it, quit — and nothing is left running or on disk (SPEC §10)."""
+"""`plantech demo` in a real terminal (tmux): the tour, open the plan, link a contact from each
+partner (Redtail and Salesforce), refresh both, see the new pending rows, ignore one, quit —
+and nothing is left running or on disk (SPEC §10, issue 13)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,10 @@ class Tmux:
 
 
 def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
-    """A presenter's first demo: the tour, then the article's steps on a plan where Gomez is
-    linked already (issue 12): link Morticia, refresh (her 4 accounts are new), ignore one,
-    quit; nothing is left running or on disk."""
+    """A presenter's first demo: the tour, then the article's steps on a plan where Gomez
+    (Redtail) and Wednesday (Salesforce) are linked already: link Morticia from Redtail and
+    Pugsley from Salesforce, refresh (their 4 + 2 accounts are new, from both CRMs in one
+    pull), ignore one, quit; nothing is left running or on disk."""
     need_tool("tmux")
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -75,8 +77,10 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
         tmux.keys("m")
         tmux.wait_for("Plan Integration")
         tmux.keys("Down", "Enter")
-        linked = tmux.wait_for("Integration (1)")
-        assert "Gomez Addams" in linked and "Pending Data (5)" in linked, linked
+        linked = tmux.wait_for("Integration (2)")
+        assert "Gomez Addams" in linked and "Wednesday Addams" in linked, linked
+        assert "Pending Data (7)" in linked, linked
+        # Morticia, from Redtail (the first integration)
         tmux.keys("n")
         tmux.wait_for("Search criteria")
         tmux.keys("Addams", "Enter")
@@ -86,15 +90,31 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
         tmux.keys("Space")
         tmux.wait_for("✓▌ Morticia Addams")
         tmux.keys("C-s")
-        tmux.wait_for("Integration (2)")
+        tmux.wait_for("Integration (3)")
+        # Pugsley, from Salesforce: the search's integration chooser, then his name
+        tmux.keys("n")
+        tmux.wait_for("Search criteria")
+        tmux.keys("BTab")  # from the name field back to the Integration chooser
+        tmux.keys("Enter")
+        tmux.wait_for("advisor@munster.example")  # the Salesforce integration, listed
+        tmux.keys("Down", "Enter")
+        tmux.wait_for("Matching Salesforce contacts")
+        tmux.keys("Tab", "Pugsley", "Enter")
+        tmux.wait_for("Pugsley Addams (Salesforce")
+        tmux.keys("Space")
+        tmux.wait_for("✓▌ Pugsley Addams")
+        tmux.keys("C-s")
+        tmux.wait_for("Integration (4)")
         tmux.keys("r")
         tmux.wait_for("Refresh Integrations — Addams Family")
         # the report's body (its last section): the title may paint a frame before it
         report = tmux.wait_for("Errors (0): none")
-        assert "4 new" in report and "Jackson National 2207" in report, report
+        assert "6 new" in report, report
+        assert "Jackson National 2207" in report and "Redtail type" in report, report
+        assert "Dynamite 529 Plan 1010" in report and "Salesforce type" in report, report
         tmux.keys("Escape")
         tmux.wait_for("Refresh Integrations — Addams Family", gone=True)
-        tmux.wait_for("Pending Data (9)")
+        tmux.wait_for("Pending Data (13)")
         tmux.keys("2")
         pending = tmux.wait_for("Vanguard 0045")
         assert "$412,337.19" in pending
@@ -103,7 +123,7 @@ def test_demo_link_refresh_ignore_quit(tmp_path: Path) -> None:
         tmux.keys("Enter")
         tmux.wait_for("Reason (optional)", gone=True)
         tmux.wait_for("Ignored Data (1)")
-        tmux.wait_for("Pending Data (8)")  # both tab counts (each may take its own frame)
+        tmux.wait_for("Pending Data (12)")  # both tab counts (each may take its own frame)
         tmux.keys("C-q")
         tmux.wait_for("EXIT=0", timeout=20)
         left = subprocess.run(["pgrep", "-f", f"{marker} demo"], capture_output=True, text=True)

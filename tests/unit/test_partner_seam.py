@@ -286,7 +286,8 @@ def test_an_unknown_partner_is_a_usage_error(capsys: pytest.CaptureFixture[str],
                             "memo", "--base-url", "x", "--username", "u", "--password-stdin",
                             stdin="secret\n")
     assert rc == 2
-    assert "argument --partner: invalid choice: 'memo' (choose from 'redtail')" in err
+    assert ("argument --partner: invalid choice: 'memo' (choose from 'redtail', "
+            "'salesforce-fsc')") in err
 
 
 def test_the_registry_finds_a_partner_by_the_name_an_integration_stores(
