@@ -810,7 +810,12 @@ def _stdin_password() -> str:
 
 def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     from .partners import registry
-    from .service.connections import connect_integration, remove_integration_async, run_async
+    from .service.connections import (
+        connect_integration,
+        remove_integration_async,
+        run_async,
+        unmapped_types_async,
+    )
 
     if args.action == "remove":
         if ws.can(_action("ADVISOR_INTEGRATION")):
@@ -851,6 +856,9 @@ def run_integration_command(ws: Any, args: argparse.Namespace, out: Out) -> int:
     integration, created = run_async(connect_integration(
         ws, partner=partner.slug, environment=args.environment,
         prompt=lambda code: to_stderr(str(code)), **values))
+    unknown = run_async(unmapped_types_async(ws, integration.id))
+    if unknown:
+        to_stderr(f"warning: {unknown}")
     out.emit(integration.as_json(),
              f"{'connected' if created else 're-keyed'} integration {integration.id}: "
              f"{integration.partner} {integration.environment} as {integration.username}")

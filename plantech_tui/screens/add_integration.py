@@ -228,4 +228,20 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         self.notify(f"{'Connected' if created else 'Reconnected'} {integration.partner} "
                     f"({integration.environment}) as {integration.username}.",
                     title="Advisor Integration")
+        self._report_unmapped(integration.id)
         self.dismiss(integration.id)
+
+    def _report_unmapped(self, integration_id: int) -> None:
+        """After the screen closes: the org's type values the mapping lacks, as a notice."""
+        from ..service.connections import unmapped_types_async
+
+        app, ws = self.app, self.ws
+
+        async def check() -> None:
+            line = await unmapped_types_async(ws, integration_id,
+                                              connection_for=self.papp.connection_for)
+            if line:
+                app.notify(line, title="Account types to map", severity="warning",
+                           timeout=15)
+
+        app.run_worker(check(), group="unmapped-types", exit_on_error=False)

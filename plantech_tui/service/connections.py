@@ -121,6 +121,28 @@ async def connect_integration(
     return integration, created
 
 
+async def unmapped_types_async(ws: Workspace, integration_id: int,
+                               connection_for: ConnectionFor | None = None) -> str | None:
+    """Right after a connect: the partner's own account-type values (Salesforce: the org's
+    picklist, by describe) that the type mapping does not know, as one line to show, or None.
+    Best effort: a failure here never undoes the connection (doctor asks again)."""
+    require(ws.user, Action.ADVISOR_INTEGRATION)
+    try:
+        async with await _open(ws, integration_id, connection_for) as connection:
+            unknown = await connection.unmapped_types()
+    except PlantechError:
+        return None
+    if not unknown:
+        return None
+    partner = partner_of(ws.integration(integration_id))
+    shown = ", ".join(unknown[:12]) + (f" and {len(unknown) - 12} more" if len(unknown) > 12
+                                       else "")
+    where = partner.mapping_file or "the mapping file"
+    return (f"{partner.label} has account types the mapping does not know: {shown}. Their "
+            f"accounts are listed in each refresh report, not staged; map them in {where} in "
+            "the config directory (plantech doctor shows where)")
+
+
 REVOKE_TIMEOUT = 15.0  # a partner that does not answer does not hold up a removal
 
 

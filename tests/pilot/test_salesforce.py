@@ -74,6 +74,9 @@ async def test_add_integration_shows_the_code_and_connects_once_approved(
                     "the dialog and the form close")
         await until(pilot, lambda: "Salesforce Financial" in screen_text(app), "the new row")
         assert fake.DEMO_USERNAME in screen_text(app)
+        # the org's own account types, read at connect time: the one the mapping lacks
+        await until(pilot, lambda: any("Family Office Sweep" in n.message
+                                       for n in app._notifications), "the type notice")
 
 
 async def test_esc_cancels_the_login_and_keeps_the_form(db_path: Path,

@@ -45,6 +45,8 @@ def test_integration_add_runs_the_device_flow_and_prints_one_document(
             server.login_url, "--client-id", server.client_id, "--json")
     assert r.rc == 0, r.err
     assert f"open {server.login_url}/setup/connect and enter the code" in r.err
+    # the org's own type values, read at connect time: what the mapping lacks is said at once
+    assert "account types the mapping does not know: Family Office Sweep" in r.err
     doc = r.json
     assert doc["partner"] == PARTNER and doc["username"] == fake.DEMO_USERNAME
     assert doc["instance_url"] == server.instance_url
@@ -176,3 +178,78 @@ def test_remove_revokes_the_login_at_salesforce(run: Cli, server: Any) -> None:
     done = run.ok("integration", "remove", "1", "--yes")
     assert done["warning"] is None and done["partner"] == PARTNER
     assert refresh not in server.state.refresh and server.state.revoked == 1
+
+
+def test_link_a_whole_household_from_salesforce(run: Cli, server: Any, db_path: Path) -> None:
+    """Advisor linking the Munsters in one step (Link household): Herman, Lily and Grandpa
+    (a member of the Munster household, though his primary household is another) are linked
+    with their Salesforce ids; in the plan Herman is the client, Lily the co-client, Grandpa
+    "other"."""
+    import asyncio
+
+    from plantech_tui.service.connections import link_household_async
+    from plantech_tui.service.workspace import Workspace
+
+    connect(run, server)
+    plan = run.ok("plan", "create", "Munster Family", "--clients",
+                  "Herman Munster;Lily Munster")["id"]
+    people = ids(server.org)
+    ws = Workspace.open(db_path)  # the CLI's user: the login name
+    try:
+        linked = asyncio.run(link_household_async(ws, plan, 1, people["Herman"]))
+    finally:
+        ws.close()
+    assert {c.source_contact_id: c.party for c in linked} == {
+        people["Herman"]: "client", people["Lily"]: "co_client", people["Sam"]: "other"}
+    show = run.ok("plan", "show", str(plan))
+    assert {c["source_contact_id"] for c in show["contacts"]} == {
+        people["Herman"], people["Lily"], people["Sam"]}
+    assert all(c["partner"] == "salesforce-fsc" for c in show["contacts"])
+
+
+def test_the_fake_salesforce_command(tmp_path: Path) -> None:
+    """A developer runs `plantech fake-salesforce`: the first line is the login URL, the
+    second the client id; the versions list answers on the instance host; Enter on stdin
+    approves a waiting device code; SIGTERM ends it with exit 0. A bad option is one line,
+    exit 2."""
+    import json as _json
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    bad = subprocess.run([sys.executable, "-m", "plantech_tui", "fake-salesforce",
+                          "--faults", "nonsense"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown fault" in bad.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "plantech_tui", "fake-salesforce"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        login_url = proc.stdout.readline().strip()
+        client_id = proc.stdout.readline().strip()
+        instance = proc.stdout.readline().strip().removeprefix("instance: ")
+        assert login_url.startswith("http://127.0.0.1:") and client_id == fake.DEMO_CLIENT_ID
+        versions = httpx.get(f"{instance}/services/data/", timeout=10).json()
+        assert "61.0" in {v["version"] for v in versions}
+        code = httpx.post(f"{login_url}/services/oauth2/token", timeout=10, data={
+            "response_type": "device_code", "client_id": client_id,
+            "scope": "api refresh_token"}).json()
+        poll = {"grant_type": "device", "client_id": client_id, "code": code["device_code"]}
+        assert httpx.post(f"{login_url}/services/oauth2/token", data=poll,
+                          timeout=10).json()["error"] == "authorization_pending"
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stderr is not None
+        while "approved" not in (line := proc.stderr.readline()):
+            assert line, "the fake ended"
+        assert code["user_code"] in line
+        tokens = httpx.post(f"{login_url}/services/oauth2/token", data=poll, timeout=10)
+        assert "refresh_token" in _json.loads(tokens.text)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
