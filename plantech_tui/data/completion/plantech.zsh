@@ -276,7 +276,7 @@ _shtab_plantech_fake_salesforce_options=(
   "--generate[N generated clients (30 accounts each) instead of the demo org]:N:"
   "--seed[seed for --generate]:S:"
   "--latency-ms[delay every request by N milliseconds]:N:"
-  "--faults[comma-separated name\[\:arg\] faults\; names\: expire_token, request_limit, request_limit_owner, server_error, hidden_field, no_package, standard_only, dead_cursor, rotate_refresh, dead_refresh, hostile_text, malformed, huge_page, slow]:SPEC:"
+  "--faults[comma-separated name\[\:arg\] faults\; names\: expire_token, request_limit, request_limit_owner, server_error, hidden_field, no_package, standard_only, dead_cursor, rotate_refresh, dead_refresh, hostile_text, hostile_message, malformed, huge_page, slow]:SPEC:"
 )
 
 # guard to ensure default positional specs are added only once per session
