@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import FAULTS, FakeState, FaultSpecError, create_app, parse_faults
+    from .app import FakeState, create_app
     from .dataset import (
         DEMO_CLIENT_ID,
         DEMO_HOUSEHOLD,
@@ -19,11 +19,12 @@ if TYPE_CHECKING:
         generate_data,
         load_demo_data,
     )
+    from .faults import FAULTS, FaultSpecError, parse_faults
     from .server import FakeSalesforceServer, configure_parser, run_from_args
 
 _WHERE = {
-    "FAULTS": "app", "FakeState": "app", "FaultSpecError": "app", "create_app": "app",
-    "parse_faults": "app",
+    "FAULTS": "faults", "FakeState": "app", "FaultSpecError": "faults", "create_app": "app",
+    "parse_faults": "faults",
     "DEMO_CLIENT_ID": "dataset", "DEMO_HOUSEHOLD": "dataset", "DEMO_USERNAME": "dataset",
     "FakeOrg": "dataset", "generate_data": "dataset", "load_demo_data": "dataset",
     "FakeSalesforceServer": "server", "configure_parser": "server", "run_from_args": "server",

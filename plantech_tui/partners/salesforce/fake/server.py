@@ -141,7 +141,7 @@ class FakeSalesforceServer:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of `plantech fake-salesforce` (strings; `run_from_args` checks them)."""
-    from .app import FAULTS
+    from .faults import FAULTS
 
     parser.add_argument("--port", default="0", metavar="P",
                         help="the login host's port on 127.0.0.1 (default 0: a free port; "
@@ -196,7 +196,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     "admin_url"}). 0 on a signal, 2 on bad arguments, 1 when the port is taken."""
     import uvicorn
 
-    from .app import FaultSpecError, create_app, parse_faults
+    from .app import create_app
+    from .faults import FaultSpecError, parse_faults
 
     try:
         port = _whole(getattr(args, "port", 0) or 0, "--port", 65535)
