@@ -349,6 +349,11 @@ class Partner(ABC):
         outside the partner's package imports it."""
         return None
 
+    def reconnect_values(self, secret: str) -> dict[str, str]:
+        """The non-secret login values a stored secret remembers (Salesforce: its login URL
+        and client id), so Reconnect asks only for what is new. Default: none."""
+        return {}
+
     def demo_login(self) -> dict[str, str] | None:
         """The login fields' values while `plantech demo` runs against this partner's fake
         (the form fills them in), else None."""

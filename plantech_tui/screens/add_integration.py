@@ -105,6 +105,35 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         self.clear_form_error()
         self._show_environment()
         self._focus_first()
+        if self.existing is not None and not self.partner.password_login:
+            self._prefill(self.existing.secret_ref)
+
+    @work(thread=True, group="prefill", exit_on_error=False)
+    def _prefill(self, secret_ref: str) -> None:
+        """Reconnect: what the stored login remembers (Salesforce's login URL and client id),
+        read off the UI thread (a keyring may be slow), filled into fields still empty."""
+        from ..sync.credentials import credential_store
+
+        try:
+            secret = credential_store().get(secret_ref)
+        except PlantechError:
+            return
+        values = self.partner.reconnect_values(secret) if secret else {}
+        if values:
+            self.app.call_from_thread(self._fill, values)
+
+    def _fill(self, values: dict[str, str]) -> None:
+        p = self.partner
+        url = values.get(p.url_field)
+        if url and p.environments:
+            env = p.environment_of(url)
+            self.query_one("#field-environment", Select).value = (
+                env if env in p.environments else CUSTOM)
+        for name, value in values.items():
+            found = self.query(f"#field-{name}")
+            if found and not found.first(Input).value:
+                found.first(Input).value = value
+        self._show_environment()
 
     def _focus_first(self) -> None:
         fields = self.partner.login_fields

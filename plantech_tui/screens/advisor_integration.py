@@ -27,8 +27,8 @@ class AdvisorIntegrationScreen(PlantechScreen):
         yield TopBar("Advisor Integration")
         yield Static("Advisor Integration", classes="screen-title")
         yield RecordTable(
-            [Column("partner", "Partner"), Column("environment", "Environment"),
-             Column("username", "Username"), Column("status", "Status"),
+            [Column("partner", "Partner", min_width=35), Column("environment", "Environment"),
+             Column("username", "Username", min_width=24), Column("status", "Status"),
              Column("base_url", "Base URL"), Column("created", "Added")],
             empty_text=f"No integrations yet — press {self.key_of('add_integration')} (Add "
             "Integration) to connect Redtail CRM or Salesforce.",

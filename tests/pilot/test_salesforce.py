@@ -156,3 +156,40 @@ async def test_link_a_salesforce_client_and_pull_and_remove_revokes(
         await until(pilot, lambda: refresh not in salesforce.state.refresh,
                     "revoked at Salesforce")
         await until(pilot, lambda: "No integrations yet" in screen_text(app), "removed")
+
+
+async def test_reconnect_remembers_the_login_url_and_client_id(db_path: Path,
+                                                               salesforce: Any) -> None:
+    """A Salesforce integration says "reconnect needed": Reconnect opens the form with the
+    login URL and client id the stored login remembers (only the approval is new), and the
+    new login re-keys the same integration."""
+    from plantech_tui.service.connections import connect_integration
+
+    ws = Workspace.open(db_path, "advisor")
+    first, _ = await connect_integration(ws, partner="salesforce-fsc",
+                                         login_url=salesforce.login_url,
+                                         client_id=salesforce.client_id,
+                                         prompt=lambda _c: salesforce.state.approve())
+    ws.set_integration_status(first.id, "needs re-authentication", "reconnect needed")
+    ws.close()
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(AdvisorIntegrationScreen())
+        await until(pilot, lambda: "Salesforce Financia" in screen_text(app), "listed")
+        await pilot.press("enter")  # reconnect the highlighted integration
+        await until(pilot, lambda: isinstance(app.screen, AddIntegrationScreen), "the form")
+        form = app.screen
+        await until(pilot, lambda: form.query_one("#field-client_id").value  # type: ignore[attr-defined]
+                    == salesforce.client_id, "the client id remembered")
+        assert form.query_one("#field-login_url").value == salesforce.login_url  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, DeviceCodeModal), "the code dialog")
+        salesforce.state.approve()
+        await until(pilot, lambda: isinstance(app.screen, AdvisorIntegrationScreen), "done")
+    ws = Workspace.open(db_path, "advisor")
+    try:
+        [again] = ws.list_integrations()
+        assert again.id == first.id and again.status == "connected"
+    finally:
+        ws.close()

@@ -556,6 +556,13 @@ class SalesforcePartner(Partner):
             return  # nothing readable to revoke
         await revoke_token(tokens, transport=transport)
 
+    def reconnect_values(self, secret: str) -> dict[str, str]:
+        try:
+            tokens = Tokens.from_secret(secret)
+        except ValueError:
+            return {}
+        return {"login_url": tokens.login_url, "client_id": tokens.client_id}
+
     def default_mapping(self) -> TypeMapping:
         return builtin_mapping()
 
