@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd(sub, "doctor", "check this machine's set-up",
         ["plantech doctor", "plantech doctor --json"])
 
-    integ = actions(cmd(sub, "integration", "Redtail integrations",
+    integ = actions(cmd(sub, "integration", "CRM integrations (Redtail, Salesforce)",
                         ["plantech integration list",
                          "plantech integration add --base-url URL --username U --password-stdin"]))
     ia = cmd(integ, "add", "connect a partner login (validates it first)",
@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
              ["plantech plan show 1",
               "plantech plan show 1 --json | jq '.pending[].id'   # the STAGED_IDs"])
     ps.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
-    sc = cmd(plan, "search-contacts", "search Redtail contacts",
+    sc = cmd(plan, "search-contacts", "search a partner's contacts (Redtail, Salesforce)",
              ["plantech plan search-contacts 1 --integration 1 --last-name addams",
               "plantech plan search-contacts 1 --integration 1 --account-number 1234 --json"])
     sc.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
@@ -337,14 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"contacts whose {crit.replace('-', ' ')} matches T")
     _partner_criteria(sc)
     for verb in ("link-contact", "unlink-contact"):
-        lc = cmd(plan, verb, f"{verb.split('-')[0]} a Redtail contact",
+        lc = cmd(plan, verb, f"{verb.split('-')[0]} a partner contact",
                  [f"plantech plan {verb} 1 --integration 1 --contact 101"])
         lc.add_argument("plan", type=_ids, metavar="PLAN", help="the plan id")
         lc.add_argument("--integration", type=_ids, required=True, metavar="ID",
                         help="the contact's integration")
         lc.add_argument("--contact", type=_source_id,
                         required=True, metavar="REDTAIL_CONTACT_ID",
-                        help="the Redtail contact id (see search-contacts)")
+                        help="the partner's contact id, as text (see search-contacts)")
 
     acct = actions(cmd(sub, "account", "plan accounts",
                        ["plantech account add 1 --description Savings --type cash --balance 500",
@@ -512,7 +512,7 @@ def run_plan(args: argparse.Namespace, out: Out) -> int:
             parts = [f"Plan {detail.plan.id}: {detail.plan.name} "
                      f"({'; '.join(detail.plan.clients) or 'no clients'})"]
             if detail.contacts:
-                parts.append("\nLinked Redtail contacts:\n" + _table(
+                parts.append("\nLinked contacts:\n" + _table(
                     ["INTEGRATION", "CONTACT", "NAME"],
                     [[c.integration_id, c.redtail_contact_id, c.name] for c in detail.contacts]))
             parts.append("\nInvestment Assets:\n" + (_table(

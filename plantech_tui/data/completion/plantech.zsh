@@ -18,7 +18,7 @@ _shtab_plantech_commands() {
     export:'export a plan as CSV'
     fake-redtail:'run the fake Redtail server on 127.0.0.1'
     fake-salesforce:'run the fake Salesforce (FSC) on 127.0.0.1'
-    integration:'Redtail integrations'
+    integration:'CRM integrations (Redtail, Salesforce)'
     plan:plans
     serve:'the TUI in a browser (textual-serve)'
     sync:'pull Redtail accounts into plans (headless)'
@@ -51,11 +51,11 @@ _shtab_plantech_integration_commands() {
 _shtab_plantech_plan_commands() {
   local _commands=(
     create:'create a plan'
-    link-contact:'link a Redtail contact'
+    link-contact:'link a partner contact'
     list:'list plans'
-    search-contacts:'search Redtail contacts'
+    search-contacts:'search a partner'"'"'s contacts (Redtail, Salesforce)'
     show:'show a plan'
-    unlink-contact:'unlink a Redtail contact'
+    unlink-contact:'unlink a partner contact'
   )
   _describe 'plantech plan commands' _commands
 }
@@ -375,7 +375,7 @@ _shtab_plantech_plan_link_contact_options=(
   {-q,--quiet}"[no notices on stderr, only errors]"
   "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--integration[the contact\'s integration]:ID:"
-  "--contact[the Redtail contact id (see search-contacts)]:REDTAIL_CONTACT_ID:"
+  "--contact[the partner\'s contact id, as text (see search-contacts)]:REDTAIL_CONTACT_ID:"
   ":the plan id:"
 )
 
@@ -434,7 +434,7 @@ _shtab_plantech_plan_unlink_contact_options=(
   {-q,--quiet}"[no notices on stderr, only errors]"
   "*"{-v,--verbose}"[also write the log to stderr (-v\: INFO, -vv\: DEBUG\; commands, not the TUI)]"
   "--integration[the contact\'s integration]:ID:"
-  "--contact[the Redtail contact id (see search-contacts)]:REDTAIL_CONTACT_ID:"
+  "--contact[the partner\'s contact id, as text (see search-contacts)]:REDTAIL_CONTACT_ID:"
   ":the plan id:"
 )
 
