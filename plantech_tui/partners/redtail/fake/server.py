@@ -7,15 +7,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
-import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ... import fake_server
 from .dataset import (
     DEMO_API_KEY,
     DEMO_PASSWORD,
@@ -29,46 +27,11 @@ from .dataset import (
 from .faults import FaultSpecError, faults_help, parse_faults
 
 if TYPE_CHECKING:
-    import uvicorn
-    from starlette.applications import Starlette
 
     from .faults import FaultSet
 
-HOST = "127.0.0.1"
-START_TIMEOUT = 15.0
-
-
-def _bind(port: int) -> socket.socket:
-    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
-    # socket says it is TCP; without it Nagle + delayed ACK add ~40 ms to every keep-alive request
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    # listen now, so the base URL printed next is already connectable (uvicorn would only
-    # listen once its loop starts; a client racing it got "connection refused")
-    sock.listen(128)
-    return sock
-
-
-def _uvicorn_config(app: Starlette) -> uvicorn.Config:
-    import uvicorn
-
-    return uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=1,
-        # h11 is pure Python and always installed; the fake never needs speed from httptools
-        http="h11",
-        ws="none",
-        loop="asyncio",
-    )
+HOST = fake_server.HOST
+_bind = fake_server.bind
 
 
 class FakeRedtailServer:
@@ -93,9 +56,7 @@ class FakeRedtailServer:
         self.data = data if data is not None else load_demo_data()
         self.app = create_app(self.data, latency_ms=latency_ms, faults=faults)
         self._requested_port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+        self._runner: fake_server.ServerThread | None = None
         self.port = 0
 
     @property
@@ -138,46 +99,23 @@ class FakeRedtailServer:
             gate.set()
 
     def start(self) -> FakeRedtailServer:
-        import uvicorn
-
-        if self._thread is not None:
+        if self._runner is not None:
             raise RuntimeError("the fake Redtail server is already running")
         sock = _bind(self._requested_port)
         self.port = sock.getsockname()[1]
-        server = uvicorn.Server(_uvicorn_config(self.app))
-        self._server = server
-
-        def run() -> None:
-            try:
-                server.run(sockets=[sock])
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                self._error = exc
-            finally:
-                sock.close()
-
-        thread = threading.Thread(target=run, name=f"fake-redtail-{self.port}", daemon=True)
-        self._thread = thread
-        thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                reason = self._error or "did not start in time"
-                raise RuntimeError(f"the fake Redtail server failed to start: {reason}")
-            time.sleep(0.005)  # polls uvicorn's started flag
+        self._runner = fake_server.ServerThread(self.app, [sock],
+                                                f"fake-redtail-{self.port}")
+        try:
+            self._runner.start()
+        except RuntimeError:
+            self._runner = None
+            raise
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is not None:
-            server.should_exit = True
-        if thread is not None:
-            thread.join(timeout=10)
-            if thread.is_alive() and server is not None:
-                server.force_exit = True
-                thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+        self._runner = None
 
     def __enter__(self) -> FakeRedtailServer:
         return self.start()
@@ -253,31 +191,11 @@ def _data_from_args(args: argparse.Namespace) -> FakeData:
     return load_demo_data()
 
 
-@contextlib.contextmanager
-def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
-    """SIGINT/SIGTERM end the server gracefully; unlike uvicorn's own handling nothing is
-    re-raised afterwards, so the process exits 0."""
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if server.should_exit:
-            server.force_exit = True
-        server.should_exit = True
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the fake in the foreground until SIGINT/SIGTERM. Prints the base URL as the first
     stdout line, then the demo credentials (with --json: one JSON document on the first line,
     {"base_url", "api_key", "username", "password", "admin_url"}). 0 on a signal, 2 on bad
     arguments (one line)."""
-    import uvicorn
-
     from .app import create_app
 
     try:
@@ -303,14 +221,6 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 1
     bound = sock.getsockname()[1]
     app = create_app(data, latency_ms=latency, faults=faults.spec)
-
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            with _stop_on_signals(self):
-                yield
-
-    server = _Server(_uvicorn_config(app))
     username = next(iter(data.users.values())).username if data.users else DEMO_USERNAME
     password = next(iter(data.users.values())).password if data.users else DEMO_PASSWORD
     api_key = data.api_keys[0] if data.api_keys else DEMO_API_KEY
@@ -325,12 +235,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"username: {username}")
         print(f"password: {password}")
         print(f"admin: {admin_url}", flush=True)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sock.close()
+    fake_server.run_foreground(app, [sock])
     return 0
 
 

@@ -5,46 +5,16 @@ starlette and uvicorn are imported on first use, so building the CLI parser stay
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
-import socket
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import Any
 
+from ... import fake_server
 from .dataset import DEMO_CLIENT_ID, FakeOrg, generate_data, load_demo_data
 
-if TYPE_CHECKING:
-    import uvicorn
-    from starlette.applications import Starlette
-
-HOST = "127.0.0.1"
-START_TIMEOUT = 15.0
-
-
-def _bind(port: int = 0) -> socket.socket:
-    # IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (no Nagle delays)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    sock.listen(128)  # connectable as soon as the URLs are printed
-    return sock
-
-
-def _config(app: Starlette) -> uvicorn.Config:
-    import uvicorn
-
-    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                          timeout_graceful_shutdown=1, http="h11", ws="none", loop="asyncio")
+HOST = fake_server.HOST
 
 
 class FakeSalesforceServer:
@@ -59,7 +29,7 @@ class FakeSalesforceServer:
                  auto_approve: bool = False, device_interval: int = 5, latency_ms: int = 0,
                  login_port: int = 0, approve_after: float | None = None) -> None:
         self.org = org if org is not None else load_demo_data()
-        self._socks = [_bind(login_port), _bind(0)]
+        self._socks = [fake_server.bind(login_port), fake_server.bind(0)]
         self.login_url = f"http://{HOST}:{self._socks[0].getsockname()[1]}"
         self.instance_url = f"http://{HOST}:{self._socks[1].getsockname()[1]}"
         from .app import create_app
@@ -68,9 +38,7 @@ class FakeSalesforceServer:
                               instance_url=self.instance_url, auto_approve=auto_approve,
                               device_interval=device_interval, latency_ms=latency_ms,
                               approve_after=approve_after)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+        self._runner = fake_server.ServerThread(self.app, self._socks, "fake Salesforce server")
 
     @property
     def client_id(self) -> str:
@@ -89,44 +57,11 @@ class FakeSalesforceServer:
         return faults
 
     def start(self) -> FakeSalesforceServer:
-        import uvicorn
-
-        if self._thread is not None:
-            raise RuntimeError("the fake Salesforce server is already running")
-        server = uvicorn.Server(_config(self.app))
-        self._server = server
-        socks = self._socks
-
-        def run() -> None:
-            try:
-                server.run(sockets=socks)
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                self._error = exc
-            finally:
-                for sock in socks:
-                    sock.close()
-
-        self._thread = threading.Thread(target=run, name="fake-salesforce", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the fake Salesforce server failed to start: "
-                                   f"{self._error or 'did not start in time'}")
-            time.sleep(0.005)  # polls uvicorn's started flag
+        self._runner.start()
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is not None:
-            server.should_exit = True
-        if thread is not None:
-            thread.join(timeout=10)
-            if thread.is_alive() and server is not None:
-                server.force_exit = True
-                thread.join(timeout=5)
-        self._server = self._thread = None
+        self._runner.stop()
 
     def __enter__(self) -> FakeSalesforceServer:
         return self.start()
@@ -167,21 +102,6 @@ def _whole(value: object, option: str, maximum: int) -> int:
     return number
 
 
-@contextlib.contextmanager
-def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if server.should_exit:
-            server.force_exit = True
-        server.should_exit = True
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _approve_on_enter(state: Any) -> None:
     """The presenter key of the standalone fake: Enter approves the newest device code."""
     for _line in sys.stdin:
@@ -194,8 +114,6 @@ def run_from_args(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM. Prints the login URL as the first stdout line and the client
     id as the second (with --json one document: {"login_url", "client_id", "instance_url",
     "admin_url"}). 0 on a signal, 2 on bad arguments, 1 when the port is taken."""
-    import uvicorn
-
     from .app import create_app
     from .faults import FaultSpecError, parse_faults
 
@@ -212,7 +130,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"plantech: error: fake-salesforce: {exc}", file=sys.stderr, flush=True)
         return 2
     try:
-        socks = [_bind(port), _bind(0)]
+        socks = [fake_server.bind(port), fake_server.bind(0)]
     except OSError as exc:
         print(f"plantech: error: fake-salesforce: cannot listen on {HOST}:{port}: "
               f"{exc.strerror or exc}", file=sys.stderr, flush=True)
@@ -223,13 +141,6 @@ def run_from_args(args: argparse.Namespace) -> int:
     app = create_app(org, faults, login_url=login_url, instance_url=instance_url,
                      auto_approve=auto, latency_ms=latency)
 
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            with _stop_on_signals(self):
-                yield
-
-    server = _Server(_config(app))
     if getattr(args, "json", False):
         print(json.dumps({"login_url": login_url, "client_id": DEMO_CLIENT_ID,
                           "instance_url": instance_url, "admin_url": f"{login_url}/__admin"}),
@@ -245,13 +156,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         if sys.stdin is not None and not sys.stdin.closed:
             threading.Thread(target=_approve_on_enter, args=(app.state.fake,),
                              name="fake-salesforce-enter", daemon=True).start()
-    try:
-        server.run(sockets=socks)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for sock in socks:
-            sock.close()
+    fake_server.run_foreground(app, socks)
     return 0
 
 
