@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ...fake_server import browser_refusal
 from .dataset import (
     INCLUDED_TYPES,
     DatasetError,
@@ -199,6 +200,12 @@ class RedtailGate:
                 await message(403, "The admin routes answer loopback clients only")(
                     scope, receive, send
                 )
+                return
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                       for k, v in scope.get("headers", [])}
+            refused = browser_refusal(scope["method"], headers)
+            if refused:
+                await message(403, refused)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return

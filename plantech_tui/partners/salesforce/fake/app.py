@@ -523,10 +523,21 @@ def _next_page(state: FakeState, version: str, locator: str) -> Response:
 # -- admin (tests, the presenter)
 
 
+_ADMIN_READS = frozenset({"device/pending", "requests", "faults"})  # what a GET may ask
+
+
 async def _admin(state: FakeState, request: Request) -> Response:
+    from ...fake_server import browser_refusal
+
     client = request.client.host if request.client else ""
     if client not in ("127.0.0.1", "::1", "localhost"):
         return _rest_error(403, "FORBIDDEN", "The admin routes answer loopback clients only")
+    refused = browser_refusal(request.method, request.headers)
+    if refused:
+        return _rest_error(403, "FORBIDDEN", refused)
+    action = request.url.path.removeprefix("/__admin").strip("/")
+    if request.method != "POST" and action not in _ADMIN_READS:
+        return _rest_error(405, "METHOD_NOT_ALLOWED", "this admin route changes the fake: POST")
     body = await _capped_body(request) if request.method == "POST" else b""
     try:
         doc = json.loads(body or b"{}")
@@ -534,7 +545,6 @@ async def _admin(state: FakeState, request: Request) -> Response:
         doc = None
     if not isinstance(doc, dict):
         return _rest_error(400, "BAD_REQUEST", "a JSON object is expected")
-    action = request.url.path.removeprefix("/__admin").strip("/")
     code = doc.get("user_code") if isinstance(doc.get("user_code"), str) else None
     if action in ("device/approve", "device/deny", "device/expire"):
         verb = action.split("/")[1]
