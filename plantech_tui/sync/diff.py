@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.describe import last4, staged_description
+from ..domain.models import HELD_AWAY
 from ..domain.money import money_display
 from ..domain.report import BalanceChange, NewAccount, PullError, RefreshReport
 from ..domain.text import TEXT_CAP, clean_line
@@ -77,7 +78,8 @@ def _pulled_fields(acct: SourceAccount) -> dict[str, Any]:
         "taxqualified_type_name": acct.taxqualified_type_name,
         "default_investment_type": acct.investment_type,
         "review_type": int(acct.review_type),
-        "type_note": acct.type_note,
+        # the seam's held-away flag, marked where the staged row keeps it (StagedAccount.held_away)
+        "type_note": f"{HELD_AWAY} · {acct.type_note}" if acct.held_away else acct.type_note,
         "type_included": int(acct.included),
         "balance": None if acct.balance is None else f"{acct.balance:f}",
         "source_updated_at": _utc_text(acct.updated_at),

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from ...domain.errors import ValidationFailed
 from ...domain.mapping import DefaultType, read_builtin
 from ...domain.mapping import Mapping as TypeMapping
-from ...domain.models import HELD_AWAY
 from ...domain.text import TEXT_CAP, clean_line, clean_line_cut
 from ..base import (
     AccountListing,
@@ -418,8 +417,6 @@ class SalesforceConnection(PartnerConnection):
         tax = tax_status if isinstance(tax_status, str) else None
         default, included, known = self._resolver.resolve(account_type, tax)
         note = default.reason
-        if held_away:
-            note = f"{HELD_AWAY} · {note}"
         return SourceAccount(
             source_id=rid, number=acct_number or "", company=company or None,
             balance=_balance(balance, what), account_type=account_type,
