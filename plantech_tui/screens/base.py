@@ -9,6 +9,7 @@ palette, `?` help and the buttons list only permitted ones. The workspace refuse
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
@@ -80,11 +81,12 @@ class RoleGated:
     def icons(self) -> IconSet:
         return self.papp.icons
 
-    @property
+    @functools.cached_property
     def crm(self) -> str:
         """How screens name the partner: "Redtail" while every integration in sight is
         Redtail's (the web product's words), that partner's name when there is one other,
-        "CRM" when a user works with several (Redtail and Salesforce)."""
+        "CRM" when a user works with several (Redtail and Salesforce). Asked once per screen
+        (a query): its column titles are composed once too, so a screen never mixes words."""
         from ..partners import registry
 
         names = set(self.ws.partners_in_sight())
