@@ -13,6 +13,7 @@ Nothing here does I/O or imports a partner.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ __all__ = [
     "SourceHousehold",
     "Unreachable",
     "legacy_id",
+    "secret_fields",
 ]
 
 
@@ -214,6 +216,21 @@ class Connected:
 
     def __repr__(self) -> str:
         return f"Connected(username={self.username!r}, base_url={self.base_url!r}, secret=***)"
+
+
+def secret_fields(secret: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """A stored secret's JSON object, each of `keys` a string: the form every partner keeps
+    its secret in. ValueError (naming keys, never a value) otherwise."""
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        raise ValueError("stored secret is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("stored secret is not an object")
+    missing = [k for k in keys if not isinstance(data.get(k), str)]
+    if missing:
+        raise ValueError(f"stored secret lacks {' or '.join(missing)}")
+    return {k: data[k] for k in keys}
 
 
 # --------------------------------------------------------------------------- the interface

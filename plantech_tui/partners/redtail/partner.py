@@ -34,6 +34,7 @@ from ..base import (
     SourceAccount,
     SourceContact,
     SourceHousehold,
+    secret_fields,
 )
 from ..http import validate_base_url
 from . import client as _client
@@ -89,16 +90,7 @@ class Credentials:
     @classmethod
     def from_secret(cls, secret: str) -> Credentials:
         """Parse `to_secret`'s form; ValueError (with no secret in it) otherwise."""
-        try:
-            data = json.loads(secret)
-        except ValueError:
-            raise ValueError("stored secret is not JSON") from None
-        if not isinstance(data, dict):
-            raise ValueError("stored secret is not an object")
-        api_key, user_key = data.get("api_key"), data.get("user_key")
-        if not isinstance(api_key, str) or not isinstance(user_key, str):
-            raise ValueError("stored secret lacks api_key or user_key")
-        return cls(api_key=api_key, user_key=user_key)
+        return cls(**secret_fields(secret, ("api_key", "user_key")))
 
 
 # --------------------------------------------------------------------------- accounts

@@ -40,6 +40,7 @@ from ..base import (
     RateLimited,
     ServerError,
     Unreachable,
+    secret_fields,
 )
 from ..http import (
     TAG,
@@ -174,18 +175,11 @@ class Tokens:
     @classmethod
     def from_secret(cls, secret: str) -> Tokens:
         """Parse `to_secret`'s form; ValueError (with no secret in it) otherwise."""
-        try:
-            data = json.loads(secret)
-        except ValueError:
-            raise ValueError("stored secret is not JSON") from None
-        if not isinstance(data, dict):
-            raise ValueError("stored secret is not an object")
-        keys = ("access_token", "refresh_token", "instance_url", "login_url", "client_id")
-        values = {k: data.get(k) for k in keys}
-        missing = [k for k, v in values.items() if not isinstance(v, str)]
-        if missing or not values["refresh_token"]:
-            raise ValueError(f"stored secret lacks {', '.join(missing) or 'refresh_token'}")
-        return cls(**values)  # type: ignore[arg-type]
+        values = secret_fields(secret, ("access_token", "refresh_token", "instance_url",
+                                        "login_url", "client_id"))
+        if not values["refresh_token"]:
+            raise ValueError("stored secret lacks refresh_token")
+        return cls(**values)
 
     def secrets(self) -> tuple[str, ...]:
         return (self.access_token, self.refresh_token)
