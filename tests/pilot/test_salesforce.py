@@ -193,3 +193,25 @@ async def test_reconnect_remembers_the_login_url_and_client_id(db_path: Path,
         assert again.id == first.id and again.status == "connected"
     finally:
         ws.close()
+
+
+async def test_save_and_esc_in_one_burst_leave_no_login_behind(db_path: Path,
+                                                               salesforce: Any) -> None:
+    """Keys typed ahead over a slow link: ctrl+s and esc arrive together. Whether esc lands
+    on the code dialog (cancel) or on the form (back), no dialog is left open, no login goes
+    on in the background, and approving the code afterwards creates nothing."""
+    app = PlantechApp(db_path, "advisor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_add_integration(pilot, app, salesforce)
+        await pilot.press("ctrl+s", "escape")
+        await until(pilot, lambda: not isinstance(app.screen, DeviceCodeModal)
+                    and not any(w.group == "connect" and w.is_running for w in app.workers),
+                    "no dialog and no login left running")
+        for code in salesforce.state.pending():
+            salesforce.state.approve(code)
+        await settle(pilot)
+    ws = Workspace.open(db_path, "advisor")
+    try:
+        assert ws.list_integrations() == []
+    finally:
+        ws.close()

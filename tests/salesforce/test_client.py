@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from plantech_tui.partners.base import (
+    BadResponse,
     DeviceCode,
     InvalidCredentials,
     PartnerTimeout,
@@ -55,7 +56,7 @@ def test_a_literal_round_trips_through_the_fake_parser_as_itself(text: str) -> N
 
     pattern = re.compile(like.values[0].like or "", re.I | re.S)
     assert pattern.fullmatch(f"before {text} after")
-    assert not pattern.fullmatch("something else entirely") or text in ("%", "_")
+    assert not pattern.fullmatch("something else entirely")  # its % and _ are literal
 
 
 def test_ids_are_checked_before_they_reach_a_query() -> None:
@@ -141,7 +142,7 @@ async def test_a_denied_or_expired_code_stops_with_the_reason(sf: InProcess, ver
                                                              message: str) -> None:
     """The user clicks Deny (or waits too long): the login stops at once with why, never
     polls for ever."""
-    with pytest.raises(InvalidCredentials if verb == "deny" else Exception) as caught:
+    with pytest.raises(InvalidCredentials if verb == "deny" else BadResponse) as caught:
         await device_login(LOGIN, fake.DEMO_CLIENT_ID, transport=sf.transport,
                            prompt=lambda _c: getattr(sf.state, verb)(), sleep=_no_wait)
     assert message in caught.value.message  # type: ignore[attr-defined]
@@ -268,14 +269,19 @@ async def test_no_token_appears_in_any_error_or_log(sf: InProcess,
 # ------------------------------------------------------------------ paging
 
 
+def _busy(extra: int, faults: str | None = None) -> tuple[InProcess, dict[str, object]]:
+    """The demo org, its 450-account client given `extra` accounts more."""
+    org = fake.load_demo_data()
+    busy = org.by_name("Busy Client")
+    for i in range(extra):
+        org.account(busy, f"Extra {i}", f"EX-{i}", "Brokerage", "1.00")
+    return in_process(org, faults), busy
+
+
 async def test_a_query_pages_by_next_records_url_over_two_thousand_records() -> None:
     """A client with 2,500 accounts: the answer comes in pages of 2,000; the client follows
     nextRecordsUrl (a path on the instance) and gets every record once."""
-    org = fake.load_demo_data()
-    busy = org.by_name("Busy Client")
-    for i in range(2050):
-        org.account(busy, f"Extra {i}", f"EX-{i}", "Brokerage", "1.00")
-    sf = in_process(org)
+    sf, busy = _busy(2050)
     conn = await open_connection(sf)
     async with conn:
         listing = await conn.accounts(busy["Id"])
@@ -289,11 +295,7 @@ async def test_a_dead_cursor_runs_the_query_again_once(monkeypatch: pytest.Monke
                                                        ) -> None:
     """The cursor of page 2 expired (INVALID_QUERY_LOCATOR): the client runs the query again
     once and still gets every record."""
-    org = fake.load_demo_data()
-    busy = org.by_name("Busy Client")
-    for i in range(1800):
-        org.account(busy, f"Extra {i}", f"EX-{i}", "Brokerage", "1.00")
-    sf = in_process(org, "dead_cursor")
+    sf, busy = _busy(1800, "dead_cursor")
     conn = await open_connection(sf)
     async with conn:
         listing = await conn.accounts(busy["Id"])
@@ -304,11 +306,7 @@ async def test_a_listing_cut_at_the_page_cap_says_so(monkeypatch: pytest.MonkeyP
     """A runaway listing stops at the page cap and reports itself cut (partial), so nothing
     is flagged missing at source."""
     monkeypatch.setattr(sf_client, "MAX_PAGES", 1)
-    org = fake.load_demo_data()
-    busy = org.by_name("Busy Client")
-    for i in range(1800):
-        org.account(busy, f"Extra {i}", f"EX-{i}", "Brokerage", "1.00")
-    sf = in_process(org)
+    sf, busy = _busy(1800)
     conn = await open_connection(sf)
     async with conn:
         listing = await conn.accounts(busy["Id"])
@@ -347,3 +345,19 @@ async def test_balances_are_decimal_from_json_numbers(sf: InProcess) -> None:
             "SELECT Id, FinServ__Balance__c FROM FinServ__FinancialAccount__c WHERE "
             "Name = 'Schwab Brokerage'", what="a balance")
     assert records[0]["FinServ__Balance__c"] == Decimal("152340.55")
+
+
+async def test_an_unreadable_stored_login_says_reconnect_and_shows_nothing_of_it(
+        sf: InProcess) -> None:
+    """A credential file edited by hand (or cut short): opening the integration fails with
+    "reconnect it", naming what is missing, never echoing the stored text."""
+    from plantech_tui.partners.base import InvalidCredentials as Refused
+
+    integration, secret = await login(sf)
+    broken = secret[: len(secret) // 2]
+    with pytest.raises(Refused, match="unreadable.*reconnect") as caught:
+        partner().open(integration, broken, mapping=partner().default_mapping())
+    assert broken not in caught.value.message
+    half = json.dumps({k: v for k, v in json.loads(secret).items() if k != "client_id"})
+    with pytest.raises(Refused, match="lacks client_id"):
+        partner().open(integration, half, mapping=partner().default_mapping())

@@ -82,3 +82,15 @@ def test_a_client_cannot_remove_an_integration(
     r = run("integration", "remove", str(addams["integration"]), "--yes", user="morticia")
     assert r.rc == 1 and r.err.startswith("plantech: error:") and "Traceback" not in r.err
     assert len(run.ok("integration", "list")["integrations"]) == 1
+
+
+def test_another_advisor_cannot_remove_or_see_my_integration(
+        run: Cli, fake: FakeRedtailServer, addams: dict[str, int]) -> None:
+    """Adversary: a second advisor on the firm's server runs `integration remove` with my
+    integration's id: it is not theirs, so it does not exist for them (exit 2, one line), and
+    mine stays, with its key."""
+    run.ok("users", "add", "bob", "--role", "advisor")
+    r = run("integration", "remove", str(addams["integration"]), "--yes", user="bob")
+    assert r.rc == 2 and f"integration {addams['integration']} not found" in r.err
+    assert len(run.ok("integration", "list")["integrations"]) == 1
+    assert run.ok("integration", "list", user="bob")["integrations"] == []
