@@ -106,15 +106,6 @@ class FakeOrg:
         self.rows[sobject][row["Id"]] = row
         return row
 
-    def objects(self) -> list[str]:
-        """What `GET …/sobjects/` lists for this org."""
-        names = [n for n in SCHEMAS if n not in PACKAGE_OBJECTS | STANDARD_OBJECTS]
-        if self.package:
-            names += sorted(PACKAGE_OBJECTS)
-        if self.standard:
-            names += sorted(STANDARD_OBJECTS)
-        return names
-
     # -- building blocks
 
     def person(self, first: str, last: str, email: str | None = None) -> dict[str, Any]:
