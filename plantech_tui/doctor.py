@@ -223,38 +223,27 @@ def check_config() -> Check:
     return Check("config", "ok", f"{path}{'' if path.exists() else ' (not present: defaults)'}")
 
 
-def check_mapping() -> Check:
-    return _mapping_check(None)
-
-
 def check_mappings(integrations: list[dict[str, Any]]) -> list[Check]:
     """Redtail's mapping always (the check named "mapping"), and that of every other partner
     an integration uses or whose override file exists ("mapping salesforce-fsc")."""
+    from .domain.errors import PlantechError
     from .partners import registry
     from .paths import config_dir
 
+    used = set()
+    for integ in integrations:
+        try:
+            used.add(registry.by_name(integ.get("partner")).slug)
+        except PlantechError:  # a partner this version does not know: its probe says so
+            pass
     checks = [_mapping_check(None)]
     for slug in registry.slugs():
-        if slug == registry.DEFAULT:
-            continue
         partner = registry.get(slug)
-        used = any(registry.by_name(i.get("partner")).slug == slug for i in integrations
-                   if _known_partner(i.get("partner")))
         override = config_dir() / (partner.mapping_file or "")
-        if used or (partner.mapping_file and override.exists()):
+        if slug != registry.DEFAULT and (
+                slug in used or (partner.mapping_file and override.exists())):
             checks.append(_mapping_check(slug))
     return checks
-
-
-def _known_partner(name: Any) -> bool:
-    from .domain.errors import PlantechError
-    from .partners import registry
-
-    try:
-        registry.by_name(name)
-    except PlantechError:
-        return False
-    return True
 
 
 def _mapping_check(slug: str | None) -> Check:
@@ -366,11 +355,11 @@ async def _reachable(url: str) -> str | None:
 async def _probe_integration(integ: dict[str, Any], read: Any) -> Check:
     from .domain.errors import PlantechError
     from .domain.mapping import Mapping as TypeMapping
-    from .domain.text import clean_line
     from .partners import registry
     from .partners.base import InvalidCredentials, PartnerError
     from .partners.http import RetryPolicy
     from .paths import config_dir
+    from .service.connections import unmapped_line
     from .store.rows import integration_from
 
     try:
@@ -422,11 +411,8 @@ async def _probe_integration(integ: dict[str, Any], read: Any) -> Check:
                      f"integration is marked {integ['status']!r}", "reconnect it once to clear "
                      "the mark")
     if unmapped:
-        shown = ", ".join(clean_line(t, 60) for t in unmapped[:20])
-        more = f" and {len(unmapped) - 20} more" if len(unmapped) > 20 else ""
-        return Check(name, "warn", f"{who}: reachable, stored key accepted; account types the "
-                     f"mapping does not know: {shown}{more} (their accounts are listed in each "
-                     "refresh report, not staged)",
+        return Check(name, "warn", f"{who}: reachable, stored key accepted; "
+                     f"{unmapped_line(unmapped)}",
                      f"map them in {config_dir() / (partner.mapping_file or 'mapping.toml')} "
                      "([direct] name = investment type, or skipped_account_types)")
     return Check(name, "ok", f"{who}: reachable, stored key accepted")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain.errors import PlantechError, UsageError
 from ..domain.models import Integration, PlanContact
 from ..domain.permissions import Action, require
+from ..domain.text import clean_line
 from ..partners import registry
 from ..partners.base import (
     DeviceCode,
@@ -135,12 +136,17 @@ async def unmapped_types_async(ws: Workspace, integration_id: int,
     if not unknown:
         return None
     partner = partner_of(ws.integration(integration_id))
-    shown = ", ".join(unknown[:12]) + (f" and {len(unknown) - 12} more" if len(unknown) > 12
-                                       else "")
     where = partner.mapping_file or "the mapping file"
-    return (f"{partner.label} has account types the mapping does not know: {shown}. Their "
-            f"accounts are listed in each refresh report, not staged; map them in {where} in "
-            "the config directory (plantech doctor shows where)")
+    return (f"{partner.label}: {unmapped_line(unknown)}; map them in {where} in the config "
+            "directory (plantech doctor shows where)")
+
+
+def unmapped_line(types: list[str], most: int = 12) -> str:
+    """The sentence doctor and a fresh connect say about a partner's unmapped types."""
+    shown = ", ".join(clean_line(t, 60) for t in types[:most])
+    more = f" and {len(types) - most} more" if len(types) > most else ""
+    return (f"account types the mapping does not know: {shown}{more} (their accounts are "
+            "listed in each refresh report, not staged)")
 
 
 REVOKE_TIMEOUT = 15.0  # a partner that does not answer does not hold up a removal
