@@ -264,11 +264,11 @@ class AddIntegrationScreen(FormMixin, PlantechScreen):
         """After the screen closes: the org's type values the mapping lacks, as a notice."""
         from ..service.connections import unmapped_types_async
 
-        app, ws = self.app, self.ws
+        app, ws, connection_for = self.app, self.ws, self.papp.connection_for
 
-        async def check() -> None:
+        async def check() -> None:  # runs on after the screen is gone: it holds no `self`
             line = await unmapped_types_async(ws, integration_id,
-                                              connection_for=self.papp.connection_for)
+                                              connection_for=connection_for)
             if line:
                 app.notify(line, title="Account types to map", severity="warning",
                            timeout=15)

@@ -13,6 +13,7 @@ from textual.widgets.selection_list import Selection
 
 from ..domain.errors import PlantechError, UsageError
 from ..domain.permissions import Action
+from ..partners.base import Partner
 from ..widgets.checklist import CheckList
 from ..widgets.fmt import plain, shown
 from ..widgets.topbar import TopBar
@@ -85,15 +86,7 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
                              "press enter.")
 
     def _show_criteria(self) -> None:
-        from ..partners import registry
-
-        integration = self._integration()
-        try:
-            partner = (registry.by_name(self.ws.integration(integration).partner)
-                       if integration is not None else registry.get())
-        except PlantechError:
-            return
-        own = {key for key, _ in partner.search_fields}
+        own = {key for key, _ in self._partner().search_fields}
         for name, _label in self.criteria:
             row = self.query_one(f"#row-{name}")
             row.display = name in own
@@ -128,8 +121,9 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
         value = self.query_one("#field-integration", Select).value
         return value if isinstance(value, int) else None
 
-    def _label(self, integration_id: int | None = None) -> str:
-        """The partner of the chosen integration as running text names it ("Redtail")."""
+    def _partner(self, integration_id: int | None = None) -> Partner:
+        """The partner of the chosen integration (before the form is mounted: the first
+        integration's; none, or one this version does not know: the default)."""
         from ..partners import registry
 
         if integration_id is None:
@@ -139,11 +133,15 @@ class ContactSearchScreen(FormMixin, PlantechScreen):
                 found = self.ws.list_integrations()
                 integration_id = found[0].id if found else None
         if integration_id is None:
-            return registry.get().label
+            return registry.get()
         try:
-            return registry.by_name(self.ws.integration(integration_id).partner).label
+            return registry.by_name(self.ws.integration(integration_id).partner)
         except PlantechError:
-            return registry.get().label
+            return registry.get()
+
+    def _label(self, integration_id: int | None = None) -> str:
+        """The partner of the chosen integration as running text names it ("Redtail")."""
+        return self._partner(integration_id).label
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
