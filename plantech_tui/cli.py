@@ -57,15 +57,9 @@ def run_doctor(args: argparse.Namespace, out: Out) -> int:
     out.emit({"checks": [c.as_json() for c in checks], "ok": not failed}, "\n".join(lines))
     return 1 if failed else 0
 
-def _redtail_fake() -> Any:
-    """The fake Redtail, through its partner (no front end imports a partner's package)."""
-    from .partners import registry
-
-    return registry.fake("redtail")
-
-
 def _partner_fake(slug: str) -> Any:
-    """A partner's fake server module (through the registry, as `_redtail_fake`)."""
+    """A partner's fake server module, through the registry (no front end imports a
+    partner's package)."""
     from .partners import registry
 
     return registry.fake(slug)
@@ -241,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
                ["plantech fake-redtail --port 8765",
                 "plantech fake-redtail --generate 500 --seed 7 --latency-ms 50",
                 "plantech fake-redtail --faults rate_limit --json | head -1"])
-    _redtail_fake().configure_parser(fake)
+    _partner_fake("redtail").configure_parser(fake)
 
     sf = cmd(sub, "fake-salesforce", "run the fake Salesforce (FSC) on 127.0.0.1",
              ["plantech fake-salesforce            # Enter approves a device code",
@@ -936,7 +930,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "docs":
         return run_docs(args, out)
     if command == "fake-redtail":
-        return int(_redtail_fake().run_from_args(args))
+        return int(_partner_fake("redtail").run_from_args(args))
     if command == "fake-salesforce":
         return int(_partner_fake("salesforce-fsc").run_from_args(args))
     if command == "serve":

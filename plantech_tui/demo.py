@@ -51,18 +51,11 @@ def isolate(root: Path) -> None:
     os.environ["PLANTECH_CREDENTIALS"] = "file"
 
 
-def _redtail_fake() -> Any:
-    """The fake Redtail, through its partner (the demo household lives in its dataset)."""
+def _fake(slug: str) -> Any:
+    """A partner's fake, through its partner (the demo households live in their datasets)."""
     from .partners import registry
 
-    return registry.fake("redtail")
-
-
-def _salesforce_fake() -> Any:
-    """The fake Salesforce, through its partner (the Munster household lives in it)."""
-    from .partners import registry
-
-    return registry.fake("salesforce-fsc")
+    return registry.fake(slug)
 
 
 def advisor_name() -> str:
@@ -81,7 +74,7 @@ def build_demo(db_path: Path, base_url: str, advisor: str | None = None,
     from .service.connections import connect_integration
     from .service.workspace import Workspace
 
-    fake = _redtail_fake()
+    fake = _fake("redtail")
 
     advisor = advisor or advisor_name()
     ws = Workspace.open(db_path, advisor)
@@ -158,7 +151,7 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
     """Temp dir + running fake + built database; everything undone on exit."""
     from .sync import credentials
 
-    fake = _redtail_fake()
+    fake = _fake("redtail")
 
     root = Path(tempfile.mkdtemp(prefix="plantech-demo-"))
     saved = dict(os.environ)
@@ -168,7 +161,7 @@ def demo_environment(advisor: str | None = None) -> Iterator[tuple[Path, dict[st
         isolate(root)
         credentials.reset_credential_store()
         credentials.credential_store(notify=lambda _message: None)  # the demo chose the file store
-        sf = _salesforce_fake()
+        sf = _fake("salesforce-fsc")
         with fake.FakeRedtailServer(fake.load_demo_data()) as server, \
                 sf.FakeSalesforceServer(sf.load_demo_data(), device_interval=1,
                                         approve_after=SF_APPROVE_AFTER) as salesforce:
